@@ -1,0 +1,80 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Dependency set, kept lean on purpose (see README "Dependencies"):
+//   swift-argument-parser  CLI parsing and sysexits-style usage errors
+//   swift-log              the logging API every library takes a Logger from
+//   swift-crypto           SHA-256/512 while streaming (BoringSSL, SHA-NI assembly)
+//   Yams                   YAML with line/column marks for mirror-list errors
+//   GRDB.swift             SQLite migrations, WAL and transactions over Debian's libsqlite3
+let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
+let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
+let crypto = Target.Dependency.product(name: "Crypto", package: "swift-crypto")
+let yams = Target.Dependency.product(name: "Yams", package: "Yams")
+let grdb = Target.Dependency.product(name: "GRDB", package: "GRDB.swift")
+
+let package = Package(
+    name: "ferry",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "ferry", targets: ["ferry"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+    ],
+    targets: [
+        // The only target that sees libcurl's C types is CurlHTTP.
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+
+        .target(name: "OCIModel", dependencies: [crypto]),
+        .target(name: "FerrySystem"),
+        .target(name: "FerryHTTP", dependencies: ["OCIModel"]),
+        .target(name: "CurlHTTP", dependencies: ["CCurl", "FerryHTTP", "FerrySystem", "OCIModel", crypto, logging]),
+        .target(name: "OCIRegistry", dependencies: ["OCIModel", "FerryHTTP", "FerrySystem", logging]),
+        .target(name: "LayoutStore", dependencies: ["OCIModel", "FerrySystem"]),
+        // The only target that sees SQL.
+        .target(name: "Ledger", dependencies: ["OCIModel", grdb]),
+        .target(name: "MirrorConfig", dependencies: ["OCIModel", yams]),
+        .target(name: "FerryPull", dependencies: ["OCIModel", "FerryHTTP", "OCIRegistry", "LayoutStore", logging]),
+        .target(
+            name: "FerrySync",
+            dependencies: [
+                "OCIModel", "FerryHTTP", "OCIRegistry", "FerryPull", "LayoutStore", "Ledger", "MirrorConfig",
+                "FerrySystem", logging,
+            ]),
+        .target(name: "FerryReports", dependencies: ["OCIModel", "Ledger"]),
+        .target(
+            name: "FerryCommands",
+            dependencies: [
+                "OCIModel", "FerryHTTP", "CurlHTTP", "OCIRegistry", "LayoutStore", "Ledger", "MirrorConfig",
+                "FerryPull", "FerrySync", "FerryReports", "FerrySystem", argumentParser, logging,
+            ]),
+        .executableTarget(name: "ferry", dependencies: ["FerryCommands"]),
+
+        .target(
+            name: "FerryTestSupport",
+            dependencies: ["OCIModel", "FerryHTTP", "FerrySystem", crypto],
+            path: "Tests/FerryTestSupport"),
+
+        .testTarget(name: "OCIModelTests", dependencies: ["OCIModel"]),
+        .testTarget(name: "MirrorConfigTests", dependencies: ["MirrorConfig", "OCIModel", "FerryTestSupport"]),
+        .testTarget(name: "CurlHTTPTests", dependencies: ["CurlHTTP", "FerryHTTP", "OCIModel", "FerryTestSupport"]),
+        .testTarget(name: "OCIRegistryTests", dependencies: ["OCIRegistry", "FerryHTTP", "OCIModel", "FerryTestSupport"]),
+        .testTarget(name: "LayoutStoreTests", dependencies: ["LayoutStore", "OCIModel", "FerryTestSupport"]),
+        .testTarget(name: "LedgerTests", dependencies: ["Ledger", "OCIModel", "FerryTestSupport"]),
+        .testTarget(
+            name: "FerryPullTests",
+            dependencies: ["FerryPull", "OCIRegistry", "LayoutStore", "FerryHTTP", "OCIModel", "FerryTestSupport"]),
+        .testTarget(
+            name: "FerryCommandsTests",
+            dependencies: ["FerryCommands", "OCIModel", "FerryTestSupport"]),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["FerryCommands", "CurlHTTP", "OCIRegistry", "LayoutStore", "Ledger", "FerryTestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,6 @@
+import FerryCommands
+
+@main
+enum Entrypoint {
+    static func main() async { await FerryCommand.main() }
+}
