@@ -31,7 +31,7 @@ let package = Package(
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
 
         .target(name: "OCIModel", dependencies: [crypto]),
-        .target(name: "FerrySystem"),
+        .target(name: "FerrySystem", dependencies: ["OCIModel"]),
         .target(name: "FerryHTTP", dependencies: ["OCIModel"]),
         .target(name: "CurlHTTP", dependencies: ["CCurl", "FerryHTTP", "FerrySystem", "OCIModel", crypto, logging]),
         .target(name: "OCIRegistry", dependencies: ["OCIModel", "FerryHTTP", "FerrySystem", logging]),

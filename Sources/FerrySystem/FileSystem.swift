@@ -1,0 +1,270 @@
+import Foundation
+import OCIModel
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A failed file-system operation, naming the path and the system's reason.
+public struct FileSystemError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The path the operation was about.
+    public var path: String
+    /// What was being done, e.g. `rename`, `write`.
+    public var operation: String
+    /// The `errno` value, 0 when not from a system call.
+    public var code: Int32
+    /// The system's message.
+    public var message: String
+
+    /// Creates an error from explicit parts.
+    public init(path: String, operation: String, code: Int32 = 0, message: String) {
+        self.path = path
+        self.operation = operation
+        self.code = code
+        self.message = message
+    }
+
+    /// Creates an error from the current `errno`.
+    public static func errno(_ operation: String, _ path: String, _ code: Int32 = Glibc.errno) -> FileSystemError {
+        FileSystemError(path: path, operation: operation, code: code, message: String(cString: strerror(code)))
+    }
+
+    /// `path: operation: message`.
+    public var description: String { "\(path): \(operation): \(message)" }
+
+    /// True when the disk is full or the quota exhausted.
+    public var isNoSpace: Bool { code == ENOSPC || code == EDQUOT }
+}
+
+/// Small POSIX file helpers with explicit durability: ferry's store must survive a crash or SIGKILL at any point.
+public enum FileSystem {
+    /// True when something exists at `path` (without following a final symlink).
+    public static func exists(_ path: String) -> Bool {
+        var info = stat()
+        return lstat(path, &info) == 0
+    }
+
+    /// True when `path` is a directory.
+    public static func isDirectory(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    /// The size of the regular file at `path`, or nil when it does not exist.
+    public static func fileSize(_ path: String) -> Int64? {
+        var info = stat()
+        guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+        return Int64(info.st_size)
+    }
+
+    /// Creates `path` and its missing parents (mode 0755).
+    public static func createDirectory(_ path: String) throws(FileSystemError) {
+        if isDirectory(path) { return }
+        let parent = (path as NSString).deletingLastPathComponent
+        if !parent.isEmpty, parent != path, !isDirectory(parent) { try createDirectory(parent) }
+        if mkdir(path, 0o755) != 0, Glibc.errno != EEXIST { throw .errno("mkdir", path) }
+    }
+
+    /// Removes a file; a missing file is not an error.
+    public static func removeFile(_ path: String) throws(FileSystemError) {
+        if unlink(path) != 0, Glibc.errno != ENOENT { throw .errno("remove", path) }
+    }
+
+    /// Removes a directory tree; a missing tree is not an error.
+    public static func removeTree(_ path: String) throws(FileSystemError) {
+        guard exists(path) else { return }
+        do {
+            try FileManager.default.removeItem(atPath: path)
+        } catch {
+            throw FileSystemError(path: path, operation: "remove", message: "\(error)")
+        }
+    }
+
+    /// Renames atomically within one file system.
+    public static func rename(_ from: String, to: String) throws(FileSystemError) {
+        if Glibc.rename(from, to) != 0 { throw .errno("rename to \(to)", from) }
+    }
+
+    /// Flushes a file or directory to stable storage.
+    public static func sync(_ path: String) throws(FileSystemError) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw .errno("open", path) }
+        defer { close(fd) }
+        if fsync(fd) != 0 { throw .errno("fsync", path) }
+    }
+
+    /// Flushes the directory that contains `path`, making a rename or create inside it durable.
+    public static func syncParent(of path: String) throws(FileSystemError) {
+        let parent = (path as NSString).deletingLastPathComponent
+        try sync(parent.isEmpty ? "." : parent)
+    }
+
+    /// Names of the entries of `directory` (not recursive, unsorted, without `.` and `..`).
+    public static func list(_ directory: String) throws(FileSystemError) -> [String] {
+        guard let dir = opendir(directory) else { throw .errno("list", directory) }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name != ".", name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    /// Reads a whole file, refusing files larger than `limit` bytes (manifests, configs, small documents).
+    public static func readFile(_ path: String, limit: Int = 64 << 20) throws(FileSystemError) -> [UInt8] {
+        let file = try ReadableFile(path: path)
+        defer { file.close() }
+        var out: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let count = try file.read(into: &buffer)
+            if count == 0 { break }
+            out.append(contentsOf: buffer[0..<count])
+            if out.count > limit {
+                throw FileSystemError(path: path, operation: "read", message: "larger than \(limit) bytes")
+            }
+        }
+        return out
+    }
+
+    /// Writes `bytes` to `path` atomically: a temporary file in the same directory is written, flushed and
+    /// renamed over `path`, then the directory is flushed. Readers see the old or the new content, never a mix.
+    public static func writeAtomically(_ bytes: [UInt8], to path: String, mode: mode_t = 0o644) throws(FileSystemError) {
+        let temporary = path + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let file = try WritableFile(path: temporary, mode: mode, truncate: true)
+        do {
+            try file.write(bytes)
+            try file.sync()
+            file.close()
+            try rename(temporary, to: path)
+            try syncParent(of: path)
+        } catch {
+            file.close()
+            try? removeFile(temporary)
+            throw error
+        }
+    }
+
+    /// Hashes the file at `path` with a streaming read, so memory does not grow with file size.
+    public static func digest(
+        ofFile path: String, algorithm: Digest.Algorithm = .sha256
+    ) throws(FileSystemError) -> (digest: Digest, size: Int64) {
+        let file = try ReadableFile(path: path)
+        defer { file.close() }
+        var hasher = DigestHasher(algorithm)
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let count = try file.read(into: &buffer)
+            if count == 0 { break }
+            buffer.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+        }
+        return (hasher.finalize(), hasher.count)
+    }
+}
+
+/// A file opened for reading with a plain descriptor.
+public final class ReadableFile {
+    private var fd: Int32
+    /// The path, for messages.
+    public let path: String
+
+    /// Opens `path` read-only.
+    public init(path: String) throws(FileSystemError) {
+        fd = open(path, O_RDONLY | O_CLOEXEC)
+        self.path = path
+        guard fd >= 0 else { throw .errno("open", path) }
+    }
+
+    /// Reads up to `buffer.count` bytes; 0 means end of file.
+    public func read(into buffer: inout [UInt8]) throws(FileSystemError) -> Int {
+        while true {
+            let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if count >= 0 { return count }
+            if Glibc.errno == EINTR { continue }
+            throw .errno("read", path)
+        }
+    }
+
+    /// Moves the read position to `offset`.
+    public func seek(to offset: Int64) throws(FileSystemError) {
+        if lseek(fd, off_t(offset), SEEK_SET) < 0 { throw .errno("seek", path) }
+    }
+
+    /// Closes the descriptor; safe to call twice.
+    public func close() {
+        if fd >= 0 {
+            Glibc.close(fd)
+            fd = -1
+        }
+    }
+
+    deinit { close() }
+}
+
+@available(*, unavailable) extension ReadableFile: Sendable {}
+
+/// A file opened for writing with a plain descriptor.
+public final class WritableFile {
+    private var fd: Int32
+    /// The path, for messages.
+    public let path: String
+
+    /// Opens (creating) `path` for writing; `truncate` empties it, otherwise writes go to the end.
+    public init(path: String, mode: mode_t = 0o644, truncate: Bool) throws(FileSystemError) {
+        let flags = O_WRONLY | O_CREAT | O_CLOEXEC | (truncate ? O_TRUNC : O_APPEND)
+        fd = open(path, flags, mode)
+        self.path = path
+        guard fd >= 0 else { throw .errno("open", path) }
+    }
+
+    /// Writes all of `bytes`.
+    public func write(_ bytes: [UInt8]) throws(FileSystemError) {
+        let failure = bytes.withUnsafeBytes { buffer -> FileSystemError? in
+            do throws(FileSystemError) {
+                try write(buffer)
+                return nil
+            } catch {
+                return error
+            }
+        }
+        if let failure { throw failure }
+    }
+
+    /// Writes all of `buffer`.
+    public func write(_ buffer: UnsafeRawBufferPointer) throws(FileSystemError) {
+        var offset = 0
+        while offset < buffer.count {
+            let count = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+            if count < 0 {
+                if Glibc.errno == EINTR { continue }
+                throw .errno("write", path)
+            }
+            offset += count
+        }
+    }
+
+    /// Truncates the file to `length` bytes.
+    public func truncate(to length: Int64) throws(FileSystemError) {
+        if ftruncate(fd, off_t(length)) != 0 { throw .errno("truncate", path) }
+    }
+
+    /// Flushes to stable storage.
+    public func sync() throws(FileSystemError) {
+        if fsync(fd) != 0 { throw .errno("fsync", path) }
+    }
+
+    /// Closes the descriptor; safe to call twice.
+    public func close() {
+        if fd >= 0 {
+            Glibc.close(fd)
+            fd = -1
+        }
+    }
+
+    deinit { close() }
+}
+
+@available(*, unavailable) extension WritableFile: Sendable {}

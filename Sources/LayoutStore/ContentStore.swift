@@ -1,0 +1,246 @@
+import Foundation
+import FerrySystem
+import OCIModel
+import Synchronization
+
+/// The store directory: an OCI image layout v1 that skopeo, umoci, oras and crane can read.
+///
+/// Layout: `oci-layout`, `index.json`, `blobs/<alg>/<hex>` (complete, verified content only) and `tmp/`
+/// (partial downloads, never visible under `blobs/`). Every blob is renamed into `blobs/` only after its digest
+/// was verified, and `index.json` is replaced atomically, so a crash leaves either the old or the new state.
+// https://github.com/opencontainers/image-spec/blob/main/image-layout.md
+public final class ContentStore: Sendable {
+    /// The store directory.
+    public let root: String
+    // Serialises read-modify-write of index.json within this process; other processes are kept out by the
+    // store's run lock.
+    private let indexLock = Mutex<Void>(())
+
+    /// Largest manifest or index ferry accepts, as the distribution spec's SHOULD-support size.
+    public static let maxManifestSize = 4 << 20
+
+    /// A store rooted at `root`; nothing is touched until ``prepare()``.
+    public init(root: String) {
+        self.root = root
+    }
+
+    /// The `oci-layout` file's content.
+    public static let layoutMarker = Array(#"{"imageLayoutVersion":"1.0.0"}"#.utf8)
+
+    /// Creates the layout skeleton when missing: `oci-layout`, an empty `index.json`, `blobs/sha256`, `tmp`.
+    public func prepare() throws(ContentStoreError) {
+        do {
+            try FileSystem.createDirectory(root)
+            try FileSystem.createDirectory(path("blobs/sha256"))
+            try FileSystem.createDirectory(path("tmp"))
+            if !FileSystem.exists(path("oci-layout")) {
+                try FileSystem.writeAtomically(Self.layoutMarker, to: path("oci-layout"))
+            }
+            if !FileSystem.exists(path("index.json")) {
+                try writeIndex(StoredIndex(manifests: []))
+            }
+        } catch let error as FileSystemError {
+            throw .io(error)
+        } catch {
+            throw .io(FileSystemError(path: root, operation: "prepare", message: "\(error)"))
+        }
+    }
+
+    /// `root/relative`.
+    public func path(_ relative: String) -> String { root + "/" + relative }
+
+    /// Where the verified blob `digest` lives.
+    public func blobPath(_ digest: Digest) -> String {
+        path("blobs/\(digest.algorithm.rawValue)/\(digest.hex)")
+    }
+
+    /// Where a partial download of `digest` is kept between attempts (and between runs, so a rerun resumes).
+    public func stagingPath(_ digest: Digest) -> String {
+        path("tmp/\(digest.algorithm.rawValue)-\(digest.hex).partial")
+    }
+
+    /// True when the blob is present under `blobs/`.
+    public func hasBlob(_ digest: Digest) -> Bool {
+        FileSystem.exists(blobPath(digest))
+    }
+
+    /// The size of a present blob.
+    public func blobSize(_ digest: Digest) -> Int64? {
+        FileSystem.fileSize(blobPath(digest))
+    }
+
+    /// Reads a small blob (manifest, index, config) fully into memory, verifying its digest on the way:
+    /// a blob changed on disk is reported, never served.
+    public func readBlob(_ digest: Digest, limit: Int = ContentStore.maxManifestSize) throws(ContentStoreError) -> [UInt8] {
+        let bytes: [UInt8]
+        do {
+            bytes = try FileSystem.readFile(blobPath(digest), limit: limit)
+        } catch {
+            if error.code == ENOENT { throw .missingBlob(digest) }
+            throw .io(error)
+        }
+        let actual = Digest.compute(digest.algorithm, of: bytes)
+        guard actual == digest else { throw .corruptBlob(digest, actual: actual, path: blobPath(digest)) }
+        return bytes
+    }
+
+    /// Stores `bytes` as blob `digest` after checking they hash to it (manifests and configs).
+    public func writeBlob(_ bytes: [UInt8], digest: Digest) throws(ContentStoreError) {
+        let actual = Digest.compute(digest.algorithm, of: bytes)
+        guard actual == digest else { throw .digestMismatch(expected: digest, actual: actual) }
+        if hasBlob(digest) { return }
+        do {
+            try FileSystem.createDirectory(path("blobs/\(digest.algorithm.rawValue)"))
+            try FileSystem.writeAtomically(bytes, to: blobPath(digest))
+        } catch {
+            throw .io(error)
+        }
+    }
+
+    /// Moves a fully downloaded and verified staging file into `blobs/`: flush the data, rename, flush the
+    /// directory. The caller must have verified that the file hashes to `digest`.
+    public func commitStaged(_ stagingFile: String, as digest: Digest) throws(ContentStoreError) {
+        do {
+            try FileSystem.createDirectory(path("blobs/\(digest.algorithm.rawValue)"))
+            try FileSystem.sync(stagingFile)
+            try FileSystem.rename(stagingFile, to: blobPath(digest))
+            try FileSystem.syncParent(of: blobPath(digest))
+        } catch {
+            throw .io(error)
+        }
+    }
+
+    /// Deletes a blob (prune, repair).
+    public func removeBlob(_ digest: Digest) throws(ContentStoreError) {
+        do { try FileSystem.removeFile(blobPath(digest)) } catch { throw .io(error) }
+    }
+
+    /// Every blob digest present under `blobs/`, in no particular order.
+    public func allBlobs() throws(ContentStoreError) -> [Digest] {
+        var digests: [Digest] = []
+        for algorithm in Digest.Algorithm.allCases {
+            let directory = path("blobs/\(algorithm.rawValue)")
+            guard FileSystem.isDirectory(directory) else { continue }
+            let names: [String]
+            do { names = try FileSystem.list(directory) } catch { throw .io(error) }
+            for name in names {
+                // Foreign files (editor backups, stray temp files) are not blobs; verify reports them separately.
+                if let digest = try? Digest(algorithm: algorithm, hex: name) { digests.append(digest) }
+            }
+        }
+        return digests
+    }
+
+    // MARK: index.json
+
+    /// The descriptors listed in `index.json`, in file order.
+    public func references() throws(ContentStoreError) -> [Descriptor] {
+        try readIndex().manifests
+    }
+
+    /// The descriptor stored under reference name `name`, if any.
+    public func reference(named name: String) throws(ContentStoreError) -> Descriptor? {
+        try references().first { $0.annotations?[Descriptor.refNameAnnotation] == name }
+    }
+
+    /// Points reference name `name` at `descriptor`, replacing an entry with the same name, atomically.
+    public func setReference(_ name: String, to descriptor: Descriptor) throws(ContentStoreError) {
+        try indexLock.withLock { _ throws(ContentStoreError) in
+            var index = try readIndex()
+            var entry = descriptor
+            var annotations = entry.annotations ?? [:]
+            annotations[Descriptor.refNameAnnotation] = name
+            entry.annotations = annotations
+            if let existing = index.manifests.firstIndex(where: {
+                $0.annotations?[Descriptor.refNameAnnotation] == name
+            }) {
+                if index.manifests[existing] == entry { return }
+                index.manifests[existing] = entry
+            } else {
+                index.manifests.append(entry)
+            }
+            try writeIndex(index)
+        }
+    }
+
+    /// Removes the entry named `name`; returns whether one existed.
+    @discardableResult
+    public func removeReference(_ name: String) throws(ContentStoreError) -> Bool {
+        try indexLock.withLock { _ throws(ContentStoreError) in
+            var index = try readIndex()
+            let before = index.manifests.count
+            index.manifests.removeAll { $0.annotations?[Descriptor.refNameAnnotation] == name }
+            guard index.manifests.count != before else { return false }
+            try writeIndex(index)
+            return true
+        }
+    }
+
+    struct StoredIndex: Codable {
+        var schemaVersion = 2
+        var mediaType: MediaType? = .ociIndex
+        var manifests: [Descriptor]
+        var annotations: [String: String]?
+
+        init(manifests: [Descriptor]) { self.manifests = manifests }
+    }
+
+    private func readIndex() throws(ContentStoreError) -> StoredIndex {
+        let bytes: [UInt8]
+        do {
+            bytes = try FileSystem.readFile(path("index.json"))
+        } catch {
+            if error.code == ENOENT { throw .notAStore(root) }
+            throw .io(error)
+        }
+        do {
+            return try JSONDecoder().decode(StoredIndex.self, from: Data(bytes))
+        } catch {
+            throw .invalidIndex(path: path("index.json"), message: "\(error)")
+        }
+    }
+
+    private func writeIndex(_ index: StoredIndex) throws(ContentStoreError) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let data: Data
+        do { data = try encoder.encode(index) } catch {
+            throw .invalidIndex(path: path("index.json"), message: "\(error)")
+        }
+        do { try FileSystem.writeAtomically(Array(data), to: path("index.json")) } catch { throw .io(error) }
+    }
+}
+
+/// A content-store failure, naming the blob or file.
+public enum ContentStoreError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// A read or write failed.
+    case io(FileSystemError)
+    /// The blob is not in the store.
+    case missingBlob(Digest)
+    /// The blob's bytes on disk do not hash to its name.
+    case corruptBlob(Digest, actual: Digest, path: String)
+    /// Bytes offered for a blob do not hash to the expected digest.
+    case digestMismatch(expected: Digest, actual: Digest)
+    /// `index.json` is missing: the directory is not a ferry store.
+    case notAStore(String)
+    /// `index.json` does not parse.
+    case invalidIndex(path: String, message: String)
+
+    /// A message naming the object.
+    public var description: String {
+        switch self {
+        case .io(let error): "\(error)"
+        case .missingBlob(let digest): "blob \(digest) is not in the store"
+        case .corruptBlob(let digest, let actual, let path): "\(path): blob \(digest) is corrupt: content hashes to \(actual)"
+        case .digestMismatch(let expected, let actual): "content does not match digest \(expected) (got \(actual))"
+        case .notAStore(let root): "\(root): not a ferry store (no index.json); run ferry pull or ferry sync first"
+        case .invalidIndex(let path, let message): "\(path): invalid index: \(message)"
+        }
+    }
+
+    /// True when the disk is full.
+    public var isNoSpace: Bool {
+        if case .io(let error) = self { return error.isNoSpace }
+        return false
+    }
+}
