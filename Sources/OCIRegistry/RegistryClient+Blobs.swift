@@ -177,8 +177,10 @@ extension RegistryClient {
                     DownloadRequest(request: request, destination: staging, offset: offset, hasher: hasher,
                                     progress: progress))
             } catch {
+                if error.response != nil, endpoint.isSameOrigin(url) { session.markResponded(endpoint) }
                 return .failure(error)
             }
+            if endpoint.isSameOrigin(url) { session.markResponded(endpoint) }
             logger.debug("HTTP", metadata: ["method": "GET", "url": "\(redacted(url))", "status": "\(result.response.status)"])
             guard let next = redirectTarget(result.response, from: url) else { return .success(result) }
             switch next {

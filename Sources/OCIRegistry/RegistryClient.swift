@@ -182,6 +182,7 @@ public struct RegistryClient: Sendable {
             } catch {
                 return .failure(.request(method: call.method, url: redacted(call.url), cause: .transport(error)))
             }
+            if endpoint.isSameOrigin(url) { session.markResponded(endpoint) }
             logger.debug(
                 "HTTP", metadata: ["method": "\(method.rawValue)", "url": "\(redacted(url))", "status": "\(response.status)"])
             guard call.followRedirects, let next = redirectTarget(response, from: url) else {

@@ -17,6 +17,7 @@ public final class RegistrySession: Sendable {
     let tokens = TokenCache()
     let challenges = ChallengeStore()
     private let requestCounts = Mutex<[String: Int]>([:])
+    private let responded = Mutex<Set<String>>([])
 
     /// Creates a session.
     public init(
@@ -39,6 +40,16 @@ public final class RegistrySession: Sendable {
 
     /// The total number of HTTP requests sent.
     public var totalRequests: Int { requestCounts.withLock { $0.values.reduce(0, +) } }
+
+    /// True once `endpoint` has answered any HTTP request in this session: its transport (and TLS, for https)
+    /// is then confirmed, which decides moby's `transportOK` for a later failure.
+    public func hasResponded(_ endpoint: RegistryEndpoint) -> Bool {
+        responded.withLock { $0.contains(endpoint.description) }
+    }
+
+    func markResponded(_ endpoint: RegistryEndpoint) {
+        _ = responded.withLock { $0.insert(endpoint.description) }
+    }
 
     func countRequest(to url: URL) {
         let key = (url.host ?? "?") + (url.port.map { ":\($0)" } ?? "")
