@@ -20,5 +20,6 @@ public struct CommandOutput: Sendable {
     }
 
     /// The process's stdout and stderr.
-    public static let console = CommandOutput(standardOutput: Console.standardOutput, standardError: Console.standardError)
+    public static let console = CommandOutput(
+        standardOutput: Console.standardOutput, standardError: Console.standardError)
 }

@@ -80,7 +80,11 @@ struct FileParser {
         if let version = fields.first(where: { $0.key == "version" }) {
             guard case .scalar(let scalar) = version.value, scalar.string == Self.supportedVersion else {
                 let shown: String
-                if case .scalar(let scalar) = version.value { shown = scalar.string } else { shown = walker.describe(version.value) }
+                if case .scalar(let scalar) = version.value {
+                    shown = scalar.string
+                } else {
+                    shown = walker.describe(version.value)
+                }
                 // Another version may mean something else by the same keys, so nothing else in this file is judged.
                 walker.fail(version.value, "unsupported version \(shown); this ferry reads version 1")
                 return
@@ -126,10 +130,13 @@ struct FileParser {
         if walker.isNull(node) { return }
         guard
             let fields = walker.mapping(
-                node, field: "registries", expected: "a mapping from registry host (docker.io, registry.internal:5000) to settings")
+                node, field: "registries",
+                expected: "a mapping from registry host (docker.io, registry.internal:5000) to settings")
         else { return }
         for field in fields {
-            guard let key = walker.string(field.keyNode, field: "registries", expected: "a registry host") else { continue }
+            guard let key = walker.string(field.keyNode, field: "registries", expected: "a registry host") else {
+                continue
+            }
             guard let host = validHost(key, node: field.keyNode, what: "registry host") else { continue }
             if let settings = parseRegistry(host: host, key: key, field: field) {
                 contribution.registries.append((key, host, settings))
@@ -226,7 +233,8 @@ struct FileParser {
         for field in fields {
             if Self.inlineSecretKeys.contains(field.key.lowercased()) {
                 walker.fail(
-                    field.keyNode, "inline credentials are not allowed; use password-env, password-file or docker-config")
+                    field.keyNode,
+                    "inline credentials are not allowed; use password-env, password-file or docker-config")
                 ok = false
                 continue
             }
@@ -276,7 +284,8 @@ struct FileParser {
         let (secret, secretField) = first
         if case .password = secret, usernames.isEmpty {
             walker.fail(
-                secretField.keyNode, "\(secretField.key) needs a user name: add username, username-env or username-file")
+                secretField.keyNode, "\(secretField.key) needs a user name: add username, username-env or username-file"
+            )
             ok = false
         }
         return ok ? .explicit(username: usernames.first?.0, secret: secret) : nil
@@ -341,7 +350,8 @@ struct FileParser {
             }
             guard let host else { return nil }
             return TargetDraft(
-                name: name, location: walker.location(field.keyNode), destination: .registry(host: host, prefix: prefix),
+                name: name, location: walker.location(field.keyNode),
+                destination: .registry(host: host, prefix: prefix),
                 tls: tls, caFile: caFile)
         }
     }

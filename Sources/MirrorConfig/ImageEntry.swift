@@ -122,7 +122,7 @@ public struct ImageEntry: Sendable, Equatable {
     /// True when the source has a tag or a digest.
     public var isPinned: Bool { !source.isNameOnly }
 
-    /// True when selecting tags needs the registry's tag list (`/tags/list`): some filter is set on a repository source.
+    /// True when selecting tags needs the registry's tag list (`/tags/list`): a repository source with some filter.
     /// False for a pinned source or exact tags only, so ferry then makes no listing request.
     public var needsTagList: Bool {
         !isPinned && (!include.isEmpty || !exclude.isEmpty || semver != nil || latest != nil)

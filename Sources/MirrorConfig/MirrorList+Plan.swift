@@ -6,10 +6,12 @@ extension MirrorList {
     /// fingerprint sha256:…
     /// registry docker.io  mirrors=https://mirror.example.internal/  tls=verify  credentials=docker-config
     /// target internal  registry=registry.internal:5000  prefix=mirror  tls=plain-http
-    /// image docker.io/library/alpine  tags=3.19,3.20 include=^3\.2\d$ semver=">=3.18.0 <4" latest=3  platforms=linux/amd64  targets=internal  immutable verify-upstream
+    /// image docker.io/library/alpine  tags=3.19,3.20 semver=">=3.18.0 <4" latest=3  platforms=linux/amd64  targets=…
     /// image quay.io/prometheus/node-exporter:v1.8.2  pinned  platforms=all  targets=(none)
     /// image docker.io/library/nginx  tags=latest(implied)  platforms=all  targets=(none)
     /// ```
+    /// An image line ends with `immutable` and/or `verify-upstream` when set; a pinned source shows `pinned`, a
+    /// repository without selectors `tags=latest(implied)`, no targets `targets=(none)`.
     /// Groups are separated by two spaces, items within a group by one; registries are sorted by host, targets by
     /// name, images keep file order. A value with a space, comma or quote is printed Go-quoted. Credentials show only
     /// where they come from (`username:env:USER,password:file:/run/secrets/x`), never a value.
@@ -53,7 +55,7 @@ extension MirrorList {
 }
 
 extension ImageEntry {
-    /// `image SOURCE  SELECTORS  platforms=…  targets=…[  immutable verify-upstream]`; see ``MirrorList/planLines``.
+    /// `image SOURCE  SELECTORS  platforms=…  targets=…[  immutable verify-upstream]` (``MirrorList/planLines``).
     public var planLine: String {
         var groups = ["image \(source.string)"]
         var selectors: [String] = []
@@ -64,8 +66,12 @@ extension ImageEntry {
             selectors.append("tags=latest(implied)")
         } else {
             if !tags.isEmpty { selectors.append("tags=" + tags.map { planValue($0) }.joined(separator: ",")) }
-            if !include.isEmpty { selectors.append("include=" + include.map { planValue($0.pattern) }.joined(separator: ",")) }
-            if !exclude.isEmpty { selectors.append("exclude=" + exclude.map { planValue($0.pattern) }.joined(separator: ",")) }
+            if !include.isEmpty {
+                selectors.append("include=" + include.map { planValue($0.pattern) }.joined(separator: ","))
+            }
+            if !exclude.isEmpty {
+                selectors.append("exclude=" + exclude.map { planValue($0.pattern) }.joined(separator: ","))
+            }
             if let semver { selectors.append("semver=" + planValue(semver.text)) }
             if let latest { selectors.append("latest=\(latest)") }
         }

@@ -44,7 +44,8 @@ import OCIModel
 /// `exclude` are regexes anchored as `^(?:…)$`, compiled at load time. `semver` is an npm-style range (see
 /// ``SemverRange``). `latest: N` keeps the newest N after filtering, by version; tags that are not versions are dropped
 /// when `latest` is used. An entry may also be a bare reference string, short for `- source: …`.
-/// `platforms`, `targets`, `immutable`, `verify-upstream` default to `defaults:`, else all platforms, no targets, false.
+/// `platforms`, `targets`, `immutable`, `verify-upstream` default to `defaults:`, else all platforms, no targets,
+/// false.
 public struct MirrorList: Sendable, Equatable {
     /// Configured registries by normalized host.
     public let registries: [String: RegistrySettings]

@@ -34,18 +34,23 @@ struct MirrorListLoader {
             do {
                 names = try FileManager.default.contentsOfDirectory(atPath: path)
             } catch {
-                throw ConfigErrors([ConfigError(file: path, line: 0, column: 0, problem: "cannot list folder: \(error.localizedDescription)")])
+                throw ConfigErrors([
+                    ConfigError(
+                        file: path, line: 0, column: 0, problem: "cannot list folder: \(error.localizedDescription)")
+                ])
             }
             let yamlNames = names.filter { name in
                 guard !name.hasPrefix("."), name.hasSuffix(".yaml") || name.hasSuffix(".yml") else { return false }
                 var isDir: ObjCBool = false
-                return FileManager.default.fileExists(atPath: Self.join(path, name), isDirectory: &isDir) && !isDir.boolValue
+                return FileManager.default.fileExists(atPath: Self.join(path, name), isDirectory: &isDir)
+                    && !isDir.boolValue
             }.sorted()
             guard !yamlNames.isEmpty else {
                 throw ConfigErrors([
                     ConfigError(
                         file: path, line: 0, column: 0,
-                        problem: "no *.yaml or *.yml files in this folder; a mirror list is a folder of them or one file")
+                        problem:
+                            "no *.yaml or *.yml files in this folder; a mirror list is a folder of them or one file")
                 ])
             }
             for name in yamlNames {
@@ -74,7 +79,8 @@ struct MirrorListLoader {
         hasher.update(Array(name.utf8) + [0] + Array(String(bytes.count).utf8) + [0])
         hasher.update(bytes)
         guard let text = String(validating: bytes, as: UTF8.self) else {
-            errors.append(ConfigError(file: path, line: 0, column: 0, problem: "not UTF-8 text; save the file as UTF-8"))
+            errors.append(
+                ConfigError(file: path, line: 0, column: 0, problem: "not UTF-8 text; save the file as UTF-8"))
             return
         }
         let root: Node?
@@ -88,16 +94,21 @@ struct MirrorListLoader {
             return
         }
         guard let root else {
-            errors.append(ConfigError(
-                file: path, line: 1, column: 1,
-                problem: "empty file; write \"version: 1\" at the top of every mirror list file"))
+            errors.append(
+                ConfigError(
+                    file: path, line: 1, column: 1,
+                    problem: "empty file; write \"version: 1\" at the top of every mirror list file"))
             return
         }
         var budget = Self.maximumNodes
         guard Self.fits(root, budget: &budget) else {
-            errors.append(ConfigError(
-                file: path, line: 1, column: 1,
-                problem: "more than \(Self.maximumNodes) YAML nodes once aliases are expanded; split the file or use fewer aliases"))
+            errors.append(
+                ConfigError(
+                    file: path, line: 1, column: 1,
+                    problem:
+                        "more than \(Self.maximumNodes) YAML nodes once aliases are expanded; "
+                        + "split the file or use fewer aliases"
+                ))
             return
         }
         var parser = FileParser(file: path, environment: environment)
@@ -110,17 +121,22 @@ struct MirrorListLoader {
         var message: String
     }
 
-    /// Reads a whole file, refusing anything over ``maximumFileSize`` before reading it.
+    /// Reads a whole regular file, refusing anything over ``maximumFileSize`` before reading it.
     private static func read(_ path: String) -> Result<[UInt8], ReadFailure> {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // O_NONBLOCK so that a FIFO given as --config cannot hang the open; it is refused below.
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { return .failure(ReadFailure(message: "cannot read: \(String(cString: strerror(errno)))")) }
         defer { close(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0 else {
             return .failure(ReadFailure(message: "cannot read: \(String(cString: strerror(errno)))"))
         }
+        guard info.st_mode & S_IFMT == S_IFREG else {
+            return .failure(ReadFailure(message: "not a regular file; --config names a folder or a YAML file"))
+        }
         guard Int(info.st_size) <= maximumFileSize else {
-            return .failure(ReadFailure(message: "file is \(info.st_size) bytes; mirror list files are limited to 8 MiB"))
+            return .failure(
+                ReadFailure(message: "file is \(info.st_size) bytes; mirror list files are limited to 8 MiB"))
         }
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 64 << 10)
@@ -134,7 +150,8 @@ struct MirrorListLoader {
             bytes += chunk[0..<count]
             // A file that grows while being read must not get past the limit either.
             if bytes.count > maximumFileSize {
-                return .failure(ReadFailure(message: "file is larger than 8 MiB; mirror list files are limited to 8 MiB"))
+                return .failure(
+                    ReadFailure(message: "file is larger than 8 MiB; mirror list files are limited to 8 MiB"))
             }
         }
         return .success(bytes)
@@ -162,10 +179,12 @@ struct MirrorListLoader {
             var detail = context.map { " (\($0.text) at line \($0.mark.line), column \($0.mark.column))" } ?? ""
             if context?.text == "while scanning a block scalar" {
                 // The usual cause: an unquoted range such as `semver: >=3.18 <4`.
-                detail += "; a value starting with \">\" or \"|\" begins a YAML block scalar: quote it, "
+                detail +=
+                    "; a value starting with \">\" or \"|\" begins a YAML block scalar: quote it, "
                     + "as in semver: \">=3.18 <4\""
             }
-            return ConfigError(file: file, line: mark.line, column: mark.column, problem: "invalid YAML: \(problem)\(detail)")
+            return ConfigError(
+                file: file, line: mark.line, column: mark.column, problem: "invalid YAML: \(problem)\(detail)")
         }
         switch error {
         case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
@@ -206,27 +225,31 @@ struct MirrorListLoader {
             guard let location = settings.location else { continue }
             if let first = registries[host], let firstLocation = first.location {
                 let shown = key == host ? goQuoted(host) : "\(goQuoted(key)) (normalized: \(host))"
-                errors.append(ConfigError(
-                    "registry \(shown) is already configured at \(firstLocation); configure each registry once",
-                    at: location))
+                errors.append(
+                    ConfigError(
+                        "registry \(shown) is already configured at \(firstLocation); configure each registry once",
+                        at: location))
                 continue
             }
             registries[host] = settings
         }
         for target in contribution.targets {
             if let first = targets.first(where: { $0.name == target.name }) {
-                errors.append(ConfigError(
-                    "target \(goQuoted(target.name)) is already defined at \(first.location); give each target a unique name",
-                    at: target.location))
+                errors.append(
+                    ConfigError(
+                        "target \(goQuoted(target.name)) is already defined at \(first.location); "
+                            + "give each target a unique name",
+                        at: target.location))
                 continue
             }
             targets.append(target)
         }
         if let defaults = contribution.defaults {
             if let first = self.defaults {
-                errors.append(ConfigError(
-                    "defaults are already set at \(first.location); only one file may set defaults",
-                    at: defaults.location))
+                errors.append(
+                    ConfigError(
+                        "defaults are already set at \(first.location); only one file may set defaults",
+                        at: defaults.location))
             } else {
                 self.defaults = defaults
             }
@@ -268,19 +291,21 @@ struct MirrorListLoader {
             guard let source = draft.source else { continue }
             if let targets = draft.targets { checkTargets(targets) }
             if let first = firstListed[source.string] {
-                errors.append(ConfigError(
-                    "duplicate image \(source.string); first listed at \(first); list each source once",
-                    at: draft.location))
+                errors.append(
+                    ConfigError(
+                        "duplicate image \(source.string); first listed at \(first); list each source once",
+                        at: draft.location))
                 continue
             }
             firstListed[source.string] = draft.location
-            entries.append(ImageEntry(
-                source: source, location: draft.location, tags: draft.tags, tagsAreImplied: draft.tagsAreImplied,
-                include: draft.include, exclude: draft.exclude, semver: draft.semver, latest: draft.latest,
-                platforms: draft.platforms ?? defaults?.platforms ?? .all,
-                targets: (draft.targets ?? defaults?.targets ?? []).map(\.0),
-                immutable: draft.immutable ?? defaults?.immutable ?? false,
-                verifyUpstream: draft.verifyUpstream ?? defaults?.verifyUpstream ?? false))
+            entries.append(
+                ImageEntry(
+                    source: source, location: draft.location, tags: draft.tags, tagsAreImplied: draft.tagsAreImplied,
+                    include: draft.include, exclude: draft.exclude, semver: draft.semver, latest: draft.latest,
+                    platforms: draft.platforms ?? defaults?.platforms ?? .all,
+                    targets: (draft.targets ?? defaults?.targets ?? []).map(\.0),
+                    immutable: draft.immutable ?? defaults?.immutable ?? false,
+                    verifyUpstream: draft.verifyUpstream ?? defaults?.verifyUpstream ?? false))
         }
 
         if !errors.isEmpty {

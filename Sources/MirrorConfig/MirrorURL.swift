@@ -17,7 +17,8 @@ public enum MirrorURLError: Error, Sendable, Equatable, CustomStringConvertible 
         case .notAValidURI(let text): "invalid mirror: \(goQuoted(text)) is not a valid URI"
         case .unsupportedScheme(let scheme, let uri):
             "invalid mirror: unsupported scheme \(goQuoted(scheme)) in \(goQuoted(uri))"
-        case .pathQueryOrFragment(let uri): "invalid mirror: path, query, or fragment at end of the URI \(goQuoted(uri))"
+        case .pathQueryOrFragment(let uri):
+            "invalid mirror: path, query, or fragment at end of the URI \(goQuoted(uri))"
         case .credentialsInURI(let uri): "invalid mirror: username/password not allowed in URI \(goQuoted(uri))"
         }
     }
@@ -30,7 +31,7 @@ public enum MirrorURL {
     /// A text without `://` gets `https://` first (as moby does for configured mirrors). The scheme must be `http` or
     /// `https`; the path may only be empty or `/`; a query, a fragment (even an empty `?` or `#`) or userinfo are
     /// refused. The result always ends with `/` (moby's stored form), and its scheme is lowercase.
-    // https://github.com/moby/moby/blob/master/registry/config.go (ValidateMirror)
+    /// - SeeAlso: https://github.com/moby/moby/blob/master/registry/config.go (`ValidateMirror`)
     public static func validate(_ text: String) throws(MirrorURLError) -> URL {
         if text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
             throw .notAValidURI(text)
@@ -120,12 +121,16 @@ public enum MirrorURL {
             guard port.utf8.allSatisfy(isDigit) else { return false }
         }
         guard !name.isEmpty else { return false }
-        return name.utf8.allSatisfy { isAlpha($0) || isDigit($0) || $0 == 0x2D || $0 == 0x2E || $0 == 0x5F || $0 == 0x7E }
+        return name.utf8.allSatisfy {
+            isAlpha($0) || isDigit($0) || $0 == 0x2D || $0 == 0x2E || $0 == 0x5F || $0 == 0x7E
+        }
     }
 
     private static func isAlpha(_ b: UInt8) -> Bool { (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) }
     private static func isDigit(_ b: UInt8) -> Bool { b >= 0x30 && b <= 0x39 }
-    private static func isHexDigit(_ b: UInt8) -> Bool { isDigit(b) || (b >= 0x41 && b <= 0x46) || (b >= 0x61 && b <= 0x66) }
+    private static func isHexDigit(_ b: UInt8) -> Bool {
+        isDigit(b) || (b >= 0x41 && b <= 0x46) || (b >= 0x61 && b <= 0x66)
+    }
 }
 
 /// Go's `%q` (strconv.Quote) for the characters a config value can hold, so moby's texts come out byte for byte.

@@ -3,7 +3,7 @@
 /// Tags are read leniently, the way skopeo sync and regsync (Masterminds semver) read them: an optional leading `v`,
 /// one to three numeric parts (missing parts are 0, so `3.20` is 3.20.0), then an optional `-prerelease`.
 /// Build metadata (`+…`) cannot occur in a tag, but is accepted and ignored in ranges.
-// https://semver.org/#spec-item-11
+/// - SeeAlso: https://semver.org/#spec-item-11
 public struct SemanticVersion: Sendable, Comparable, CustomStringConvertible {
     /// The major version.
     public let major: Int

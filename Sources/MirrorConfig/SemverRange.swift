@@ -8,7 +8,7 @@
 /// * A prerelease version (`2.0.0-rc1`) satisfies a set only when every comparator holds **and** some comparator of
 ///   that set names a prerelease of the same major.minor.patch, so `>=1.0.0` never picks `2.0.0-rc1`.
 /// * Hyphen ranges (`1.2 - 2.3`) are not supported; write `>=1.2 <=2.3`.
-// https://github.com/npm/node-semver#ranges
+/// - SeeAlso: https://github.com/npm/node-semver#ranges
 public struct SemverRange: Sendable, Equatable, CustomStringConvertible {
     /// The range as written.
     public let text: String
@@ -66,7 +66,8 @@ public struct SemverRange: Sendable, Equatable, CustomStringConvertible {
 
         static let any = Comparator(op: .greaterOrEqual, version: nil)
         /// Matches nothing, as node-semver's `<0.0.0-0`.
-        static let none = Comparator(op: .less, version: SemanticVersion(major: 0, minor: 0, patch: 0, prerelease: ["0"]))
+        static let none = Comparator(
+            op: .less, version: SemanticVersion(major: 0, minor: 0, patch: 0, prerelease: ["0"]))
 
         func test(_ candidate: SemanticVersion) -> Bool {
             guard let version else { return true }
@@ -160,7 +161,9 @@ public struct SemverRange: Sendable, Equatable, CustomStringConvertible {
             SemanticVersion(major: major, minor: minor, patch: patch, prerelease: prerelease)
         }
         /// The exclusive upper bound `<next-0`, which also keeps out prereleases of `next`.
-        func below(_ v: SemanticVersion) -> Comparator { Comparator(op: .less, version: version(v.major, v.minor, v.patch, ["0"])) }
+        func below(_ v: SemanticVersion) -> Comparator {
+            Comparator(op: .less, version: version(v.major, v.minor, v.patch, ["0"]))
+        }
         let full = given.count == 3 ? version(given[0], given[1], given[2], pre) : nil
         let low = version(given.first ?? 0, given.count > 1 ? given[1] : 0, given.count > 2 ? given[2] : 0, pre)
 
@@ -218,7 +221,8 @@ public struct SemverRange: Sendable, Equatable, CustomStringConvertible {
         case 1:
             return [
                 Comparator(op: .greaterOrEqual, version: SemanticVersion(major: given[0], minor: 0, patch: 0)),
-                Comparator(op: .less, version: SemanticVersion(major: given[0] + 1, minor: 0, patch: 0, prerelease: ["0"])),
+                Comparator(
+                    op: .less, version: SemanticVersion(major: given[0] + 1, minor: 0, patch: 0, prerelease: ["0"])),
             ]
         default:
             return [

@@ -36,7 +36,7 @@ public struct Target: Hashable, Sendable {
         self.location = location
     }
 
-    /// True for names made of `[A-Za-z0-9._-]`, starting with a letter or digit, so they work unquoted on a command line.
+    /// True for names of `[A-Za-z0-9._-]` starting with a letter or digit, so they work unquoted on a command line.
     public static func isValidName(_ name: String) -> Bool {
         guard let first = name.utf8.first, isAlnum(first) else { return false }
         return name.utf8.allSatisfy { isAlnum($0) || $0 == 0x2E || $0 == 0x5F || $0 == 0x2D }

@@ -71,7 +71,9 @@ struct YAMLWalker {
         var merged: [Field] = []
         for (keyNode, value) in mapping {
             guard case .scalar(let keyScalar) = keyNode else {
-                fail(keyNode, "a key must be a single value, not \(describe(keyNode)); keys are names such as source or tags")
+                fail(
+                    keyNode,
+                    "a key must be a single value, not \(describe(keyNode)); keys are names such as source or tags")
                 continue
             }
             if keyScalar.string == "<<", keyScalar.style == .plain {
@@ -215,7 +217,9 @@ struct YAMLWalker {
         }
         var items: [(String, Node)] = []
         for entry in sequence {
-            if let text = string(entry, field: field, expected: itemExpected, item: true) { items.append((text, entry)) }
+            if let text = string(entry, field: field, expected: itemExpected, item: true) {
+                items.append((text, entry))
+            }
         }
         return items
     }

@@ -47,7 +47,9 @@ private func validate(_ arguments: [String], environment: [String: String] = [:]
 @Suite struct ValidateCommandTests {
     @Test func goodFolderPrintsThePlanAndExitsZero() throws {
         let directory = try TemporaryDirectory()
-        try directory.write("a.yaml", """
+        try directory.write(
+            "a.yaml",
+            """
             version: 1
             registries:
               ${DEMO:-127.0.0.1:5000}:
@@ -62,20 +64,22 @@ private func validate(_ arguments: [String], environment: [String: String] = [:]
                 latest: 2
               - ${DEMO:-127.0.0.1:5000}/demo/busybox:1.36
             """)
-        try directory.write("b.yml", "version: 1\nimages:\n  - source: alpine\n    targets: [usb]\n    immutable: true\n")
+        try directory.write(
+            "b.yml", "version: 1\nimages:\n  - source: alpine\n    targets: [usb]\n    immutable: true\n")
         let run = try validate(["--config", directory.path], environment: ["DEMO_PASSWORD": "hunter2"])
         #expect(run.status == .ok)
         #expect(run.standardError == [])
         #expect(run.standardOutput.count == 7)
         #expect(run.standardOutput.first == "2 files, 3 images, 1 registry, 1 target")
         #expect(run.standardOutput[1].hasPrefix("fingerprint sha256:"))
-        #expect(Array(run.standardOutput[2...]) == [
-            "registry 127.0.0.1:5000  tls=plain-http  credentials=username:env:DEMO_USER,password:env:DEMO_PASSWORD",
-            "target usb  layout=/mnt/usb",
-            "image 127.0.0.1:5000/demo/alpine  tags=latest semver=\">=1.0.0 <3\" latest=2  platforms=all  targets=(none)",
-            "image 127.0.0.1:5000/demo/busybox:1.36  pinned  platforms=all  targets=(none)",
-            "image docker.io/library/alpine  tags=latest(implied)  platforms=all  targets=usb  immutable",
-        ])
+        #expect(
+            Array(run.standardOutput[2...]) == [
+                "registry 127.0.0.1:5000  tls=plain-http  credentials=username:env:DEMO_USER,password:env:DEMO_PASSWORD",
+                "target usb  layout=/mnt/usb",
+                "image 127.0.0.1:5000/demo/alpine  tags=latest semver=\">=1.0.0 <3\" latest=2  platforms=all  targets=(none)",
+                "image 127.0.0.1:5000/demo/busybox:1.36  pinned  platforms=all  targets=(none)",
+                "image docker.io/library/alpine  tags=latest(implied)  platforms=all  targets=usb  immutable",
+            ])
         #expect(!run.standardOutput.joined().contains("hunter2"))
     }
 
@@ -96,15 +100,16 @@ private func validate(_ arguments: [String], environment: [String: String] = [:]
         #expect(run.status.rawValue == 65)
         #expect(run.standardOutput == [])
         let path = directory.path
-        #expect(run.standardError == [
-            "\(path)/a.yaml:4:5: unknown key \"tagz\" in image entry; allowed: source, tags, include, exclude, semver, "
-                + "latest, platforms, targets, immutable, verify-upstream",
-            "\(path)/a.yaml:5:13: bad reference \"a b\": invalid reference format",
-            "\(path)/b.yaml:1:1: missing version; write \"version: 1\" at the top of every mirror list file",
-            "\(path)/b.yaml:2:5: duplicate image docker.io/library/alpine; first listed at \(path)/a.yaml:3:5; "
-                + "list each source once",
-            "4 errors in 2 files",
-        ])
+        #expect(
+            run.standardError == [
+                "\(path)/a.yaml:4:5: unknown key \"tagz\" in image entry; allowed: source, tags, include, exclude, semver, "
+                    + "latest, platforms, targets, immutable, verify-upstream",
+                "\(path)/a.yaml:5:13: bad reference \"a b\": invalid reference format",
+                "\(path)/b.yaml:1:1: missing version; write \"version: 1\" at the top of every mirror list file",
+                "\(path)/b.yaml:2:5: duplicate image docker.io/library/alpine; first listed at \(path)/a.yaml:3:5; "
+                    + "list each source once",
+                "4 errors in 2 files",
+            ])
     }
 
     @Test func missingConfigIsAnInvalidMirrorList() throws {
@@ -123,8 +128,9 @@ private func validate(_ arguments: [String], environment: [String: String] = [:]
             #expect(run.status == .ok, "\(config): \(run.standardError)")
         }
         let demo = try validate(["--config", manifests + "/demo.yaml"])
-        #expect(demo.standardOutput.contains(
-            "image 127.0.0.1:5000/demo/alpine  tags=latest include=\\d+\\.\\d+\\.\\d+(-.*)? semver=\">=1.0.0 <3\" "
-                + "latest=2  platforms=all  targets=(none)  immutable"))
+        #expect(
+            demo.standardOutput.contains(
+                "image 127.0.0.1:5000/demo/alpine  tags=latest include=\\d+\\.\\d+\\.\\d+(-.*)? semver=\">=1.0.0 <3\" "
+                    + "latest=2  platforms=all  targets=(none)  immutable"))
     }
 }

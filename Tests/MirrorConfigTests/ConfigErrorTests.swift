@@ -283,7 +283,9 @@ private let credentialsExpected =
         ErrorCase(
             name: "mirror with a path",
             yaml: "version: 1\nregistries:\n  docker.io:\n    mirrors:\n      - https://m.example.com/v2/\n",
-            expected: ["a.yaml:5:9: invalid mirror: path, query, or fragment at end of the URI \"https://m.example.com/v2/\""]),
+            expected: [
+                "a.yaml:5:9: invalid mirror: path, query, or fragment at end of the URI \"https://m.example.com/v2/\""
+            ]),
         ErrorCase(
             name: "mirror with credentials, password masked",
             yaml: "version: 1\nregistries:\n  docker.io:\n    mirrors: [\"https://bob:s3cret@m.example.com\"]\n",
@@ -344,7 +346,8 @@ private let credentialsExpected =
             ]),
         ErrorCase(
             name: "password without user name",
-            yaml: "version: 1\nregistries:\n  registry.internal:\n    credentials:\n      password-file: /run/secrets/p\n",
+            yaml:
+                "version: 1\nregistries:\n  registry.internal:\n    credentials:\n      password-file: /run/secrets/p\n",
             expected: ["a.yaml:5:7: password-file needs a user name: add username, username-env or username-file"]),
         ErrorCase(
             name: "credentials without a secret",

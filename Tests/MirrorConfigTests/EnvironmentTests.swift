@@ -46,24 +46,27 @@ import Testing
     }
 
     @Test func emptyVariableTakesTheDefault() throws {
-        let list = try #require(try loadFixture(Self.yaml, environment: ["EXPORT_DIR": "/x", "DEMO_REGISTRY": ""]).list)
+        let list = try #require(
+            try loadFixture(Self.yaml, environment: ["EXPORT_DIR": "/x", "DEMO_REGISTRY": ""]).list)
         #expect(list.images[0].source.string == "127.0.0.1:5000/demo/alpine")
     }
 
     @Test func unsetVariableWithoutDefaultIsAnError() throws {
-        #expect(try loadFixture(Self.yaml).errors == [
-            "a.yaml:7:13: environment variable EXPORT_DIR is not set and has no default; set it, "
-                + "or write ${EXPORT_DIR:-default}"
-        ])
+        #expect(
+            try loadFixture(Self.yaml).errors == [
+                "a.yaml:7:13: environment variable EXPORT_DIR is not set and has no default; set it, "
+                    + "or write ${EXPORT_DIR:-default}"
+            ])
     }
 
     @Test func expandedValuesAreStillValidated() throws {
         let loaded = try loadFixture(Self.yaml, environment: ["EXPORT_DIR": "/x", "KEEP": "many", "DEMO_TLS": "off"])
-        #expect(loaded.errors == [
-            "a.yaml:4:10: \"tls\" must be one of verify, insecure-skip-verify, plain-http; got \"off\" "
-                + "(expanded from \"${DEMO_TLS:-plain-http}\")",
-            "a.yaml:10:13: \"latest\" must be a whole number of at least 1; got \"many\" (expanded from \"${KEEP:-2}\")",
-        ])
+        #expect(
+            loaded.errors == [
+                "a.yaml:4:10: \"tls\" must be one of verify, insecure-skip-verify, plain-http; got \"off\" "
+                    + "(expanded from \"${DEMO_TLS:-plain-http}\")",
+                "a.yaml:10:13: \"latest\" must be a whole number of at least 1; got \"many\" (expanded from \"${KEEP:-2}\")",
+            ])
     }
 
     @Test(arguments: [

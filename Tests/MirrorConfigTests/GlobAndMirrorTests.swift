@@ -19,7 +19,8 @@ import Testing
     }
 
     @Test func filteredKeepsMatchingImagesOnly() throws {
-        let loaded = try loadFixture("""
+        let loaded = try loadFixture(
+            """
             version: 1
             images:
               - alpine
@@ -56,13 +57,31 @@ import Testing
 
     @Test(arguments: [
         ("ftp://mirror.example.com", "invalid mirror: unsupported scheme \"ftp\" in \"ftp://mirror.example.com\""),
-        ("https://mirror.example.com/v2", "invalid mirror: path, query, or fragment at end of the URI \"https://mirror.example.com/v2\""),
-        ("https://mirror.example.com?x=1", "invalid mirror: path, query, or fragment at end of the URI \"https://mirror.example.com?x=1\""),
-        ("https://mirror.example.com/#top", "invalid mirror: path, query, or fragment at end of the URI \"https://mirror.example.com/#top\""),
-        ("https://bob:s3cret@mirror.example.com", "invalid mirror: username/password not allowed in URI \"https://bob:xxxxx@mirror.example.com\""),
-        ("https://bob@mirror.example.com", "invalid mirror: username/password not allowed in URI \"https://bob:xxxxx@mirror.example.com\""),
+        (
+            "https://mirror.example.com/v2",
+            "invalid mirror: path, query, or fragment at end of the URI \"https://mirror.example.com/v2\""
+        ),
+        (
+            "https://mirror.example.com?x=1",
+            "invalid mirror: path, query, or fragment at end of the URI \"https://mirror.example.com?x=1\""
+        ),
+        (
+            "https://mirror.example.com/#top",
+            "invalid mirror: path, query, or fragment at end of the URI \"https://mirror.example.com/#top\""
+        ),
+        (
+            "https://bob:s3cret@mirror.example.com",
+            "invalid mirror: username/password not allowed in URI \"https://bob:xxxxx@mirror.example.com\""
+        ),
+        (
+            "https://bob@mirror.example.com",
+            "invalid mirror: username/password not allowed in URI \"https://bob:xxxxx@mirror.example.com\""
+        ),
         // Scheme first, as moby checks it first; the password is masked in every message.
-        ("ftp://bob:s3cret@mirror.example.com/x", "invalid mirror: unsupported scheme \"ftp\" in \"ftp://bob:xxxxx@mirror.example.com/x\""),
+        (
+            "ftp://bob:s3cret@mirror.example.com/x",
+            "invalid mirror: unsupported scheme \"ftp\" in \"ftp://bob:xxxxx@mirror.example.com/x\""
+        ),
         ("https://mirror.example.com:port", "invalid mirror: \"https://mirror.example.com:port\" is not a valid URI"),
         ("https://", "invalid mirror: \"https://\" is not a valid URI"),
         ("https://mirror\texample.com", "invalid mirror: \"https://mirror\\texample.com\" is not a valid URI"),

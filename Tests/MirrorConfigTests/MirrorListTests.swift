@@ -59,11 +59,13 @@ import Testing
 
     @Test func mergesAGoodFolder() throws {
         let loaded = try loadFixture([
-            ("images.yaml", Self.imagesFile), ("registries.yml", Self.registriesFile), ("targets.yaml", Self.targetsFile),
+            ("images.yaml", Self.imagesFile), ("registries.yml", Self.registriesFile),
+            ("targets.yaml", Self.targetsFile),
             ("README.md", "not read"), (".hidden.yaml", "not: read"),
         ])
         let list = try #require(loaded.list, "errors: \(loaded.errors)")
-        #expect(list.files.map { ($0 as NSString).lastPathComponent } == ["images.yaml", "registries.yml", "targets.yaml"])
+        #expect(
+            list.files.map { ($0 as NSString).lastPathComponent } == ["images.yaml", "registries.yml", "targets.yaml"])
 
         #expect(list.registries.keys.sorted() == ["docker.io", "ghcr.io", "registry.internal:5000"])
         let hub = list.settings(for: "index.docker.io")
@@ -76,8 +78,11 @@ import Testing
         #expect(
             internalHost.credentials
                 == .explicit(
-                    username: .reference(.environment("INTERNAL_USER")), secret: .password(.file("/run/secrets/internal"))))
-        #expect(list.settings(for: "ghcr.io").credentials == .explicit(username: nil, secret: .token(.environment("GHCR_TOKEN"))))
+                    username: .reference(.environment("INTERNAL_USER")),
+                    secret: .password(.file("/run/secrets/internal"))))
+        #expect(
+            list.settings(for: "ghcr.io").credentials
+                == .explicit(username: nil, secret: .token(.environment("GHCR_TOKEN"))))
         let unlisted = list.settings(for: "quay.io")
         #expect(unlisted == RegistrySettings(host: "quay.io"))
 
@@ -88,10 +93,11 @@ import Testing
         #expect(list.targets["other"]?.tls == .verify)
         #expect(list.targets["usb"]?.destination == .layout(path: "/mnt/usb/ferry"))
 
-        #expect(list.images.map(\.source.string) == [
-            "docker.io/library/alpine", "quay.io/prometheus/node-exporter:v1.8.2", "docker.io/library/nginx",
-            "ghcr.io/example/tool@sha256:4a5a3c1e8b0f2d6e9c7b1a3f5d8e0c2b4a6f8e1d3c5b7a9f0e2d4c6b8a1f3e5d",
-        ])
+        #expect(
+            list.images.map(\.source.string) == [
+                "docker.io/library/alpine", "quay.io/prometheus/node-exporter:v1.8.2", "docker.io/library/nginx",
+                "ghcr.io/example/tool@sha256:4a5a3c1e8b0f2d6e9c7b1a3f5d8e0c2b4a6f8e1d3c5b7a9f0e2d4c6b8a1f3e5d",
+            ])
         let alpine = list.images[0]
         #expect(alpine.tags == ["3.19", "3.20"])
         #expect(alpine.include.map(\.pattern) == ["^3\\.2\\d$"])
@@ -113,7 +119,8 @@ import Testing
         let nginx = list.images[2]
         #expect(nginx.tags == ["latest"] && nginx.tagsAreImplied && !nginx.needsTagList)
         // defaults.platforms, normalised and deduplicated.
-        #expect(nginx.platforms == .only([try Platform(parsing: "linux/amd64"), try Platform(parsing: "linux/arm64/v8")]))
+        #expect(
+            nginx.platforms == .only([try Platform(parsing: "linux/amd64"), try Platform(parsing: "linux/arm64/v8")]))
         #expect(nginx.selectTags(from: ["1.27", "latest"]) == ["latest"])
 
         #expect(list.images[3].targets == [])
@@ -135,7 +142,8 @@ import Testing
         let other = try TemporaryDirectory()
         let copy = try other.write("mirror.yml", "version: 1\nimages: [alpine]\n")
         #expect(try MirrorList.load(from: copy, environment: [:]).fingerprint == first.fingerprint)
-        #expect(first.fingerprint == Digest.sha256(of: Array("mirror.yml\u{0}28\u{0}version: 1\nimages: [alpine]\n".utf8)))
+        #expect(
+            first.fingerprint == Digest.sha256(of: Array("mirror.yml\u{0}28\u{0}version: 1\nimages: [alpine]\n".utf8)))
     }
 
     @Test func everyErrorFromEveryFileIsListed() throws {
@@ -143,12 +151,13 @@ import Testing
             ("b.yaml", "version: 1\nimages:\n  - source: alpine\n    latest: -1\n  - source: \"a b\"\n"),
             ("a.yaml", "version: 1\ntargets:\n  usb: {}\nimages:\n  - source: busybox\n    targets: [nowhere]\n"),
         ])
-        #expect(loaded.errors == [
-            "a.yaml:3:3: target \"usb\" needs registry (host[:port]) or layout (an OCI layout directory)",
-            "a.yaml:6:15: unknown target \"nowhere\"; no targets are defined (add them under targets:)",
-            "b.yaml:4:13: \"latest\" must be a whole number of at least 1; got \"-1\"",
-            "b.yaml:5:13: bad reference \"a b\": invalid reference format",
-        ])
+        #expect(
+            loaded.errors == [
+                "a.yaml:3:3: target \"usb\" needs registry (host[:port]) or layout (an OCI layout directory)",
+                "a.yaml:6:15: unknown target \"nowhere\"; no targets are defined (add them under targets:)",
+                "b.yaml:4:13: \"latest\" must be a whole number of at least 1; got \"-1\"",
+                "b.yaml:5:13: bad reference \"a b\": invalid reference format",
+            ])
     }
 
     @Test func aggregateDescriptionNamesEveryErrorAndTheCount() throws {
@@ -167,7 +176,9 @@ import Testing
 
     @Test func duplicatesAcrossFilesNameBothPlaces() throws {
         let loaded = try loadFixture([
-            ("a.yaml", """
+            (
+                "a.yaml",
+                """
                 version: 1
                 defaults: {immutable: true}
                 registries:
@@ -176,8 +187,11 @@ import Testing
                   usb: {layout: /mnt/usb}
                 images:
                   - source: docker.io/library/alpine:3.20
-                """),
-            ("b.yaml", """
+                """
+            ),
+            (
+                "b.yaml",
+                """
                 version: 1
                 defaults:
                   immutable: false
@@ -190,31 +204,62 @@ import Testing
                   - alpine:3.20
                   - alpine:3.21
                   - alpine
-                """),
+                """
+            ),
         ])
-        #expect(loaded.errors == [
-            "b.yaml:2:1: defaults are already set at a.yaml:2:1; only one file may set defaults",
-            "b.yaml:5:3: registry \"index.docker.io\" (normalized: docker.io) is already configured at a.yaml:4:3; "
-                + "configure each registry once",
-            "b.yaml:8:3: target \"usb\" is already defined at a.yaml:6:3; give each target a unique name",
-            "b.yaml:10:5: duplicate image docker.io/library/alpine:3.20; first listed at a.yaml:8:5; list each source once",
-        ])
+        #expect(
+            loaded.errors == [
+                "b.yaml:2:1: defaults are already set at a.yaml:2:1; only one file may set defaults",
+                "b.yaml:5:3: registry \"index.docker.io\" (normalized: docker.io) is already configured at a.yaml:4:3; "
+                    + "configure each registry once",
+                "b.yaml:8:3: target \"usb\" is already defined at a.yaml:6:3; give each target a unique name",
+                "b.yaml:10:5: duplicate image docker.io/library/alpine:3.20; first listed at a.yaml:8:5; list each source once",
+            ])
     }
 
     @Test func emptyFolderAndMissingPathAreErrors() throws {
         let directory = try TemporaryDirectory()
         try directory.write("notes.txt", "version: 1")
         try FileManager.default.createDirectory(atPath: directory.path + "/sub.yaml", withIntermediateDirectories: true)
-        #expect(throws: ConfigErrors([
-            ConfigError(
-                file: directory.path, line: 0, column: 0,
-                problem: "no *.yaml or *.yml files in this folder; a mirror list is a folder of them or one file")
-        ])) {
+        #expect(
+            throws: ConfigErrors([
+                ConfigError(
+                    file: directory.path, line: 0, column: 0,
+                    problem: "no *.yaml or *.yml files in this folder; a mirror list is a folder of them or one file")
+            ])
+        ) {
             try MirrorList.load(from: directory.path, environment: [:])
         }
         let missing = directory.path + "/nope"
-        #expect(throws: ConfigErrors([ConfigError(file: missing, line: 0, column: 0, problem: "no such file or directory")])) {
+        #expect(
+            throws: ConfigErrors([ConfigError(file: missing, line: 0, column: 0, problem: "no such file or directory")])
+        ) {
             try MirrorList.load(from: missing, environment: [:])
+        }
+    }
+
+    @Test func oversizedFilesAndFIFOsAreRefusedUnread() throws {
+        let directory = try TemporaryDirectory()
+        let big = try directory.write("big.yaml", "version: 1\n" + String(repeating: "#", count: 8 << 20))
+        #expect(
+            throws: ConfigErrors([
+                ConfigError(
+                    file: big, line: 0, column: 0,
+                    problem: "file is 8388619 bytes; mirror list files are limited to 8 MiB")
+            ])
+        ) {
+            try MirrorList.load(from: big, environment: [:])
+        }
+        let fifo = directory.path + "/pipe.yaml"
+        #expect(mkfifo(fifo, 0o600) == 0)
+        #expect(
+            throws: ConfigErrors([
+                ConfigError(
+                    file: fifo, line: 0, column: 0,
+                    problem: "not a regular file; --config names a folder or a YAML file")
+            ])
+        ) {
+            try MirrorList.load(from: fifo, environment: [:])
         }
     }
 
@@ -225,7 +270,8 @@ import Testing
     }
 
     @Test func mergeKeysShareSettings() throws {
-        let loaded = try loadFixture("""
+        let loaded = try loadFixture(
+            """
             version: 1
             x-common: &common
               platforms: [linux/amd64]
@@ -239,10 +285,12 @@ import Testing
                 immutable: false
             """)
         // `x-common` is an unknown top-level key: anchors must live under a known key or in the entries themselves.
-        #expect(loaded.errors == [
-            "a.yaml:2:1: unknown key \"x-common\" at top level; allowed: version, defaults, registries, targets, images"
-        ])
-        let good = try loadFixture("""
+        #expect(
+            loaded.errors == [
+                "a.yaml:2:1: unknown key \"x-common\" at top level; allowed: version, defaults, registries, targets, images"
+            ])
+        let good = try loadFixture(
+            """
             version: 1
             images:
               - source: alpine
@@ -270,8 +318,9 @@ import Testing
             yaml += "x\(level): &t\(level) [" + Array(repeating: previous, count: 10).joined(separator: ", ") + "]\n"
         }
         let loaded = try loadFixture(yaml)
-        #expect(loaded.errors == [
-            "a.yaml:1:1: more than 1000000 YAML nodes once aliases are expanded; split the file or use fewer aliases"
-        ])
+        #expect(
+            loaded.errors == [
+                "a.yaml:1:1: more than 1000000 YAML nodes once aliases are expanded; split the file or use fewer aliases"
+            ])
     }
 }

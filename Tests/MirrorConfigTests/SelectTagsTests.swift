@@ -32,7 +32,9 @@ struct SelectCase: Sendable, CustomTestStringConvertible {
     ]
 
     static let cases: [SelectCase] = [
-        SelectCase(name: "exact tags only: no listing", tags: ["3.19", "edge"], expected: ["3.19", "edge"], needsTagList: false),
+        SelectCase(
+            name: "exact tags only: no listing", tags: ["3.19", "edge"], expected: ["3.19", "edge"], needsTagList: false
+        ),
         SelectCase(name: "exact tags need not exist remotely", tags: ["9.9"], expected: ["9.9"], needsTagList: false),
         SelectCase(
             name: "include is anchored", include: ["3\\.2\\d"], expected: ["3.20", "3.21"]),
@@ -57,7 +59,9 @@ struct SelectCase: Sendable, CustomTestStringConvertible {
         SelectCase(
             name: "semver prerelease of another version stays out", semver: ">=3.21.0-rc0",
             expected: ["3.21.0-rc1", "v3.22.0", "3.21.0", "3.21", "20240807"]),
-        SelectCase(name: "caret", semver: "^3.19.1", expected: ["3.20.3", "3.20", "3.19.1", "v3.22.0", "3.21.0", "3.20.0", "3.21"]),
+        SelectCase(
+            name: "caret", semver: "^3.19.1",
+            expected: ["3.20.3", "3.20", "3.19.1", "v3.22.0", "3.21.0", "3.20.0", "3.21"]),
         SelectCase(name: "tilde", semver: "~3.18", expected: ["3.18.9", "3.18.0"]),
         SelectCase(name: "or", semver: "3.18.9 || 4.0.0-beta.1", expected: ["3.18.9", "4.0.0-beta.1"]),
         SelectCase(
@@ -70,9 +74,11 @@ struct SelectCase: Sendable, CustomTestStringConvertible {
             name: "exact tags plus filters, no duplicates", tags: ["edge", "3.21.0"], include: ["3\\.21.*"],
             exclude: [".*_.*"], semver: "*", latest: 2, expected: ["edge", "3.21.0", "3.21"]),
         SelectCase(
-            name: "latest larger than what is left", include: ["3\\.18\\..*"], latest: 10, expected: ["3.18.9", "3.18.0"]),
+            name: "latest larger than what is left", include: ["3\\.18\\..*"], latest: 10,
+            expected: ["3.18.9", "3.18.0"]),
         SelectCase(
-            name: "numeric date tag is a version when not excluded", include: ["\\d+"], latest: 1, expected: ["20240807"]),
+            name: "numeric date tag is a version when not excluded", include: ["\\d+"], latest: 1,
+            expected: ["20240807"]),
     ]
 
     @Test(arguments: cases)
