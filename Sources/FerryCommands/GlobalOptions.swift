@@ -16,9 +16,9 @@ public struct GlobalOptions: ParsableArguments, Sendable {
     @Option(name: .long, help: ArgumentHelp("The store directory.", valueName: "dir"))
     public var store: String = "ferry-store"
 
-    /// The mirror list: a folder of *.yaml/*.yml files or one file.
-    @Option(name: .long, help: ArgumentHelp("Mirror list: a folder of *.yaml files, or one file.", valueName: "path"))
-    public var config: String = "manifests"
+    /// The mirror list as given on the command line; nil means the default `manifests`.
+    @Option(name: .long, help: ArgumentHelp("Mirror list: a folder of *.yaml files, or one file (default: manifests).", valueName: "path"))
+    public var config: String?
 
     /// Print only errors and the final summary.
     @Flag(name: .long, help: "Print only errors and the summary.")
@@ -34,6 +34,23 @@ public struct GlobalOptions: ParsableArguments, Sendable {
 
     /// Creates default options.
     public init() {}
+
+    /// The mirror list path: `--config`, or `manifests`.
+    public var configPath: String { config ?? "manifests" }
+
+    /// Retries of idempotent requests before an endpoint counts as failed.
+    @Option(name: .long, help: ArgumentHelp("Retries per request before an endpoint counts as failed.", valueName: "n"))
+    public var retries: Int = 5
+
+    /// First retry delay in seconds; doubles per retry, with jitter.
+    @Option(name: .long, help: ArgumentHelp("First retry delay in seconds (doubles each retry).", valueName: "seconds"))
+    public var retryDelay: Double = 0.5
+
+    /// Validates option ranges.
+    public func validate() throws {
+        guard retries >= 0 else { throw ValidationError("--retries must be 0 or more") }
+        guard retryDelay >= 0 else { throw ValidationError("--retry-delay must be 0 or more") }
+    }
 
     /// The log level these options ask for.
     public var logLevel: Logger.Level { verbose ? .debug : (quiet ? .error : .notice) }

@@ -24,7 +24,7 @@ extension FerryCommand {
         /// Loads `--config`, writes the plan or the errors to `output`, and returns the exit status.
         func run(output: CommandOutput, environment: [String: String]) -> ExitStatus {
             do {
-                let list = try MirrorList.load(from: global.config, environment: environment)
+                let list = try MirrorList.load(from: global.configPath, environment: environment)
                 let lines = list.planLines
                 for line in global.quiet ? Array(lines.prefix(1)) : lines {
                     output.standardOutput.writeLine(line)

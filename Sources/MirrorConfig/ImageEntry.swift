@@ -24,7 +24,9 @@ public enum PlatformSelection: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-/// A tag regex from `include` / `exclude`, validated at load time and matched against whole tags.
+/// A tag regex from `include` / `exclude`, validated at load time. `include` patterns must match the whole tag
+/// (anchored as `^(?:…)$`); `exclude` patterns drop a tag when they match anywhere in it, so PRODUCT.md's
+/// `exclude: ['-rc']` drops every tag containing `-rc`.
 ///
 /// Only the text is stored: Swift's `Regex` is not `Sendable`, so each ``ImageEntry/selectTags(from:)`` call compiles
 /// its patterns once and matches every listed tag with them.
@@ -42,7 +44,12 @@ public struct TagPattern: Sendable, Hashable, CustomStringConvertible {
 
     /// True when the whole of `tag` matches (compiles the pattern; prefer ``ImageEntry/selectTags(from:)`` for lists).
     public func matches(_ tag: String) -> Bool {
-        Matcher(self).matches(tag)
+        Matcher(self, wholeTag: true).matches(tag)
+    }
+
+    /// True when the pattern matches anywhere in `tag` (how `exclude` applies).
+    public func occurs(in tag: String) -> Bool {
+        Matcher(self, wholeTag: false).matches(tag)
     }
 
     /// The pattern as written.
@@ -53,15 +60,18 @@ public struct TagPattern: Sendable, Hashable, CustomStringConvertible {
     /// A compiled pattern, for one pass over a tag list; never shared across tasks.
     struct Matcher {
         private let regex: Regex<AnyRegexOutput>?
+        private let wholeTag: Bool
 
-        init(_ pattern: TagPattern) {
+        init(_ pattern: TagPattern, wholeTag: Bool) {
             // Validated in TagPattern.init, so this compiles; nil would only make the pattern match nothing.
-            regex = try? Regex(TagPattern.anchored(pattern.pattern))
+            regex = try? Regex(wholeTag ? TagPattern.anchored(pattern.pattern) : pattern.pattern)
+            self.wholeTag = wholeTag
         }
 
         func matches(_ tag: String) -> Bool {
             guard let regex else { return false }
-            return (try? regex.wholeMatch(in: tag)) != nil
+            if wholeTag { return (try? regex.wholeMatch(in: tag)) != nil }
+            return (try? regex.firstMatch(in: tag)) != nil
         }
     }
 }
@@ -131,7 +141,7 @@ public struct ImageEntry: Sendable, Equatable {
     /// The tags to mirror, given the registry's tag list (ignored when ``needsTagList`` is false).
     ///
     /// Exact ``tags`` first, in the order written; then the listed tags that match some ``include`` pattern (every
-    /// listed tag when there is none), minus those matching an ``exclude`` pattern, restricted to ``semver``, and
+    /// listed tag when there is none), minus those an ``exclude`` pattern matches anywhere in, restricted to ``semver``, and
     /// trimmed to the newest ``latest`` — in the registry's order, or newest first when ``latest`` is set. Duplicates
     /// are dropped. For a pinned source this is its tag, or nothing for a digest-only source.
     public func selectTags(from remoteTags: [String]) -> [String] {
@@ -139,8 +149,8 @@ public struct ImageEntry: Sendable, Equatable {
         var selected = tags
         var seen = Set(tags)
         guard needsTagList else { return selected }
-        let includes = include.map(TagPattern.Matcher.init)
-        let excludes = exclude.map(TagPattern.Matcher.init)
+        let includes = include.map { TagPattern.Matcher($0, wholeTag: true) }
+        let excludes = exclude.map { TagPattern.Matcher($0, wholeTag: false) }
         var candidates = remoteTags.filter { tag in
             (includes.isEmpty || includes.contains { $0.matches(tag) }) && !excludes.contains { $0.matches(tag) }
         }

@@ -41,7 +41,7 @@ import OCIModel
 /// ## Images
 /// See ``ImageEntry``. `source` is parsed like `docker pull` does (`ImageReference(parsing:)`). A source with a tag or
 /// digest is pinned and takes no selectors. A repository source with no selector means `latest` only. `include` and
-/// `exclude` are regexes anchored as `^(?:…)$`, compiled at load time. `semver` is an npm-style range (see
+/// `exclude` are regexes compiled at load time: an `include` must match the whole tag (`^(?:…)$`), an `exclude` drops a tag it matches anywhere in. `semver` is an npm-style range (see
 /// ``SemverRange``). `latest: N` keeps the newest N after filtering, by version; tags that are not versions are dropped
 /// when `latest` is used. An entry may also be a bare reference string, short for `- source: …`.
 /// `platforms`, `targets`, `immutable`, `verify-upstream` default to `defaults:`, else all platforms, no targets,

@@ -45,8 +45,11 @@ struct SelectCase: Sendable, CustomTestStringConvertible {
             name: "exclude alone filters every listed tag", exclude: [".*-.*", ".*_.*", "\\d{8}", "v.*", "3\\.1.*"],
             expected: ["latest", "3.20.3", "3.20", "edge", "3.21.0", "3.20.0", "3.21"]),
         SelectCase(
-            name: "exclude is anchored too: -rc matches only the tag \"-rc\"", include: ["3\\.21.*"], exclude: ["-rc1"],
-            expected: ["3.21.0-rc1", "3.21.0", "3.21", "3.21.0_rc2"]),
+            name: "exclude matches anywhere in the tag: -rc drops 3.21.0-rc1", include: ["3\\.21.*"], exclude: ["-rc"],
+            expected: ["3.21.0", "3.21", "3.21.0_rc2"]),
+        SelectCase(
+            name: "exclude can still be anchored explicitly", include: ["3\\.21.*"], exclude: ["^3\\.21$"],
+            expected: ["3.21.0-rc1", "3.21.0", "3.21.0_rc2"]),
         SelectCase(
             name: "semver with partial tags and v prefix", semver: ">=3.20 <4",
             expected: ["3.20.3", "3.20", "v3.22.0", "3.21.0", "3.20.0", "3.21"]),
