@@ -85,8 +85,8 @@ public struct TestHTTPClient: Sendable {
     /// The fields of the last response block (curl writes interim 100 responses too).
     static func finalHeaders(_ text: String) -> [(name: String, value: String)] {
         var fields: [(name: String, value: String)] = []
-        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            let line = rawLine.hasSuffix("\r") ? rawLine.dropLast() : rawLine
+        // "\r\n" is a single Character in Swift, so split on newline characters rather than on "\n".
+        for line in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
             if line.hasPrefix("HTTP/") {
                 fields.removeAll()
             } else if let colon = line.firstIndex(of: ":") {
