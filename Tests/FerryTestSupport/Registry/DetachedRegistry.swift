@@ -68,28 +68,34 @@ public struct DetachedRegistry: Sendable {
         throw lastFailure
     }
 
-    /// Stops a registry started by another process: checks that `pid` still runs `docker-registry` (PIDs get
-    /// reused), sends SIGTERM, waits up to `timeout` seconds for it to exit, then SIGKILL. Returns false when no
-    /// such registry was running.
+    /// True when `pid` is a live `docker-registry` process. A zombie (exited, not yet reaped by its parent) has an
+    /// empty command line and counts as stopped; so does an unrelated process that reused the PID.
+    public static func isRunning(pid: pid_t) -> Bool {
+        guard pid > 0, let commandLine = try? FileSystem.read("/proc/\(pid)/cmdline") else { return false }
+        return String(decoding: commandLine, as: UTF8.self).contains("docker-registry")
+    }
+
+    /// Stops a registry started by another process (or by this one): sends SIGTERM, waits up to `timeout` seconds
+    /// for it to exit, then SIGKILL. Returns false when no such registry was running.
     @discardableResult
     public static func terminate(pid: pid_t, timeout: Double = 10) throws -> Bool {
-        guard let commandLine = try? FileSystem.read("/proc/\(pid)/cmdline"),
-            String(decoding: commandLine, as: UTF8.self).contains("docker-registry")
-        else { return false }
-        guard kill(pid, SIGTERM) == 0 else { return false }
+        guard isRunning(pid: pid), kill(pid, SIGTERM) == 0 else { return false }
         switch GlibcExtensions.waitForExit(of: pid, timeout: timeout) {
         case true?:
-            return true
+            break
         case false?:
             kill(pid, SIGKILL)
             _ = GlibcExtensions.waitForExit(of: pid, timeout: timeout)
-            return true
         case nil:
             // No pidfd (old kernel or glibc), or the process vanished between the checks; without a way to wait
             // for a non-child, make sure it is at least gone.
-            if kill(pid, 0) == 0 { kill(pid, SIGKILL) }
-            return true
+            if isRunning(pid: pid) { kill(pid, SIGKILL) }
         }
+        // When this process started the registry it is our child: reap it so that no zombie is left. For anybody
+        // else's child this fails with ECHILD and does nothing.
+        var status: Int32 = 0
+        _ = waitpid(pid, &status, WNOHANG)
+        return true
     }
 }
 
