@@ -43,7 +43,8 @@ enum DevTool {
                 try await start(options) { endpoint, layout in
                     try await SampleImages.seedBenchmark(
                         into: endpoint, layout: layout, repositories: try options.integer("repos", default: 20),
-                        tags: try options.integer("tags", default: 3), layers: try options.integer("layers", default: 4),
+                        tags: try options.integer("tags", default: 3),
+                        layers: try options.integer("layers", default: 4),
                         layerSize: try DeterministicBlob.parseSize(options.value("layer-size") ?? "2MiB"),
                         format: format, compression: options.flag("gzip") ? .gzip : .none)
                 }
@@ -97,11 +98,14 @@ enum DevTool {
         do {
             let layout = try OCILayoutBuilder(path: directory + "/layout")
             let seeded = try await seed(registry.endpoint, layout)
-            let rows = seeded.map { "\($0.reference(on: registry.endpoint))\t\($0.artifact.digest)\t\($0.artifact.descriptor.mediaType)" }
+            let rows = seeded.map {
+                "\($0.reference(on: registry.endpoint))\t\($0.artifact.digest)\t\($0.artifact.descriptor.mediaType)"
+            }
             try FileSystem.write(rows.joined(separator: "\n") + "\n", to: directory + "/images.tsv")
             var env: [(String, String)] = [
                 ("PORT", "\(registry.endpoint.port)"), ("PID", "\(registry.pid)"), ("HOST", registry.endpoint.host),
-                ("URL", registry.endpoint.baseURL), ("LOG", registry.logPath), ("STORAGE", registry.endpoint.storageRoot),
+                ("URL", registry.endpoint.baseURL), ("LOG", registry.logPath),
+                ("STORAGE", registry.endpoint.storageRoot),
             ]
             if let ca = registry.endpoint.caCertificatePath { env.append(("CA_FILE", ca)) }
             let text = env.map { "\($0.0)=\($0.1)" }.joined(separator: "\n") + "\n"
@@ -169,7 +173,9 @@ struct Options {
 
     func integer(_ name: String, default fallback: Int) throws -> Int {
         guard let text = values[name] else { return fallback }
-        guard let value = Int(text), value > 0 else { throw UsageError(message: "--\(name) expects a positive integer") }
+        guard let value = Int(text), value > 0 else {
+            throw UsageError(message: "--\(name) expects a positive integer")
+        }
         return value
     }
 }

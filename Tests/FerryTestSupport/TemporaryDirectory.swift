@@ -109,7 +109,8 @@ public enum FileSystem {
         do {
             try FileManager.default.copyItem(atPath: source, toPath: destination)
         } catch {
-            throw TestSupportError.fileIO(path: destination, message: "cannot copy from \(source): \(error.localizedDescription)")
+            throw TestSupportError.fileIO(
+                path: destination, message: "cannot copy from \(source): \(error.localizedDescription)")
         }
     }
 

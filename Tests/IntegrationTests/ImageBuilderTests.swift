@@ -21,7 +21,8 @@ import Testing
         #expect(index.index.mediaType == .dockerManifestList)
         #expect(Set(index.childDigests.keys) == Set(FixturePlatform.multiArch))
         for image in index.children {
-            #expect(Digest.sha256(of: try FileSystem.read(layout.blobPath(image.manifestDigest))) == image.manifestDigest)
+            #expect(
+                Digest.sha256(of: try FileSystem.read(layout.blobPath(image.manifestDigest))) == image.manifestDigest)
             let config = try JSONDecoder().decode(ImageConfiguration.self, from: Data(image.configBytes))
             #expect(config.rootfs?.diff_ids == image.layers.map(\.diffID))
             #expect(config.architecture == image.platform.architecture)
@@ -33,7 +34,8 @@ import Testing
                 #expect(Digest.sha256(of: bytes) == layer.digest)
             }
         }
-        let indexJSON = try JSONDecoder().decode(ImageIndex.self, from: Data(try FileSystem.read(layout.path + "/index.json")))
+        let indexJSON = try JSONDecoder().decode(
+            ImageIndex.self, from: Data(try FileSystem.read(layout.path + "/index.json")))
         #expect(indexJSON.manifests.map(\.digest) == [index.digest])
         #expect(indexJSON.manifests.first?.annotations?[Descriptor.refNameAnnotation] == "multi:1")
     }
@@ -59,7 +61,8 @@ import Testing
         let stat = try await ProcessRunner.runChecked("umoci", ["stat", "--json", "--image", layout.path + ":app-1.0"])
         #expect(stat.stdoutText.contains("ferry fixture layer 1"))
         let bundle = directory.appending("bundle")
-        try await ProcessRunner.runChecked("umoci", ["unpack", "--rootless", "--image", layout.path + ":app-1.0", bundle])
+        try await ProcessRunner.runChecked(
+            "umoci", ["unpack", "--rootless", "--image", layout.path + ":app-1.0", bundle])
         #expect(FileSystem.exists(bundle + "/rootfs/etc/ferry-fixture"))
         _ = image
     }

@@ -1,5 +1,5 @@
-/// CRC-32 as gzip uses it (ISO 3309 / ITU-T V.42, reflected polynomial 0xEDB88320).
 // https://www.rfc-editor.org/rfc/rfc1952#section-8
+/// CRC-32 as gzip uses it (ISO 3309 / ITU-T V.42, reflected polynomial 0xEDB88320).
 public struct CRC32: Sendable {
     private static let table: [UInt32] = (0..<256).map { index in
         var value = UInt32(index)
@@ -28,9 +28,9 @@ public struct CRC32: Sendable {
     public var value: UInt32 { state ^ 0xFFFF_FFFF }
 }
 
+// https://www.rfc-editor.org/rfc/rfc1952 (member format), https://www.rfc-editor.org/rfc/rfc1951#section-3.2.4
 /// Gzip framing around deflate *stored* blocks: no compression at all, so the output depends only on the input
 /// and needs no zlib. The header has no name, mtime 0 and OS 255 (unknown), which keeps it reproducible.
-// https://www.rfc-editor.org/rfc/rfc1952 (member format), https://www.rfc-editor.org/rfc/rfc1951#section-3.2.4
 public enum StoredGzip {
     /// ID1 ID2 CM=8 FLG=0 MTIME=0 XFL=0 OS=255.
     public static let header: [UInt8] = [0x1F, 0x8B, 0x08, 0x00, 0, 0, 0, 0, 0x00, 0xFF]

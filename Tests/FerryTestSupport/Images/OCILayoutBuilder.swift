@@ -2,12 +2,12 @@ import Foundation
 import OCIModel
 import Synchronization
 
+// https://github.com/opencontainers/image-spec/blob/main/image-layout.md
 /// Builds deterministic images into an OCI image layout directory (`oci-layout`, `index.json`,
 /// `blobs/sha256/<hex>`), naming tagged artifacts with `org.opencontainers.image.ref.name`.
 ///
 /// The same specs always give the same bytes and digests. `index.json` is rewritten after every ``tag(_:as:)``, so
 /// the directory is a valid layout at any time.
-// https://github.com/opencontainers/image-spec/blob/main/image-layout.md
 public final class OCILayoutBuilder: Sendable {
     /// The layout directory.
     public let path: String
@@ -168,8 +168,8 @@ public final class OCILayoutBuilder: Sendable {
     }
 }
 
-/// The image configuration document fixtures write.
 // https://github.com/opencontainers/image-spec/blob/main/config.md
+/// The image configuration document fixtures write.
 struct ConfigDocument: Encodable {
     struct Container: Encodable {
         var Env: [String]

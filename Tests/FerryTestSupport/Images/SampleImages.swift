@@ -111,11 +111,15 @@ public enum SampleImages {
             var pending = firsts.makeIterator()
             for _ in 0..<2 {
                 guard let entry = pending.next() else { break }
-                group.addTask { try await seeder.push(entry.artifact, from: layout, to: entry.repository, tag: entry.tag) }
+                group.addTask {
+                    try await seeder.push(entry.artifact, from: layout, to: entry.repository, tag: entry.tag)
+                }
             }
             while try await group.next() != nil {
                 guard let entry = pending.next() else { continue }
-                group.addTask { try await seeder.push(entry.artifact, from: layout, to: entry.repository, tag: entry.tag) }
+                group.addTask {
+                    try await seeder.push(entry.artifact, from: layout, to: entry.repository, tag: entry.tag)
+                }
             }
         }
         for alias in aliases {

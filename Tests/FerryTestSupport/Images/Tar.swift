@@ -45,9 +45,9 @@ public struct TarEntry: Sendable, Hashable {
     public static func directory(_ path: String) -> TarEntry { TarEntry(path: path, kind: .directory) }
 }
 
+// https://pubs.opengroup.org/onlinepubs/9699919799/utilities/pax.html#tag_20_92_13_06
 /// The POSIX ustar format (POSIX.1-1988, as pax's "ustar Interchange Format" describes it): 512-byte headers with
 /// octal numeric fields, contents padded to 512 bytes, two zero blocks at the end. Owner is always root (0/0).
-// https://pubs.opengroup.org/onlinepubs/9699919799/utilities/pax.html#tag_20_92_13_06
 public enum TarFormat {
     /// The record size every header and content block is padded to.
     public static let blockSize = 512

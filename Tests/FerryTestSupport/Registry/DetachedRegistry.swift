@@ -113,7 +113,8 @@ enum LogFileWatch {
         guard watch >= 0 else { throw TestSupportError.spawnFailed(command: "inotify_init1", errno: errno) }
         defer { close(watch) }
         guard inotify_add_watch(watch, logPath, UInt32(IN_MODIFY)) >= 0 else {
-            throw TestSupportError.fileIO(path: logPath, message: "inotify_add_watch: \(String(cString: strerror(errno)))")
+            throw TestSupportError.fileIO(
+                path: logPath, message: "inotify_add_watch: \(String(cString: strerror(errno)))")
         }
         let processFD = GlibcExtensions.pidfdOpen(pid) ?? -1
         defer { if processFD >= 0 { close(processFD) } }

@@ -126,7 +126,8 @@ public final class RegistryServer: Sendable {
             if let entry = AccessLogEntry(line: line) { return entry }
             throw TestSupportError.invalidArgument("unparsable access-log line: \(line)")
         case .closed:
-            throw TestSupportError.registryStartFailed(reason: "registry exited while waiting for a request", log: output.text)
+            throw TestSupportError.registryStartFailed(
+                reason: "registry exited while waiting for a request", log: output.text)
         case .timedOut:
             throw TestSupportError.timedOut(what: "waiting for a matching access-log entry", seconds: timeout)
         }

@@ -1,12 +1,12 @@
 import Foundation
 import OCIModel
 
+// https://github.com/distribution/distribution/blob/release/2.8/registry/storage/paths.go
 /// Direct access to a distribution 2.8 filesystem storage tree, for scenarios no client can produce: a blob whose
 /// bytes no longer match its digest, a tag moved behind the registry's back, content that vanished.
 ///
 /// The registry in these tests runs without a blob-descriptor cache, so every change here is visible to the next
 /// request.
-// https://github.com/distribution/distribution/blob/release/2.8/registry/storage/paths.go
 public struct RegistryStorage: Sendable, Hashable {
     /// `storage.filesystem.rootdirectory`.
     public var root: String
@@ -86,7 +86,8 @@ public struct RegistryStorage: Sendable, Hashable {
     /// Points `tag` at `digest` by rewriting its link files; the manifest must already be stored in the repository
     /// (pushed there under any tag or digest). Nothing is uploaded and the registry is not told.
     public func pointTag(repository: String, tag: String, to digest: Digest) throws {
-        let revision = "\(repositoryPath(repository))/_manifests/revisions/\(digest.algorithm.rawValue)/\(digest.hex)/link"
+        let revision =
+            "\(repositoryPath(repository))/_manifests/revisions/\(digest.algorithm.rawValue)/\(digest.hex)/link"
         guard FileSystem.exists(revision) else {
             throw TestSupportError.fileIO(path: revision, message: "manifest \(digest) is not stored in \(repository)")
         }

@@ -37,7 +37,8 @@ public struct TestHTTPClient: Sendable {
         self.init(caCertificatePath: endpoint.caCertificatePath)
     }
 
-    /// Sends one request. `body` is sent as is; `bodyFile` streams a file instead (for large blobs). Throws
+    /// Sends one request. `body` is sent as is; `bodyFile` streams a file instead (for large blobs; the URL must
+    /// not end in `/`, where curl's `--upload-file` would append the file name). Throws
     /// ``TestSupportError/httpFailed(url:curlExitCode:message:)`` when no HTTP response arrived (refused, TLS).
     public func send(
         _ method: String, _ url: String, headers: [String: String] = [:], body: [UInt8]? = nil,
@@ -67,7 +68,8 @@ public struct TestHTTPClient: Sendable {
             try FileSystem.write(body, to: path)
             arguments += ["--data-binary", "@" + path]
         } else if let bodyFile {
-            arguments += ["--data-binary", "@" + bodyFile]
+            // --data-binary would read the whole file into memory first; --upload-file streams it.
+            arguments += ["--upload-file", bodyFile]
         }
         if let caCertificatePath { arguments += ["--cacert", caCertificatePath] }
         arguments.append(url)

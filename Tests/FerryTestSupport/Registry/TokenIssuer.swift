@@ -1,8 +1,8 @@
 import Crypto
 import Foundation
 
-/// One entry of a registry token's `access` claim.
 // https://distribution.github.io/distribution/spec/auth/jwt/
+/// One entry of a registry token's `access` claim.
 public struct TokenAccess: Sendable, Hashable, Codable {
     /// The resource type, `repository` for image repositories.
     public var type: String
