@@ -76,22 +76,22 @@ enum DevTool {
     /// Launches a detached registry in `--dir`, seeds it, writes the env file; stops the registry again on failure.
     static func start(
         _ options: Options,
-        seed: @Sendable (RegistryEndpoint, OCILayoutBuilder) async throws -> [SeededReference]
+        seed: @Sendable (RegistryServerEndpoint, OCILayoutBuilder) async throws -> [SeededReference]
     ) async throws {
-        let directory = FileSystem.absolute(try options.directory())
+        let directory = TestFiles.absolute(try options.directory())
         let envPath = directory + "/registry.env"
         if let running = try? EnvFile.read(envPath), let pid = running["PID"].flatMap({ pid_t($0) }),
             DetachedRegistry.isRunning(pid: pid)
         {
             throw UsageError(message: "a registry (PID \(pid)) is already running for \(directory); stop it first")
         }
-        var registryOptions = RegistryOptions(tls: options.flag("tls"), storageDirectory: directory + "/storage")
+        var registryOptions = RegistryServerOptions(tls: options.flag("tls"), storageDirectory: directory + "/storage")
         if let userPass = options.value("htpasswd") {
             guard let colon = userPass.firstIndex(of: ":") else {
                 throw UsageError(message: "--htpasswd expects USER:PASS")
             }
             registryOptions.auth = .htpasswd(
-                BasicCredentials(
+                RegistryUser(
                     username: String(userPass[..<colon]), password: String(userPass[userPass.index(after: colon)...])))
         }
         let registry = try await DetachedRegistry.launch(in: directory, options: registryOptions)
@@ -101,7 +101,7 @@ enum DevTool {
             let rows = seeded.map {
                 "\($0.reference(on: registry.endpoint))\t\($0.artifact.digest)\t\($0.artifact.descriptor.mediaType)"
             }
-            try FileSystem.write(rows.joined(separator: "\n") + "\n", to: directory + "/images.tsv")
+            try TestFiles.write(rows.joined(separator: "\n") + "\n", to: directory + "/images.tsv")
             var env: [(String, String)] = [
                 ("PORT", "\(registry.endpoint.port)"), ("PID", "\(registry.pid)"), ("HOST", registry.endpoint.host),
                 ("URL", registry.endpoint.baseURL), ("LOG", registry.logPath),
@@ -109,7 +109,7 @@ enum DevTool {
             ]
             if let ca = registry.endpoint.caCertificatePath { env.append(("CA_FILE", ca)) }
             let text = env.map { "\($0.0)=\($0.1)" }.joined(separator: "\n") + "\n"
-            try FileSystem.write(text, to: envPath)
+            try TestFiles.write(text, to: envPath)
             print(text, terminator: "")
         } catch {
             _ = try? DetachedRegistry.terminate(pid: registry.pid)
@@ -118,7 +118,7 @@ enum DevTool {
     }
 
     static func stop(_ options: Options) throws {
-        let directory = FileSystem.absolute(try options.directory())
+        let directory = TestFiles.absolute(try options.directory())
         let envPath = directory + "/registry.env"
         let env = try EnvFile.read(envPath)
         guard let pid = env["PID"].flatMap({ pid_t($0) }) else {
@@ -194,7 +194,7 @@ enum ManifestFormatOption {
 enum EnvFile {
     static func read(_ path: String) throws -> [String: String] {
         var env: [String: String] = [:]
-        for line in try FileSystem.readText(path).split(separator: "\n") {
+        for line in try TestFiles.readText(path).split(separator: "\n") {
             guard let equals = line.firstIndex(of: "=") else { continue }
             env[String(line[..<equals])] = String(line[line.index(after: equals)...])
         }

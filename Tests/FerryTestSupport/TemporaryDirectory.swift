@@ -32,7 +32,7 @@ public final class TemporaryDirectory: Sendable {
     @discardableResult
     public func makeSubdirectory(_ component: String) throws -> String {
         let sub = appending(component)
-        try FileSystem.makeDirectory(sub)
+        try TestFiles.makeDirectory(sub)
         return sub
     }
 
@@ -54,7 +54,7 @@ public final class TemporaryDirectory: Sendable {
 }
 
 /// Small file helpers whose errors name the path.
-public enum FileSystem {
+public enum TestFiles {
     /// Writes `bytes` to `path` atomically (temporary file in the same directory, then rename).
     public static func write(_ bytes: some Collection<UInt8>, to path: String) throws {
         do {

@@ -7,7 +7,7 @@ public enum TestSupportError: Error, Sendable, Equatable, CustomStringConvertibl
     /// `posix_spawn` or a pipe/file set-up for it failed.
     case spawnFailed(command: String, errno: Int32)
     /// A command exited with a failure status.
-    case commandFailed(command: String, status: ExitStatus, stderr: String)
+    case commandFailed(command: String, status: ProcessExitStatus, stderr: String)
     /// A command or wait ran past its deadline.
     case timedOut(what: String, seconds: Double)
     /// A file or directory operation failed.

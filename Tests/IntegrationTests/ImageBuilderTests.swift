@@ -22,20 +22,20 @@ import Testing
         #expect(Set(index.childDigests.keys) == Set(FixturePlatform.multiArch))
         for image in index.children {
             #expect(
-                Digest.sha256(of: try FileSystem.read(layout.blobPath(image.manifestDigest))) == image.manifestDigest)
+                Digest.sha256(of: try TestFiles.read(layout.blobPath(image.manifestDigest))) == image.manifestDigest)
             let config = try JSONDecoder().decode(ImageConfiguration.self, from: Data(image.configBytes))
             #expect(config.rootfs?.diff_ids == image.layers.map(\.diffID))
             #expect(config.architecture == image.platform.architecture)
             #expect(config.variant == image.platform.variant)
             for layer in image.layers {
                 #expect(layer.descriptor.mediaType == .dockerLayerGzip)
-                let bytes = try FileSystem.read(layout.blobPath(layer.digest))
+                let bytes = try TestFiles.read(layout.blobPath(layer.digest))
                 #expect(Int64(bytes.count) == layer.descriptor.size)
                 #expect(Digest.sha256(of: bytes) == layer.digest)
             }
         }
         let indexJSON = try JSONDecoder().decode(
-            ImageIndex.self, from: Data(try FileSystem.read(layout.path + "/index.json")))
+            ImageIndex.self, from: Data(try TestFiles.read(layout.path + "/index.json")))
         #expect(indexJSON.manifests.map(\.digest) == [index.digest])
         #expect(indexJSON.manifests.first?.annotations?[Descriptor.refNameAnnotation] == "multi:1")
     }
@@ -63,7 +63,7 @@ import Testing
         let bundle = directory.appending("bundle")
         try await ProcessRunner.runChecked(
             "umoci", ["unpack", "--rootless", "--image", layout.path + ":app-1.0", bundle])
-        #expect(FileSystem.exists(bundle + "/rootfs/etc/ferry-fixture"))
+        #expect(TestFiles.exists(bundle + "/rootfs/etc/ferry-fixture"))
         _ = image
     }
 }

@@ -34,9 +34,9 @@ import Testing
         do {
             let directory = try TemporaryDirectory()
             path = directory.path
-            try FileSystem.write("x", to: directory.appending("file"))
-            #expect(FileSystem.exists(path))
+            try TestFiles.write("x", to: directory.appending("file"))
+            #expect(TestFiles.exists(path))
         }
-        #expect(!FileSystem.exists(path))
+        #expect(!TestFiles.exists(path))
     }
 }

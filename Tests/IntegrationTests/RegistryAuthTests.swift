@@ -5,14 +5,14 @@ import Testing
 
 @Suite struct RegistryAuthTests {
     @Test func tlsRegistryAnswersWithItsCAAndFailsWithout() async throws {
-        let registry = try await RegistryServer.start(RegistryOptions(tls: true))
+        let registry = try await RegistryServer.start(RegistryServerOptions(tls: true))
         #expect(registry.baseURL.hasPrefix("https://127.0.0.1:"))
         let caFile = try #require(registry.endpoint.caCertificatePath)
-        let trusted = try await TestHTTPClient(caCertificatePath: caFile).send("GET", registry.baseURL + "/v2/")
+        let trusted = try await HTTPProbe(caCertificatePath: caFile).send("GET", registry.baseURL + "/v2/")
         #expect(trusted.status == 200)
         // curl exit code 60: the peer certificate cannot be authenticated with known CA certificates.
         await #expect {
-            _ = try await TestHTTPClient().send("GET", registry.baseURL + "/v2/")
+            _ = try await HTTPProbe().send("GET", registry.baseURL + "/v2/")
         } throws: { error in
             guard case TestSupportError.httpFailed(_, let code, _) = error else { return false }
             return code == 60
@@ -25,13 +25,13 @@ import Testing
     }
 
     @Test func htpasswdRegistryRejectsBadCredentialsAndAcceptsGoodOnes() async throws {
-        let good = BasicCredentials(username: "ferry", password: "s3cret-pass")
-        let registry = try await RegistryServer.start(RegistryOptions(auth: .htpasswd(good)))
-        let client = TestHTTPClient()
+        let good = RegistryUser(username: "ferry", password: "s3cret-pass")
+        let registry = try await RegistryServer.start(RegistryServerOptions(auth: .htpasswd(good)))
+        let client = HTTPProbe()
         let anonymous = try await client.send("GET", registry.baseURL + "/v2/")
         #expect(anonymous.status == 401)
         #expect(anonymous.header("WWW-Authenticate")?.hasPrefix("Basic realm=") == true)
-        let bad = BasicCredentials(username: "ferry", password: "wrong")
+        let bad = RegistryUser(username: "ferry", password: "wrong")
         let rejected = try await client.send(
             "GET", registry.baseURL + "/v2/", headers: ["Authorization": bad.authorizationHeader])
         #expect(rejected.status == 401)
@@ -50,8 +50,8 @@ import Testing
         let issuer = try await TokenIssuer.create(in: keys.path)
         let stranger = try await TokenIssuer.create(in: keys.path, name: "stranger", issuer: issuer.issuer)
         let realm = "http://127.0.0.1:9/token"
-        let registry = try await RegistryServer.start(RegistryOptions(auth: .token(issuer, realm: realm)))
-        let client = TestHTTPClient()
+        let registry = try await RegistryServer.start(RegistryServerOptions(auth: .token(issuer, realm: realm)))
+        let client = HTTPProbe()
         func status(_ method: String, _ path: String, token: String?) async throws -> Int {
             let headers = token.map { ["Authorization": "Bearer " + $0] } ?? [:]
             return try await client.send(method, registry.baseURL + path, headers: headers).status

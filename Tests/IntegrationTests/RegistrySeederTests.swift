@@ -22,7 +22,7 @@ import Testing
             #expect(served == child.manifestBytes)
         }
 
-        let client = TestHTTPClient()
+        let client = HTTPProbe()
         let accept = MediaType.acceptedManifestTypes.map(\.rawValue).joined(separator: ", ")
         let head = try await client.send(
             "HEAD", registry.baseURL + "/v2/fixtures/multi/manifests/latest", headers: ["Accept": accept])
@@ -69,7 +69,7 @@ import Testing
         let layer = old.layers[0]
         let original = try storage.readBlob(layer.digest)
         let tampered = try storage.corruptBlob(layer.digest)
-        let served = try await TestHTTPClient().send("GET", registry.baseURL + "/v2/moving/app/blobs/\(layer.digest)")
+        let served = try await HTTPProbe().send("GET", registry.baseURL + "/v2/moving/app/blobs/\(layer.digest)")
         #expect(served.status == 200)
         #expect(served.body == tampered)
         #expect(served.body != original)
@@ -77,7 +77,7 @@ import Testing
         #expect(Digest.sha256(of: served.body) != layer.digest)
 
         try await seeder.deleteManifest("moving/app", digest: new.manifestDigest)
-        let gone = try await TestHTTPClient().send("GET", registry.baseURL + "/v2/moving/app/manifests/2.0")
+        let gone = try await HTTPProbe().send("GET", registry.baseURL + "/v2/moving/app/manifests/2.0")
         #expect(gone.status == 404)
     }
 }

@@ -11,7 +11,7 @@ import Testing
         let registry = try await RegistryServer.start()
         #expect(registry.host == "127.0.0.1:\(registry.port)")
         #expect(kill(registry.pid, 0) == 0)
-        let response = try await TestHTTPClient().send("GET", registry.baseURL + "/v2/")
+        let response = try await HTTPProbe().send("GET", registry.baseURL + "/v2/")
         #expect(response.status == 200)
         _ = try await registry.waitForRequest { $0.method == "GET" && $0.path == "/v2/" }
         #expect(registry.requestCount(method: "GET", path: "/v2/") == 1)

@@ -11,7 +11,7 @@ import Testing
     @Test func detachedRegistryWithTheDemoSetOutlivesNothingAfterTerminate() async throws {
         let directory = try TemporaryDirectory()
         let registry = try await DetachedRegistry.launch(
-            in: directory.path, options: RegistryOptions(storageDirectory: directory.appending("storage")))
+            in: directory.path, options: RegistryServerOptions(storageDirectory: directory.appending("storage")))
         #expect(DetachedRegistry.isRunning(pid: registry.pid))
         let layout = try OCILayoutBuilder(path: directory.appending("layout"))
         let seeded = try await SampleImages.seedDemo(into: registry.endpoint, layout: layout)
@@ -40,8 +40,8 @@ import Testing
         let first = try DeterministicBlob.write(size: size, seed: 9, to: directory.appending("a"))
         let second = try DeterministicBlob.write(size: size, seed: 9, to: directory.appending("b"))
         #expect(first == second)
-        #expect(try FileSystem.size(directory.appending("a")) == size)
-        #expect(Digest.sha256(of: try FileSystem.read(directory.appending("a"))) == first)
+        #expect(try TestFiles.size(directory.appending("a")) == size)
+        #expect(Digest.sha256(of: try TestFiles.read(directory.appending("a"))) == first)
 
         let layout = try OCILayoutBuilder(path: directory.appending("layout"))
         let image = try layout.image(ImageSpec(layers: [.random(seed: 9, size: size)]))

@@ -1,12 +1,12 @@
 import Foundation
 
 /// Base64 helpers; the URL-safe unpadded form is what JWS segments use (RFC 7515 §2).
-public enum Base64 {
+enum Base64 {
     /// Standard Base64 with `=` padding.
-    public static func encode(_ bytes: [UInt8]) -> String { Data(bytes).base64EncodedString() }
+    static func encode(_ bytes: [UInt8]) -> String { Data(bytes).base64EncodedString() }
 
     /// Base64url without padding.
-    public static func urlEncode(_ bytes: [UInt8]) -> String {
+    static func urlEncode(_ bytes: [UInt8]) -> String {
         var text = encode(bytes)
         text = text.replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
         while text.hasSuffix("=") { text.removeLast() }
@@ -14,7 +14,7 @@ public enum Base64 {
     }
 
     /// Decodes standard or URL-safe Base64, padded or not, ignoring line breaks; nil when malformed.
-    public static func decode(_ text: String) -> [UInt8]? {
+    static func decode(_ text: String) -> [UInt8]? {
         var normalized = text.filter { !$0.isWhitespace }
             .replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
         while normalized.count % 4 != 0 { normalized += "=" }

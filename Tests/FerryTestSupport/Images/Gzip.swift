@@ -1,6 +1,6 @@
 // https://www.rfc-editor.org/rfc/rfc1952#section-8
 /// CRC-32 as gzip uses it (ISO 3309 / ITU-T V.42, reflected polynomial 0xEDB88320).
-public struct CRC32: Sendable {
+struct CRC32: Sendable {
     private static let table: [UInt32] = (0..<256).map { index in
         var value = UInt32(index)
         for _ in 0..<8 { value = value & 1 == 1 ? (value >> 1) ^ 0xEDB8_8320 : value >> 1 }
@@ -10,10 +10,10 @@ public struct CRC32: Sendable {
     private var state: UInt32 = 0xFFFF_FFFF
 
     /// A CRC over no bytes.
-    public init() {}
+    init() {}
 
     /// Feeds `bytes`.
-    public mutating func update(_ bytes: UnsafeRawBufferPointer) {
+    mutating func update(_ bytes: UnsafeRawBufferPointer) {
         var crc = state
         Self.table.withUnsafeBufferPointer { table in
             for byte in bytes { crc = table[Int((crc ^ UInt32(byte)) & 0xFF)] ^ (crc >> 8) }
@@ -22,10 +22,10 @@ public struct CRC32: Sendable {
     }
 
     /// Feeds `bytes`.
-    public mutating func update(_ bytes: [UInt8]) { bytes.withUnsafeBytes { update($0) } }
+    mutating func update(_ bytes: [UInt8]) { bytes.withUnsafeBytes { update($0) } }
 
     /// The CRC of everything fed so far.
-    public var value: UInt32 { state ^ 0xFFFF_FFFF }
+    var value: UInt32 { state ^ 0xFFFF_FFFF }
 }
 
 // https://www.rfc-editor.org/rfc/rfc1952 (member format), https://www.rfc-editor.org/rfc/rfc1951#section-3.2.4

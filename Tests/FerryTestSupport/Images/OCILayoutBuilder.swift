@@ -15,9 +15,9 @@ public final class OCILayoutBuilder: Sendable {
 
     /// Creates (or resets the index of) a layout at `path`; blobs already there are kept.
     public init(path: String) throws {
-        self.path = FileSystem.absolute(path)
-        try FileSystem.makeDirectory(blobDirectory)
-        try FileSystem.write(#"{"imageLayoutVersion":"1.0.0"}"#, to: self.path + "/oci-layout")
+        self.path = TestFiles.absolute(path)
+        try TestFiles.makeDirectory(blobDirectory)
+        try TestFiles.write(#"{"imageLayoutVersion":"1.0.0"}"#, to: self.path + "/oci-layout")
         try writeIndexFile([])
     }
 
@@ -99,7 +99,7 @@ public final class OCILayoutBuilder: Sendable {
     public func writeBlob(_ bytes: [UInt8], mediaType: MediaType) throws -> Descriptor {
         let digest = Digest.sha256(of: bytes)
         let destination = blobPath(digest)
-        if !FileSystem.exists(destination) { try FileSystem.write(bytes, to: destination) }
+        if !TestFiles.exists(destination) { try TestFiles.write(bytes, to: destination) }
         return Descriptor(mediaType: mediaType, digest: digest, size: Int64(bytes.count))
     }
 
@@ -110,7 +110,7 @@ public final class OCILayoutBuilder: Sendable {
             return descriptor
         }
         let index = ImageIndex(mediaType: .ociIndex, manifests: manifests)
-        try FileSystem.write(try DeterministicJSON.encode(index), to: path + "/index.json")
+        try TestFiles.write(try DeterministicJSON.encode(index), to: path + "/index.json")
     }
 
     private func writeLayer(_ spec: LayerSpec, format: ManifestFormat) throws -> BuiltLayer {

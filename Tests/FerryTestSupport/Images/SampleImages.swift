@@ -17,7 +17,7 @@ public struct SeededReference: Sendable, Hashable {
     }
 
     /// `host/repository:tag` on `endpoint`.
-    public func reference(on endpoint: RegistryEndpoint) -> String { endpoint.reference(repository, tag: tag) }
+    public func reference(on endpoint: RegistryServerEndpoint) -> String { endpoint.reference(repository, tag: tag) }
 }
 
 /// Ready-made image sets for demos, benchmarks and end-to-end tests; all deterministic.
@@ -28,7 +28,7 @@ public enum SampleImages {
     /// Pushes the demo set: `demo/app` (OCI; tags ``demoAppTags`` plus `latest` = 1.2.0), `demo/tool` (Docker
     /// schema 2; 1.0.0, 1.1.0, `latest` = 1.1.0), `demo/multi` (OCI index over linux/amd64, linux/arm64/v8,
     /// linux/arm/v7; 1.0.0, `latest`) and `demo/multi-docker` (the same as a Docker manifest list).
-    public static func seedDemo(into endpoint: RegistryEndpoint, layout: OCILayoutBuilder) async throws
+    public static func seedDemo(into endpoint: RegistryServerEndpoint, layout: OCILayoutBuilder) async throws
         -> [SeededReference]
     {
         var plan: [SeededReference] = []
@@ -55,7 +55,7 @@ public enum SampleImages {
     /// Pushes `repositories` × `tags` images of `layers` layers of `layerSize` pseudo-random bytes each, as
     /// `bench/repo-NN:1.0.0`, `1.1.0`, …; no two layers are equal, so every byte is transferred once.
     public static func seedBenchmark(
-        into endpoint: RegistryEndpoint, layout: OCILayoutBuilder, repositories: Int, tags: Int, layers: Int,
+        into endpoint: RegistryServerEndpoint, layout: OCILayoutBuilder, repositories: Int, tags: Int, layers: Int,
         layerSize: Int64, format: ManifestFormat = .oci, compression: LayerCompression = .none
     ) async throws -> [SeededReference] {
         guard repositories > 0, tags > 0, layers > 0, layerSize >= 0 else {
@@ -82,7 +82,8 @@ public enum SampleImages {
     }
 
     /// Pushes `big/blob:latest`, one image whose single uncompressed layer holds `size` pseudo-random bytes.
-    public static func seedBigBlob(into endpoint: RegistryEndpoint, layout: OCILayoutBuilder, size: Int64) async throws
+    public static func seedBigBlob(into endpoint: RegistryServerEndpoint, layout: OCILayoutBuilder, size: Int64)
+        async throws
         -> SeededReference
     {
         let spec = ImageSpec(layers: [.random(seed: 0xB16B, size: size)], labels: ["org.ferry.fixture.size": "\(size)"])
@@ -95,7 +96,8 @@ public enum SampleImages {
     /// Pushes each artifact once per repository, two at a time (the registry and skopeo share two cores with
     /// everything else), then adds the remaining tags by re-putting the manifest: two concurrent pushes of the same
     /// blobs into one repository race inside distribution 2.8 ("manifest blob unknown").
-    static func push(_ plan: [SeededReference], layout: OCILayoutBuilder, endpoint: RegistryEndpoint) async throws {
+    static func push(_ plan: [SeededReference], layout: OCILayoutBuilder, endpoint: RegistryServerEndpoint) async throws
+    {
         let seeder = RegistrySeeder(endpoint)
         var firsts: [SeededReference] = []
         var aliases: [SeededReference] = []

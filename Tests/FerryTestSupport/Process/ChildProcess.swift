@@ -93,11 +93,11 @@ enum ChildProcess {
     }
 
     /// Blocks until `pid` (a child of this process) exits and reaps it.
-    static func waitForExit(_ pid: pid_t) -> ExitStatus {
+    static func waitForExit(_ pid: pid_t) -> ProcessExitStatus {
         var status: Int32 = 0
         while true {
             let result = waitpid(pid, &status, 0)
-            if result == pid { return ExitStatus(waitStatus: status) }
+            if result == pid { return ProcessExitStatus(waitStatus: status) }
             if result < 0, errno == EINTR { continue }
             // ECHILD: already reaped elsewhere; report it as a clean exit rather than hang.
             return .exited(0)
@@ -105,10 +105,10 @@ enum ChildProcess {
     }
 
     /// Reaps `pid` if it has exited; nil while it is still running.
-    static func exitStatusIfExited(_ pid: pid_t) -> ExitStatus? {
+    static func exitStatusIfExited(_ pid: pid_t) -> ProcessExitStatus? {
         var status: Int32 = 0
         let result = waitpid(pid, &status, WNOHANG)
-        if result == pid { return ExitStatus(waitStatus: status) }
+        if result == pid { return ProcessExitStatus(waitStatus: status) }
         if result < 0, errno == ECHILD { return .exited(0) }
         return nil
     }

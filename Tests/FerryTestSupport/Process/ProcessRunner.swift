@@ -5,7 +5,7 @@ import Foundation
 #endif
 
 /// How a child process ended.
-public enum ExitStatus: Sendable, Hashable, CustomStringConvertible {
+public enum ProcessExitStatus: Sendable, Hashable, CustomStringConvertible {
     /// It called `exit` with this code.
     case exited(Int32)
     /// It was killed by this signal.
@@ -34,7 +34,7 @@ public struct ProcessResult: Sendable {
     /// The command line, for messages.
     public var command: String
     /// How the process ended.
-    public var status: ExitStatus
+    public var status: ProcessExitStatus
     /// Everything written to standard output.
     public var stdout: [UInt8]
     /// Everything written to standard error.

@@ -8,7 +8,7 @@ import Foundation
 /// scripts). Its output goes to `registry.log` in its directory; stop it with ``terminate(pid:timeout:)``.
 public struct DetachedRegistry: Sendable {
     /// How to reach the registry.
-    public var endpoint: RegistryEndpoint
+    public var endpoint: RegistryServerEndpoint
     /// The registry's process ID.
     public var pid: pid_t
     /// The file receiving its log and access log.
@@ -20,11 +20,12 @@ public struct DetachedRegistry: Sendable {
     ///
     /// Readiness is read from the log file as it grows: an inotify watch on the file and a pidfd on the process
     /// wake the wait, so it reacts to the line or to an early exit without polling on a timer.
-    public static func launch(in directory: String, options: RegistryOptions = RegistryOptions()) async throws
+    public static func launch(in directory: String, options: RegistryServerOptions = RegistryServerOptions())
+        async throws
         -> DetachedRegistry
     {
-        let directory = FileSystem.absolute(directory)
-        try FileSystem.makeDirectory(directory)
+        let directory = TestFiles.absolute(directory)
+        try TestFiles.makeDirectory(directory)
         let configuration = try await RegistryConfiguration.prepare(in: directory, options: options)
         let executable = try ProcessRunner.requireTool("docker-registry")
         let logPath = directory + "/registry.log"
@@ -71,7 +72,7 @@ public struct DetachedRegistry: Sendable {
     /// True when `pid` is a live `docker-registry` process. A zombie (exited, not yet reaped by its parent) has an
     /// empty command line and counts as stopped; so does an unrelated process that reused the PID.
     public static func isRunning(pid: pid_t) -> Bool {
-        guard pid > 0, let commandLine = try? FileSystem.read("/proc/\(pid)/cmdline") else { return false }
+        guard pid > 0, let commandLine = try? TestFiles.read("/proc/\(pid)/cmdline") else { return false }
         return String(decoding: commandLine, as: UTF8.self).contains("docker-registry")
     }
 
@@ -103,7 +104,7 @@ public struct DetachedRegistry: Sendable {
 enum LogFileWatch {
     enum Outcome {
         case ready
-        case failed(log: String, status: ExitStatus?)
+        case failed(log: String, status: ProcessExitStatus?)
         case timedOut(log: String)
     }
 
@@ -122,7 +123,7 @@ enum LogFileWatch {
         var eventBuffer = [UInt8](repeating: 0, count: 4096)
         while true {
             // Check the file first: the line may have been written before the watch existed.
-            let log = (try? FileSystem.readText(logPath)) ?? ""
+            let log = (try? TestFiles.readText(logPath)) ?? ""
             let lines = log.split(separator: "\n").map(String.init)
             if lines.contains(where: RegistryConfiguration.isReadyLine) { return .ready }
             if lines.contains(where: RegistryConfiguration.isFatalLine) { return .failed(log: log, status: nil) }

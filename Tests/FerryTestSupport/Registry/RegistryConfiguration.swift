@@ -5,21 +5,21 @@ import Foundation
 #endif
 
 /// How a test registry authenticates clients.
-public enum RegistryAuth: Sendable {
+public enum RegistryServerAuth: Sendable {
     /// Anonymous access.
     case none
     /// HTTP Basic against a bcrypt htpasswd file holding these credentials.
-    case htpasswd(BasicCredentials)
+    case htpasswd(RegistryUser)
     /// Bearer tokens signed by `issuer`; clients are sent to `realm` (a URL the caller serves) for tokens.
     case token(TokenIssuer, realm: String)
 }
 
 /// What kind of test registry to start.
-public struct RegistryOptions: Sendable {
+public struct RegistryServerOptions: Sendable {
     /// Serve HTTPS with a freshly generated self-signed certificate.
     public var tls: Bool
     /// Client authentication.
-    public var auth: RegistryAuth
+    public var auth: RegistryServerAuth
     /// The storage root; a directory inside the registry's own directory when nil.
     public var storageDirectory: String?
     /// How long to wait for the "listening on" log line.
@@ -27,7 +27,7 @@ public struct RegistryOptions: Sendable {
 
     /// Creates options.
     public init(
-        tls: Bool = false, auth: RegistryAuth = .none, storageDirectory: String? = nil, startTimeout: Double = 30
+        tls: Bool = false, auth: RegistryServerAuth = .none, storageDirectory: String? = nil, startTimeout: Double = 30
     ) {
         self.tls = tls
         self.auth = auth
@@ -40,7 +40,7 @@ public struct RegistryOptions: Sendable {
 struct RegistryConfiguration: Sendable {
     let directory: String
     let storageRoot: String
-    let options: RegistryOptions
+    let options: RegistryServerOptions
     let certificate: SelfSignedCertificate?
     let certDirectory: String?
     let htpasswdPath: String?
@@ -49,10 +49,10 @@ struct RegistryConfiguration: Sendable {
     var configPath: String { directory + "/config.yml" }
 
     /// Writes everything that does not depend on the port.
-    static func prepare(in directory: String, options: RegistryOptions) async throws -> RegistryConfiguration {
+    static func prepare(in directory: String, options: RegistryServerOptions) async throws -> RegistryConfiguration {
         _ = try ProcessRunner.requireTool("docker-registry")
         let storageRoot = options.storageDirectory ?? directory + "/storage"
-        try FileSystem.makeDirectory(storageRoot)
+        try TestFiles.makeDirectory(storageRoot)
         var certificate: SelfSignedCertificate?
         var certDirectory: String?
         if options.tls {
@@ -60,8 +60,8 @@ struct RegistryConfiguration: Sendable {
                 in: directory, name: "registry-tls", commonName: "ferry-test-registry")
             // skopeo's --cert-dir reads every *.crt in a directory as a CA.
             let caDirectory = directory + "/ca"
-            try FileSystem.makeDirectory(caDirectory)
-            try FileSystem.write(try FileSystem.read(generated.certificatePath), to: caDirectory + "/ca.crt")
+            try TestFiles.makeDirectory(caDirectory)
+            try TestFiles.write(try TestFiles.read(generated.certificatePath), to: caDirectory + "/ca.crt")
             certificate = generated
             certDirectory = caDirectory
         }
@@ -71,7 +71,7 @@ struct RegistryConfiguration: Sendable {
             let result = try await ProcessRunner.runChecked(
                 "htpasswd", ["-Bbn", credentials.username, credentials.password])
             let path = directory + "/htpasswd"
-            try FileSystem.write(result.stdout, to: path)
+            try TestFiles.write(result.stdout, to: path)
             htpasswdPath = path
         }
         // A fixed secret silences the "No HTTP secret provided" warning and keeps upload state valid across restarts.
@@ -129,13 +129,13 @@ struct RegistryConfiguration: Sendable {
                 "    rootcertbundle: \(Self.quoted(issuer.certificatePath))",
             ]
         }
-        try FileSystem.write(lines.joined(separator: "\n") + "\n", to: configPath)
+        try TestFiles.write(lines.joined(separator: "\n") + "\n", to: configPath)
     }
 
-    func endpoint(port: Int) -> RegistryEndpoint {
-        var credentials: BasicCredentials?
+    func endpoint(port: Int) -> RegistryServerEndpoint {
+        var credentials: RegistryUser?
         if case .htpasswd(let basic) = options.auth { credentials = basic }
-        return RegistryEndpoint(
+        return RegistryServerEndpoint(
             port: port, usesTLS: options.tls, caCertificatePath: certificate?.certificatePath,
             certDirectory: certDirectory, credentials: credentials, storageRoot: storageRoot)
     }

@@ -9,10 +9,10 @@ import OCIModel
 /// (which keeps the manifest bytes and lets skopeo read the media type from them) instead of `oci:`.
 public struct RegistrySeeder: Sendable {
     /// The registry written to.
-    public let endpoint: RegistryEndpoint
+    public let endpoint: RegistryServerEndpoint
 
     /// A seeder for `endpoint`.
-    public init(_ endpoint: RegistryEndpoint) { self.endpoint = endpoint }
+    public init(_ endpoint: RegistryServerEndpoint) { self.endpoint = endpoint }
 
     /// A seeder for a running server.
     public init(_ server: RegistryServer) { self.init(server.endpoint) }
@@ -55,7 +55,7 @@ public struct RegistrySeeder: Sendable {
         authorization: String? = nil
     ) async throws -> Digest {
         let artifact = artifact.artifact
-        let client = TestHTTPClient(for: endpoint)
+        let client = HTTPProbe(for: endpoint)
         let auth = authorizationHeaders(authorization)
         for blob in artifact.blobs {
             try await uploadBlob(blob, path: layout.blobPath(blob.digest), repository: repository, client, auth)
@@ -105,7 +105,7 @@ public struct RegistrySeeder: Sendable {
     public func moveTag(_ repository: String, tag: String, to digest: Digest, authorization: String? = nil)
         async throws
     {
-        let client = TestHTTPClient(for: endpoint)
+        let client = HTTPProbe(for: endpoint)
         var headers = authorizationHeaders(authorization)
         headers["Accept"] = MediaType.acceptedManifestTypes.map(\.rawValue).joined(separator: ", ")
         let url = "\(endpoint.baseURL)/v2/\(repository)/manifests/\(digest)"
@@ -122,7 +122,7 @@ public struct RegistrySeeder: Sendable {
     /// Deletes the manifest `digest` from `repository` through the API (every tag pointing to it goes too).
     public func deleteManifest(_ repository: String, digest: Digest, authorization: String? = nil) async throws {
         let url = "\(endpoint.baseURL)/v2/\(repository)/manifests/\(digest)"
-        let response = try await TestHTTPClient(for: endpoint).send(
+        let response = try await HTTPProbe(for: endpoint).send(
             "DELETE", url, headers: authorizationHeaders(authorization))
         guard response.status == 202 else {
             throw TestSupportError.unexpectedHTTPStatus(
@@ -136,7 +136,7 @@ public struct RegistrySeeder: Sendable {
     private func stageOCI(_ artifact: BuiltArtifact, from layout: OCILayoutBuilder, into directory: String) throws {
         let staged = try OCILayoutBuilder(path: directory)
         for digest in Self.allDigests(artifact) {
-            try FileSystem.linkOrCopy(layout.blobPath(digest), to: staged.blobPath(digest))
+            try TestFiles.linkOrCopy(layout.blobPath(digest), to: staged.blobPath(digest))
         }
         try staged.tag(artifact, as: "seed")
     }
@@ -144,16 +144,16 @@ public struct RegistrySeeder: Sendable {
     /// A `dir:` image (transport version 1.1): `manifest.json`, `<hex>.manifest.json` per list instance, blobs
     /// named by hex.
     private func stageDir(_ artifact: BuiltArtifact, from layout: OCILayoutBuilder, into directory: String) throws {
-        try FileSystem.makeDirectory(directory)
-        try FileSystem.write("Directory Transport Version: 1.1\n", to: directory + "/version")
-        try FileSystem.write(artifact.manifestBytes, to: directory + "/manifest.json")
+        try TestFiles.makeDirectory(directory)
+        try TestFiles.write("Directory Transport Version: 1.1\n", to: directory + "/version")
+        try TestFiles.write(artifact.manifestBytes, to: directory + "/manifest.json")
         if case .index(let index) = artifact {
             for child in index.children {
-                try FileSystem.write(child.manifestBytes, to: "\(directory)/\(child.manifestDigest.hex).manifest.json")
+                try TestFiles.write(child.manifestBytes, to: "\(directory)/\(child.manifestDigest.hex).manifest.json")
             }
         }
         for blob in artifact.blobs {
-            try FileSystem.linkOrCopy(layout.blobPath(blob.digest), to: "\(directory)/\(blob.digest.hex)")
+            try TestFiles.linkOrCopy(layout.blobPath(blob.digest), to: "\(directory)/\(blob.digest.hex)")
         }
     }
 
@@ -204,7 +204,7 @@ public struct RegistrySeeder: Sendable {
 
     private func flags(prefix: String, scratch: TemporaryDirectory) throws -> [String] {
         let authFile = scratch.appending("auth.json")
-        if !FileSystem.exists(authFile) { try FileSystem.write("{}", to: authFile) }
+        if !TestFiles.exists(authFile) { try TestFiles.write("{}", to: authFile) }
         var flags = ["\(prefix)authfile", authFile]
         if endpoint.usesTLS, let certDirectory = endpoint.certDirectory {
             flags += ["\(prefix)cert-dir", certDirectory]
@@ -226,7 +226,7 @@ public struct RegistrySeeder: Sendable {
     }
 
     private func uploadBlob(
-        _ blob: Descriptor, path: String, repository: String, _ client: TestHTTPClient, _ auth: [String: String]
+        _ blob: Descriptor, path: String, repository: String, _ client: HTTPProbe, _ auth: [String: String]
     ) async throws {
         let blobURL = "\(endpoint.baseURL)/v2/\(repository)/blobs/\(blob.digest)"
         if try await client.send("HEAD", blobURL, headers: auth).status == 200 { return }
@@ -248,7 +248,7 @@ public struct RegistrySeeder: Sendable {
     }
 
     private func putManifest(
-        _ bytes: [UInt8], mediaType: MediaType, repository: String, reference: String, _ client: TestHTTPClient,
+        _ bytes: [UInt8], mediaType: MediaType, repository: String, reference: String, _ client: HTTPProbe,
         _ auth: [String: String]
     ) async throws {
         let url = "\(endpoint.baseURL)/v2/\(repository)/manifests/\(reference)"

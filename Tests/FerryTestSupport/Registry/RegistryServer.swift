@@ -12,7 +12,7 @@ import Synchronization
 /// "listening on"; ``stop()`` (also run on deinit) sends SIGTERM and reaps the process.
 public final class RegistryServer: Sendable {
     /// How to reach the registry.
-    public let endpoint: RegistryEndpoint
+    public let endpoint: RegistryServerEndpoint
     /// The registry's process ID.
     public let pid: pid_t
     /// Everything the registry printed so far.
@@ -21,7 +21,7 @@ public final class RegistryServer: Sendable {
     public let configPath: String
     /// The directory holding config, certificates and (unless overridden) storage; removed after ``stop()``.
     public let directory: TemporaryDirectory
-    private let exitStatus = Mutex<ExitStatus?>(nil)
+    private let exitStatus = Mutex<ProcessExitStatus?>(nil)
 
     /// `http(s)://127.0.0.1:PORT`.
     public var baseURL: String { endpoint.baseURL }
@@ -31,7 +31,8 @@ public final class RegistryServer: Sendable {
     public var port: Int { endpoint.port }
 
     private init(
-        endpoint: RegistryEndpoint, pid: pid_t, output: OutputLog, configPath: String, directory: TemporaryDirectory
+        endpoint: RegistryServerEndpoint, pid: pid_t, output: OutputLog, configPath: String,
+        directory: TemporaryDirectory
     ) {
         self.endpoint = endpoint
         self.pid = pid
@@ -41,7 +42,8 @@ public final class RegistryServer: Sendable {
     }
 
     /// Starts a registry and waits until it listens. Retries on another port when the one picked was taken.
-    public static func start(_ options: RegistryOptions = RegistryOptions()) async throws -> RegistryServer {
+    public static func start(_ options: RegistryServerOptions = RegistryServerOptions()) async throws -> RegistryServer
+    {
         let directory = try TemporaryDirectory(prefix: "ferry-registry")
         let configuration = try await RegistryConfiguration.prepare(in: directory.path, options: options)
         let executable = try ProcessRunner.requireTool("docker-registry")
@@ -85,7 +87,7 @@ public final class RegistryServer: Sendable {
     /// Sends SIGTERM and waits for the process to exit (SIGKILL after 10 s); returns how it ended.
     /// Later calls return the same status without signalling anything.
     @discardableResult
-    public func stop() -> ExitStatus {
+    public func stop() -> ProcessExitStatus {
         exitStatus.withLock { status in
             if let status { return status }
             let ended = Self.terminate(child: pid)
@@ -95,7 +97,7 @@ public final class RegistryServer: Sendable {
     }
 
     /// Signals and reaps a child: SIGTERM, an event-driven wait of up to `grace` seconds, then SIGKILL.
-    static func terminate(child pid: pid_t, grace: Double = 10) -> ExitStatus {
+    static func terminate(child pid: pid_t, grace: Double = 10) -> ProcessExitStatus {
         kill(pid, SIGTERM)
         if GlibcExtensions.waitForExit(of: pid, timeout: grace) == false {
             kill(pid, SIGKILL)

@@ -30,18 +30,18 @@ public struct RegistryStorage: Sendable, Hashable {
     }
 
     /// The bytes the registry serves for `digest`.
-    public func readBlob(_ digest: Digest) throws -> [UInt8] { try FileSystem.read(blobDataPath(digest)) }
+    public func readBlob(_ digest: Digest) throws -> [UInt8] { try TestFiles.read(blobDataPath(digest)) }
 
     /// True when the blob's data file exists.
-    public func hasBlob(_ digest: Digest) -> Bool { FileSystem.exists(blobDataPath(digest)) }
+    public func hasBlob(_ digest: Digest) -> Bool { TestFiles.exists(blobDataPath(digest)) }
 
     /// Replaces the stored bytes of `digest` with `bytes` (the registry keeps serving them under the old digest).
     public func overwriteBlob(_ digest: Digest, with bytes: [UInt8]) throws {
         let path = blobDataPath(digest)
-        guard FileSystem.exists(path) else {
+        guard TestFiles.exists(path) else {
             throw TestSupportError.fileIO(path: path, message: "no such blob in registry storage")
         }
-        try FileSystem.write(bytes, to: path)
+        try TestFiles.write(bytes, to: path)
     }
 
     /// Flips one bit of the stored blob, keeping its length, so that a client downloads the full size and only
@@ -74,8 +74,8 @@ public struct RegistryStorage: Sendable, Hashable {
     /// The manifest digest `tag` currently points to, nil when the tag does not exist.
     public func tagDigest(repository: String, tag: String) throws -> Digest? {
         let path = tagLinkPath(repository: repository, tag: tag)
-        guard FileSystem.exists(path) else { return nil }
-        let text = try FileSystem.readText(path).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard TestFiles.exists(path) else { return nil }
+        let text = try TestFiles.readText(path).trimmingCharacters(in: .whitespacesAndNewlines)
         do {
             return try Digest(parsing: text)
         } catch {
@@ -88,15 +88,15 @@ public struct RegistryStorage: Sendable, Hashable {
     public func pointTag(repository: String, tag: String, to digest: Digest) throws {
         let revision =
             "\(repositoryPath(repository))/_manifests/revisions/\(digest.algorithm.rawValue)/\(digest.hex)/link"
-        guard FileSystem.exists(revision) else {
+        guard TestFiles.exists(revision) else {
             throw TestSupportError.fileIO(path: revision, message: "manifest \(digest) is not stored in \(repository)")
         }
         let tagDirectory = "\(repositoryPath(repository))/_manifests/tags/\(tag)"
         let indexDirectory = "\(tagDirectory)/index/\(digest.algorithm.rawValue)/\(digest.hex)"
-        try FileSystem.makeDirectory(tagDirectory + "/current")
-        try FileSystem.makeDirectory(indexDirectory)
-        try FileSystem.write(digest.description, to: indexDirectory + "/link")
-        try FileSystem.write(digest.description, to: tagDirectory + "/current/link")
+        try TestFiles.makeDirectory(tagDirectory + "/current")
+        try TestFiles.makeDirectory(indexDirectory)
+        try TestFiles.write(digest.description, to: indexDirectory + "/link")
+        try TestFiles.write(digest.description, to: tagDirectory + "/current/link")
     }
 
     /// Removes `tag` from the repository's storage (distribution 2.8 has no tag-delete API that keeps the manifest).

@@ -25,7 +25,7 @@ public struct SelfSignedCertificate: Sendable, Hashable {
 
     /// The certificate's DER bytes (the body of its PEM block).
     public func certificateDER() throws -> [UInt8] {
-        let pem = try FileSystem.readText(certificatePath)
+        let pem = try TestFiles.readText(certificatePath)
         guard let begin = pem.range(of: "-----BEGIN CERTIFICATE-----"),
             let end = pem.range(of: "-----END CERTIFICATE-----", range: begin.upperBound..<pem.endIndex),
             let der = Base64.decode(String(pem[begin.upperBound..<end.lowerBound]))

@@ -42,7 +42,7 @@ public struct TokenIssuer: Sendable {
         service: String = "ferry-test-registry"
     ) async throws -> TokenIssuer {
         let certificate = try await SelfSignedCertificate.generate(in: directory, name: name, commonName: issuer)
-        let keyPEM = try FileSystem.readText(certificate.privateKeyPath)
+        let keyPEM = try TestFiles.readText(certificate.privateKeyPath)
         let key: P256.Signing.PrivateKey
         do {
             key = try P256.Signing.PrivateKey(pemRepresentation: keyPEM)

@@ -1,7 +1,7 @@
 import Foundation
 
 /// One HTTP response as curl saw it.
-public struct TestHTTPResponse: Sendable {
+public struct HTTPProbeResponse: Sendable {
     /// The status code of the final response.
     public var status: Int
     /// Header fields of the final response, in order.
@@ -20,7 +20,7 @@ public struct TestHTTPResponse: Sendable {
 
 /// A minimal HTTP client for test set-up and probes, built on the `curl` command line tool so that it shares no
 /// code with ferry's own transport. Credentials go to curl through a header file, never its argument list.
-public struct TestHTTPClient: Sendable {
+public struct HTTPProbe: Sendable {
     /// A PEM CA file trusted for HTTPS, in addition to nothing else: without it curl uses the system store.
     public var caCertificatePath: String?
     /// Seconds before curl gives up on one exchange.
@@ -33,7 +33,7 @@ public struct TestHTTPClient: Sendable {
     }
 
     /// A client that trusts what `endpoint` needs trusted.
-    public init(for endpoint: RegistryEndpoint) {
+    public init(for endpoint: RegistryServerEndpoint) {
         self.init(caCertificatePath: endpoint.caCertificatePath)
     }
 
@@ -43,7 +43,7 @@ public struct TestHTTPClient: Sendable {
     public func send(
         _ method: String, _ url: String, headers: [String: String] = [:], body: [UInt8]? = nil,
         bodyFile: String? = nil
-    ) async throws -> TestHTTPResponse {
+    ) async throws -> HTTPProbeResponse {
         let scratch = try TemporaryDirectory(prefix: "ferry-curl")
         defer { scratch.remove() }
         let headerFile = scratch.appending("request-headers")
@@ -53,7 +53,7 @@ public struct TestHTTPClient: Sendable {
         var requestHeaders = headers
         requestHeaders["Expect"] = requestHeaders["Expect"] ?? ""
         let headerLines = requestHeaders.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }
-        try FileSystem.write(headerLines.joined(separator: "\n") + "\n", to: headerFile)
+        try TestFiles.write(headerLines.joined(separator: "\n") + "\n", to: headerFile)
         var arguments = [
             "--silent", "--show-error", "--globoff", "--noproxy", "*", "--max-time", String(timeout),
             "-D", responseHeaders, "-o", responseBody, "-w", "%{http_code}", "-H", "@" + headerFile,
@@ -65,7 +65,7 @@ public struct TestHTTPClient: Sendable {
         }
         if let body {
             let path = scratch.appending("request-body")
-            try FileSystem.write(body, to: path)
+            try TestFiles.write(body, to: path)
             arguments += ["--data-binary", "@" + path]
         } else if let bodyFile {
             // --data-binary would read the whole file into memory first; --upload-file streams it.
@@ -79,9 +79,9 @@ public struct TestHTTPClient: Sendable {
             throw TestSupportError.httpFailed(url: url, curlExitCode: code, message: result.stderrText)
         }
         let status = Int(result.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
-        let headerText = (try? FileSystem.readText(responseHeaders)) ?? ""
-        let body = FileSystem.exists(responseBody) ? try FileSystem.read(responseBody) : []
-        return TestHTTPResponse(status: status, headers: Self.finalHeaders(headerText), body: body)
+        let headerText = (try? TestFiles.readText(responseHeaders)) ?? ""
+        let body = TestFiles.exists(responseBody) ? try TestFiles.read(responseBody) : []
+        return HTTPProbeResponse(status: status, headers: Self.finalHeaders(headerText), body: body)
     }
 
     /// The fields of the last response block (curl writes interim 100 responses too).

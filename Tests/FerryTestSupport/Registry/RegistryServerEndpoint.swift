@@ -1,5 +1,5 @@
 /// A user name and password for HTTP Basic authentication.
-public struct BasicCredentials: Sendable, Hashable {
+public struct RegistryUser: Sendable, Hashable {
     /// The user name.
     public var username: String
     /// The password.
@@ -22,7 +22,7 @@ public struct BasicCredentials: Sendable, Hashable {
 
 /// Where a test registry listens and how to reach it; a plain value so that it can be written to a file and
 /// rebuilt by another process (see `ferry-devtool`).
-public struct RegistryEndpoint: Sendable, Hashable {
+public struct RegistryServerEndpoint: Sendable, Hashable {
     /// The TCP port on 127.0.0.1.
     public var port: Int
     /// True when the registry speaks HTTPS.
@@ -32,14 +32,14 @@ public struct RegistryEndpoint: Sendable, Hashable {
     /// A directory holding `ca.crt`, the layout `skopeo --cert-dir` expects.
     public var certDirectory: String?
     /// The Basic credentials the registry accepts, when it uses htpasswd.
-    public var credentials: BasicCredentials?
+    public var credentials: RegistryUser?
     /// The registry's filesystem storage root (`storage.filesystem.rootdirectory`).
     public var storageRoot: String
 
     /// Creates an endpoint description.
     public init(
         port: Int, usesTLS: Bool = false, caCertificatePath: String? = nil, certDirectory: String? = nil,
-        credentials: BasicCredentials? = nil, storageRoot: String
+        credentials: RegistryUser? = nil, storageRoot: String
     ) {
         self.port = port
         self.usesTLS = usesTLS
