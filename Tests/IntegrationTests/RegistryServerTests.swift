@@ -20,3 +20,4 @@ import Testing
         #expect(kill(registry.pid, 0) == -1 && errno == ESRCH)
     }
 }
+

@@ -41,7 +41,7 @@ public struct DetachedRegistry: Sendable {
             do {
                 pid = try ChildProcess.spawn(
                     path: executable, arguments: ["serve", configuration.configPath],
-                    environment: ProcessInfo.processInfo.environment, stdout: logFD, stderr: logFD, newSession: true)
+                    environment: RegistryConfiguration.environment, stdout: logFD, stderr: logFD, newSession: true)
             } catch {
                 close(logFD)
                 throw error

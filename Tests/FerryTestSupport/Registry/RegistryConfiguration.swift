@@ -169,6 +169,12 @@ struct RegistryConfiguration: Sendable {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
+    /// The inherited environment without `REGISTRY_*` variables: distribution lets those override any config key,
+    /// and a stray `REGISTRY_HTTP_ADDR=:5000` would make the registry listen on every interface.
+    static var environment: [String: String] {
+        ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("REGISTRY_") }
+    }
+
     /// True for the log line the registry prints once its listener is bound.
     static func isReadyLine(_ line: String) -> Bool { line.contains("msg=\"listening on ") }
 

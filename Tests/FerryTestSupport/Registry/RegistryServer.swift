@@ -54,7 +54,7 @@ public final class RegistryServer: Sendable {
             let pipe = try OwnedPipe()
             let pid = try ChildProcess.spawn(
                 path: executable, arguments: ["serve", configuration.configPath],
-                environment: ProcessInfo.processInfo.environment, stdout: pipe.writeEnd, stderr: pipe.writeEnd,
+                environment: RegistryConfiguration.environment, stdout: pipe.writeEnd, stderr: pipe.writeEnd,
                 newSession: false)
             pipe.closeWriteEnd()
             let output = OutputLog()
