@@ -32,6 +32,8 @@ public final class OutputLog: Sendable {
         var partial: [UInt8] = []
         var closed = false
         var waiters: [Waiter] = []
+        /// Timers that fired before their waiter was registered.
+        var expiredEarly: Set<Int> = []
         var nextID = 0
     }
 
@@ -97,6 +99,7 @@ public final class OutputLog: Sendable {
             let immediate: WaitResult? = state.withLock { state in
                 if let found = Self.firstMatch(in: state.lines, from: startIndex, predicate) { return found }
                 if state.closed { return .closed }
+                if state.expiredEarly.remove(id) != nil { return .timedOut }
                 state.waiters.append(
                     Waiter(id: id, startIndex: startIndex, predicate: predicate, continuation: continuation))
                 return nil
@@ -107,7 +110,11 @@ public final class OutputLog: Sendable {
 
     private func expire(_ id: Int) {
         let waiter: Waiter? = state.withLock { state in
-            guard let position = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
+            guard let position = state.waiters.firstIndex(where: { $0.id == id }) else {
+                // Either already resumed, or the timer beat the registration; remember it for the latter.
+                state.expiredEarly.insert(id)
+                return nil
+            }
             return state.waiters.remove(at: position)
         }
         waiter?.continuation.resume(returning: .timedOut)

@@ -114,12 +114,12 @@ public enum ProcessRunner {
         err.closeWriteEnd()
         var stdoutBytes: [UInt8] = []
         var stderrBytes: [UInt8] = []
-        var open: [(fd: Int32, isStdout: Bool)] = [(out.readEnd, true), (err.readEnd, false)]
+        var openFDs: [Int32] = [out.readEnd, err.readEnd]
         let deadline = Date().addingTimeInterval(timeout)
         var killed = false
         var buffer = [UInt8](repeating: 0, count: 65536)
-        while !open.isEmpty {
-            var fds = open.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
+        while !openFDs.isEmpty {
+            var fds = openFDs.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
             let remaining = killed ? 1000 : Int32(max(0, min(Double(Int32.max), deadline.timeIntervalSinceNow * 1000)))
             let ready = poll(&fds, nfds_t(fds.count), remaining)
             if ready < 0 {
@@ -148,7 +148,7 @@ public enum ProcessRunner {
                     closed.append(entry.fd)
                 }
             }
-            open.removeAll { closed.contains($0.fd) }
+            openFDs.removeAll { closed.contains($0) }
         }
         let status = ChildProcess.waitForExit(pid)
         if killed { throw TestSupportError.timedOut(what: command, seconds: timeout) }
