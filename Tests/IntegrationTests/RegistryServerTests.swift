@@ -20,4 +20,3 @@ import Testing
         #expect(kill(registry.pid, 0) == -1 && errno == ESRCH)
     }
 }
-
