@@ -8,7 +8,7 @@ import Testing
 #endif
 
 @Suite struct SampleImagesTests {
-    @Test func detachedRegistryWithTheDemoSetOutlivesNothingAfterTerminate() async throws {
+    @Test func detachedRegistryServesTheDemoSetAndTerminates() async throws {
         let directory = try TemporaryDirectory()
         let registry = try await DetachedRegistry.launch(
             in: directory.path, options: RegistryServerOptions(storageDirectory: directory.appending("storage")))
