@@ -59,6 +59,8 @@ let package = Package(
             name: "FerryTestSupport",
             dependencies: ["OCIModel", "FerryHTTP", "FerrySystem", crypto],
             path: "Tests/FerryTestSupport"),
+        // Starts seeded registries for demos, benchmarks and scripts; never shipped.
+        .executableTarget(name: "ferry-devtool", dependencies: ["FerryTestSupport"], path: "Tests/DevTool"),
 
         .testTarget(name: "OCIModelTests", dependencies: ["OCIModel"]),
         .testTarget(name: "MirrorConfigTests", dependencies: ["MirrorConfig", "OCIModel", "FerryTestSupport"]),
