@@ -32,16 +32,18 @@ private let manifests: String = {
         #expect(list.registries["127.0.0.1:5000"]?.tls == .plainHTTP)
         #expect(
             list.images.map(\.source.string) == [
-                "127.0.0.1:5000/demo/alpine", "127.0.0.1:5000/demo/multiarch", "127.0.0.1:5000/demo/busybox:1.36",
+                "127.0.0.1:5000/demo/app", "127.0.0.1:5000/demo/tool", "127.0.0.1:5000/demo/multi",
+                "127.0.0.1:5000/demo/multi-docker:1.0.0",
             ])
-        let alpine = list.images[0]
+        let app = list.images[0]
         #expect(
-            alpine.selectTags(from: ["1.0.0", "1.1.0", "1.2.0", "2.0.0-rc1", "latest"]) == ["latest", "1.2.0", "1.1.0"])
-        #expect(list.images[1].tagsAreImplied)
+            app.selectTags(from: ["1.0.0", "1.1.0", "1.2.0", "2.0.0-rc1", "latest"]) == ["latest", "1.2.0", "1.1.0"])
+        #expect(!list.images[1].needsTagList)
+        #expect(list.images[2].tagsAreImplied)
         #expect(
-            list.images[1].platforms
+            list.images[2].platforms
                 == .only([try Platform(parsing: "linux/amd64"), try Platform(parsing: "linux/arm64")]))
-        #expect(list.images[2].targets == ["demo-export"])
+        #expect(list.images[3].targets == ["demo-export"])
 
         let moved = try MirrorList.load(
             from: manifests + "/demo.yaml", environment: ["FERRY_DEMO_REGISTRY": "localhost:5001"])
@@ -52,9 +54,9 @@ private let manifests: String = {
     @Test func theWholeFolderMerges() throws {
         let list = try MirrorList.load(from: manifests, environment: [:])
         #expect(list.files.map { ($0 as NSString).lastPathComponent } == ["demo.yaml", "example.yaml"])
-        #expect(list.images.count == 8)
+        #expect(list.images.count == 9)
         // Files in name order, entries in file order.
-        #expect(list.images.first?.source.string == "127.0.0.1:5000/demo/alpine")
+        #expect(list.images.first?.source.string == "127.0.0.1:5000/demo/app")
         #expect(list.images.last?.source.string == "registry.k8s.io/pause")
     }
 
