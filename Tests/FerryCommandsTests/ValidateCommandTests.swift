@@ -130,7 +130,7 @@ private func validate(_ arguments: [String], environment: [String: String] = [:]
         let demo = try validate(["--config", manifests + "/demo.yaml"])
         #expect(
             demo.standardOutput.contains(
-                "image 127.0.0.1:5000/demo/alpine  tags=latest include=\\d+\\.\\d+\\.\\d+(-.*)? semver=\">=1.0.0 <3\" "
+                "image 127.0.0.1:5000/demo/app  tags=latest include=\\d+\\.\\d+\\.\\d+(-.*)? semver=\">=1.0.0 <3\" "
                     + "latest=2  platforms=all  targets=(none)  immutable"))
     }
 }
