@@ -2,8 +2,9 @@ import Crypto
 
 /// A validated content digest such as `sha256:<64 hex>`.
 ///
-/// Follows `github.com/opencontainers/go-digest`: the algorithm must be one go-digest registers
-/// (sha256, sha384, sha512) and the encoded part must be lowercase hex of that algorithm's length.
+/// Follows `github.com/opencontainers/go-digest` v1.0.0, the version distribution/reference pins: the algorithm
+/// must be one go-digest registers (sha256, sha384, sha512) and the encoded part must be lowercase hex of that
+/// algorithm's length. (Later go-digest folds the length error into the format error; v1.0.0 keeps them apart.)
 // https://github.com/opencontainers/image-spec/blob/main/descriptor.md#digests
 public struct Digest: Hashable, Sendable, Comparable, CustomStringConvertible {
     /// A hash algorithm go-digest registers.
@@ -120,8 +121,11 @@ extension Digest: Codable {
 
 /// Why a digest string was rejected; texts are go-digest's.
 public enum DigestError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// `ErrDigestInvalidFormat`: no `algorithm:encoded` shape, or a registered algorithm with non-hex text.
     case invalidFormat
+    /// `ErrDigestInvalidLength`: a registered algorithm with the wrong number of hex digits.
     case invalidLength
+    /// `ErrDigestUnsupported`: a well-formed digest whose algorithm is not registered.
     case unsupportedAlgorithm
 
     /// go-digest's error text.

@@ -1,9 +1,9 @@
 /// A repository name: a registry domain and a path, e.g. `docker.io` + `library/alpine`.
 ///
-/// Only produced by ``ImageReference`` parsing, so it always satisfies the grammar.
+/// Only produced by parsing, so it always satisfies the grammar.
 public struct RepositoryName: Hashable, Sendable, Comparable, CustomStringConvertible {
     /// The registry host with optional port: `docker.io`, `localhost:5000`, `[::1]:5000`.
-    /// Empty only for references parsed with ``ImageReference/init(parsingStrict:)`` that had no domain.
+    /// Empty only for names parsed without normalisation that had no domain (distribution's `Domain()` is "" too).
     public let domain: String
     /// The path below the domain, e.g. `library/alpine`.
     public let path: String
@@ -13,6 +13,18 @@ public struct RepositoryName: Hashable, Sendable, Comparable, CustomStringConver
         self.path = path
     }
 
+    /// Parses a bare name, `[domain/]path` with no tag or digest, exactly as written (`reference.WithName`).
+    public init(parsing text: String) throws(ReferenceError) {
+        let split = ReferenceGrammar.withBytes(text) { bytes -> (String, String)? in
+            guard let (domain, path) = ReferenceGrammar.splitName(bytes) else { return nil }
+            func string(_ range: Range<Int>) -> String { String(decoding: bytes[range], as: UTF8.self) }
+            return (domain.map(string) ?? "", string(path))
+        }
+        guard let (domain, path) = split else { throw .invalidFormat }
+        guard path.utf8.count <= ImageReference.nameTotalLengthMax else { throw .nameTooLong }
+        self.init(domain: domain, path: path)
+    }
+
     /// `domain/path`, or `path` when there is no domain (distribution's `Name()`).
     public var name: String { domain.isEmpty ? path : "\(domain)/\(path)" }
 
@@ -20,9 +32,9 @@ public struct RepositoryName: Hashable, Sendable, Comparable, CustomStringConver
     public var familiarName: String {
         guard domain == ImageReference.defaultDomain else { return name }
         let prefix = ImageReference.officialRepositoryPrefix
-        if path.hasPrefix(prefix) {
-            let rest = path.dropFirst(prefix.count)
-            if !rest.contains("/") { return String(rest) }
+        // Only `library/x` shortens; `library/x/y` keeps its prefix, as nested official namespaces would be ambiguous.
+        if path.hasPrefix(prefix), !path.dropFirst(prefix.count).contains("/") {
+            return String(path.dropFirst(prefix.count))
         }
         return path
     }
@@ -36,15 +48,23 @@ public struct RepositoryName: Hashable, Sendable, Comparable, CustomStringConver
 
 /// An image reference: a repository plus an optional tag and an optional digest.
 ///
-/// Implements the grammar of `github.com/distribution/reference` (the current module, not the legacy
-/// docker/distribution copy): IPv6 hosts and uppercase first components count as domains, and the 255-character
-/// limit applies to the path only. ``init(parsing:)`` is `ParseNormalizedNamed`.
+/// Implements the current `github.com/distribution/reference` module, not the legacy docker/distribution copy
+/// that moby v20.10 vendors (PULL-SEMANTICS.md §5). We follow the current grammar on purpose, so these inputs
+/// differ from legacy Docker:
+/// - the 255-character limit covers the path only, not `domain/path` (a long path on a long host still parses);
+/// - bracketed IPv6 hosts such as `[::1]:5000/repo` are domains (legacy rejects them);
+/// - in ``init(parsing:)`` an uppercase first component is a domain (`Foo/bar` is domain `Foo`), where legacy
+///   put it on Docker Hub and rejected it as uppercase.
+///
+/// Entry points: ``init(parsing:)`` is `ParseNormalizedNamed`, ``init(parsingStrict:)`` is `Parse`,
+/// ``init(parsingCanonical:)`` is `ParseNamed`, ``AnyReference/init(parsing:)`` is `ParseAnyReference` and
+/// ``pullReference`` is what `ParseDockerRef` returns. Error texts are the reference implementation's.
 // https://github.com/distribution/reference/blob/main/reference.go
 // https://github.com/distribution/reference/blob/main/normalize.go
 public struct ImageReference: Hashable, Sendable, CustomStringConvertible {
     /// The repository.
     public let repository: RepositoryName
-    /// The tag, if any.
+    /// The tag, if any; always matches `[\w][\w.-]{0,127}`.
     public let tag: String?
     /// The digest, if any.
     public let digest: Digest?
@@ -55,24 +75,34 @@ public struct ImageReference: Hashable, Sendable, CustomStringConvertible {
     public static let legacyDefaultDomain = "index.docker.io"
     /// The namespace of Docker Hub's official images.
     public static let officialRepositoryPrefix = "library/"
-    /// The longest path distribution accepts.
+    /// The tag ``taggedLatestIfNameOnly()`` adds.
+    public static let defaultTag = "latest"
+    /// The longest path distribution accepts, in bytes; the domain does not count.
     public static let nameTotalLengthMax = 255
+
+    private init(unchecked repository: RepositoryName, tag: String?, digest: Digest?) {
+        self.repository = repository
+        self.tag = tag
+        self.digest = digest
+    }
+
+    /// Builds a reference from a parsed repository, checking the tag.
+    public init(repository: RepositoryName, tag: String? = nil, digest: Digest? = nil) throws(ReferenceError) {
+        if let tag, !Self.isValidTag(tag) { throw .invalidTag }
+        self.init(unchecked: repository, tag: tag, digest: digest)
+    }
 
     /// Parses a user-supplied reference the way `docker pull` does (`ParseNormalizedNamed`):
     /// a missing domain becomes `docker.io`, `index.docker.io` folds to `docker.io`, and one-component
     /// Docker Hub names gain `library/`.
     public init(parsing text: String) throws(ReferenceError) {
-        if Self.isIdentifier(text) { throw .identifierNotAllowed(text) }
+        // A bare image ID would otherwise parse as the Hub repository `library/<hex>`.
+        if ReferenceGrammar.isIdentifier(text) { throw .identifierNotAllowed(text) }
         let (domain, remainder) = Self.splitDockerDomain(text)
-        let remote: Substring
-        if let colon = remainder.firstIndex(of: ":") {
-            remote = remainder[..<colon]
-        } else {
-            remote = remainder[...]
-        }
-        if remote.lowercased() != remote { throw .uppercaseRepository(String(remote)) }
-        let parsed = try Self.parse(domain + "/" + remainder)
-        self = parsed
+        let colon = remainder.utf8.firstIndex(of: .colon) ?? remainder.endIndex
+        let remote = String(decoding: remainder.utf8[..<colon], as: UTF8.self)
+        if Self.changesWhenLowercased(remote) { throw .uppercaseRepository(remote) }
+        self = try Self.parse(domain + "/" + remainder)
     }
 
     /// Parses a reference exactly as written (`reference.Parse`): no default domain, no `library/`.
@@ -81,11 +111,12 @@ public struct ImageReference: Hashable, Sendable, CustomStringConvertible {
         self = try Self.parse(text)
     }
 
-    /// Builds a reference from validated parts.
-    public init(repository: RepositoryName, tag: String? = nil, digest: Digest? = nil) {
-        self.repository = repository
-        self.tag = tag
-        self.digest = digest
+    /// Parses a reference that must already be in canonical form (`reference.ParseNamed`), such as the
+    /// `org.opencontainers.image.ref.name` annotations ferry writes: `alpine` or `docker.io/alpine` are refused.
+    public init(parsingCanonical text: String) throws(ReferenceError) {
+        let parsed = try Self(parsing: text)
+        guard parsed.string == text else { throw .nameNotCanonical }
+        self = parsed
     }
 
     /// `domain` of the repository.
@@ -97,262 +128,227 @@ public struct ImageReference: Hashable, Sendable, CustomStringConvertible {
     /// ``RepositoryName/familiarName``.
     public var familiarName: String { repository.familiarName }
 
-    /// The short form Docker shows: familiar name plus `:tag` and `@digest`.
+    /// The short form Docker shows: familiar name plus `:tag` and `@digest` (`FamiliarString`).
     public var familiarString: String { Self.format(familiarName, tag, digest) }
 
-    /// The full form: `domain/path[:tag][@digest]`.
+    /// The full form: `domain/path[:tag][@digest]` (distribution's `String()`).
     public var string: String { Self.format(name, tag, digest) }
 
     /// The full form.
     public var description: String { string }
 
-    /// True when there is neither tag nor digest.
+    /// True when there is neither tag nor digest (`IsNameOnly`).
     public var isNameOnly: Bool { tag == nil && digest == nil }
 
-    /// This reference without tag and digest.
-    public var nameOnly: ImageReference { ImageReference(repository: repository) }
+    /// This reference without tag and digest (`TrimNamed`).
+    public var nameOnly: ImageReference { ImageReference(unchecked: repository, tag: nil, digest: nil) }
 
-    /// The same repository with `tag`, dropping any digest. Fails when `tag` is not a valid tag.
+    /// The same reference with `tag`, keeping any digest (`WithTag`). Fails when `tag` is not a valid tag.
     public func withTag(_ tag: String) throws(ReferenceError) -> ImageReference {
-        guard Self.isTag(tag[...]) else { throw .invalidTag }
-        return ImageReference(repository: repository, tag: tag)
+        try ImageReference(repository: repository, tag: tag, digest: digest)
     }
 
-    /// The same repository with `digest`, keeping any tag.
+    /// The same reference with `digest`, keeping any tag (`WithDigest`).
     public func withDigest(_ digest: Digest) -> ImageReference {
-        ImageReference(repository: repository, tag: tag, digest: digest)
+        ImageReference(unchecked: repository, tag: tag, digest: digest)
     }
 
-    /// `:latest` added when the reference is name-only (distribution's `TagNameOnly`).
+    /// `:latest` added when the reference is name-only (`TagNameOnly`).
     public func taggedLatestIfNameOnly() -> ImageReference {
-        isNameOnly ? ImageReference(repository: repository, tag: "latest") : self
+        isNameOnly ? ImageReference(unchecked: repository, tag: Self.defaultTag, digest: nil) : self
+    }
+
+    /// What `ParseDockerRef` returns: a digest wins over a tag, and a name-only reference gets `:latest`.
+    public var pullReference: ImageReference {
+        if tag != nil, let digest { return ImageReference(unchecked: repository, tag: nil, digest: digest) }
+        return taggedLatestIfNameOnly()
+    }
+
+    /// True when `pattern` (Go `path.Match` syntax, e.g. `library/*`) matches ``familiarString`` or, failing
+    /// that, ``familiarName`` (`FamiliarMatch`). Throws ``ReferenceError/badPattern`` for a malformed pattern.
+    public func familiarMatches(_ pattern: String) throws(ReferenceError) -> Bool {
+        if try PathPattern.matches(pattern, familiarString) { return true }
+        return try PathPattern.matches(pattern, familiarName)
     }
 
     /// True when `text` is a valid tag.
-    public static func isValidTag(_ text: String) -> Bool { isTag(text[...]) }
+    public static func isValidTag(_ text: String) -> Bool { ReferenceGrammar.isTag(text) }
 
-    private static func format(_ name: String, _ tag: String?, _ digest: Digest?) -> String {
+    static func format(_ name: String, _ tag: String?, _ digest: Digest?) -> String {
         var out = name
         if let tag { out += ":" + tag }
         if let digest { out += "@" + digest.description }
         return out
     }
 
-    // MARK: Grammar
+    // MARK: Parsing
 
     /// `reference.Parse`.
-    static func parse(_ text: String) throws(ReferenceError) -> ImageReference {
+    private static func parse(_ text: String) throws(ReferenceError) -> ImageReference {
         if text.isEmpty { throw .nameEmpty }
-        guard let match = matchReference(Substring(text)) else {
-            let lowered = text.lowercased()
-            if lowered != text, matchReference(Substring(lowered)) != nil { throw .nameContainsUppercase }
+        let captured = ReferenceGrammar.withBytes(text) { bytes -> (String, String, String?, String?)? in
+            guard let parts = ReferenceGrammar.matchReference(bytes) else { return nil }
+            func string(_ range: Range<Int>) -> String { String(decoding: bytes[range], as: UTF8.self) }
+            return (parts.domain.map(string) ?? "", string(parts.path), parts.tag.map(string), parts.digest.map(string))
+        }
+        guard let (domain, path, tag, digestText) = captured else {
+            if let lowered = lowercasedLikeGo(text), lowered != text,
+                ReferenceGrammar.withBytes(lowered, { ReferenceGrammar.matchReference($0) }) != nil
+            {
+                throw .nameContainsUppercase
+            }
             throw .invalidFormat
         }
-        let repository: RepositoryName
-        if let (domain, path) = splitNameWithDomain(match.name) {
-            repository = RepositoryName(domain: String(domain), path: String(path))
-        } else {
-            repository = RepositoryName(domain: "", path: String(match.name))
-        }
-        if repository.path.count > nameTotalLengthMax { throw .nameTooLong }
+        if path.utf8.count > nameTotalLengthMax { throw .nameTooLong }
         var digest: Digest?
-        if let digestText = match.digest {
+        if let digestText {
             do {
                 digest = try Digest(parsing: digestText)
             } catch {
                 throw .digest(error)
             }
         }
-        return ImageReference(repository: repository, tag: match.tag.map(String.init), digest: digest)
+        return ImageReference(unchecked: RepositoryName(domain: domain, path: path), tag: tag, digest: digest)
     }
 
-    /// `splitDockerDomain` of normalize.go.
-    static func splitDockerDomain(_ name: String) -> (String, String) {
+    /// `splitDockerDomain` of normalize.go: which part of a familiar name is the registry, with Docker Hub's
+    /// defaults applied.
+    static func splitDockerDomain(_ name: String) -> (domain: String, remainder: String) {
+        guard let slash = name.utf8.firstIndex(of: .slash) else {
+            // A single component is always a Hub repository, even `localhost` or `example.com`.
+            return (defaultDomain, officialRepositoryPrefix + name)
+        }
+        // Sliced by bytes: slicing the String itself would round to grapheme boundaries.
+        let first = String(decoding: name.utf8[..<slash], as: UTF8.self)
+        let rest = String(decoding: name.utf8[name.utf8.index(after: slash)...], as: UTF8.self)
         var domain: String
         var remainder: String
-        if let slash = name.firstIndex(of: "/") {
-            let first = name[..<slash]
-            let looksLikeDomain =
-                first.contains(".") || first.contains(":") || first == "localhost" || first.lowercased() != first
-            if looksLikeDomain {
-                domain = String(first)
-                remainder = String(name[name.index(after: slash)...])
-            } else {
-                domain = defaultDomain
-                remainder = name
-            }
+        if first == "localhost" {
+            (domain, remainder) = (first, rest)
+        } else if first == legacyDefaultDomain {
+            (domain, remainder) = (defaultDomain, rest)
+        } else if first.utf8.contains(.dot) || first.utf8.contains(.colon) || changesWhenLowercased(first) {
+            // Path components are lowercase without `.`/`:`, so such a component can only be a host.
+            (domain, remainder) = (first, rest)
         } else {
-            domain = defaultDomain
-            remainder = name
+            (domain, remainder) = (defaultDomain, name)
         }
-        if domain == legacyDefaultDomain { domain = defaultDomain }
-        if domain == defaultDomain, !remainder.contains("/") {
+        if domain == defaultDomain, !remainder.utf8.contains(.slash) {
             remainder = officialRepositoryPrefix + remainder
         }
         return (domain, remainder)
     }
 
-    private struct Match {
-        var name: Substring
-        var tag: Substring?
-        var digest: Substring?
+    /// Go's `strings.ToLower(s) != s`.
+    static func changesWhenLowercased(_ text: some StringProtocol) -> Bool {
+        text.unicodeScalars.contains { scalar in
+            scalar.isASCII ? (scalar.value >= 0x41 && scalar.value <= 0x5A) : scalar.properties.changesWhenLowercased
+        }
     }
 
-    /// The anchored `ReferenceRegexp`: `name(:tag)?(@digest)?`.
-    ///
-    /// Hand-written instead of a regex so that parsing a mirror list never compiles patterns; the grammar is
-    /// unambiguous once the digest (after the last `@`) and the tag (after the last `:` that follows the
-    /// last `/`) are split off.
-    private static func matchReference(_ text: Substring) -> Match? {
-        var rest = text
-        var digest: Substring?
-        if let at = rest.lastIndex(of: "@") {
-            let candidate = rest[rest.index(after: at)...]
-            guard isDigestPattern(candidate) else { return nil }
-            digest = candidate
-            rest = rest[..<at]
-        }
-        var tag: Substring?
-        let lastSlash = rest.lastIndex(of: "/")
-        let searchStart = lastSlash.map { rest.index(after: $0) } ?? rest.startIndex
-        if let colon = rest[searchStart...].lastIndex(of: ":") {
-            let candidate = rest[rest.index(after: colon)...]
-            // Without a slash, `host:port` alone is not a valid name anyway, so the colon is a tag separator.
-            if isTag(candidate) {
-                tag = candidate
-                rest = rest[..<colon]
-            } else {
-                return nil
+    /// Go's `strings.ToLower(text)` when the result is ASCII, else nil: only an ASCII string can match the grammar,
+    /// so nil means "lowercasing would not help". Go maps two non-ASCII letters to ASCII (simple case mapping).
+    static func lowercasedLikeGo(_ text: String) -> String? {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(text.utf8.count)
+        for scalar in text.unicodeScalars {
+            switch scalar.value {
+            case 0x41...0x5A: bytes.append(UInt8(scalar.value) + 0x20)
+            case 0..<0x80: bytes.append(UInt8(scalar.value))
+            case 0x130: bytes.append(UInt8(ascii: "i"))  // LATIN CAPITAL LETTER I WITH DOT ABOVE
+            case 0x212A: bytes.append(UInt8(ascii: "k"))  // KELVIN SIGN
+            default: return nil
             }
         }
-        guard isName(rest) else { return nil }
-        return Match(name: rest, tag: tag, digest: digest)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+extension ImageReference: Codable {
+    /// Decodes the full string form with ``init(parsingStrict:)``, as distribution's `Field` does, so what was
+    /// written is read back unchanged.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let text = try container.decode(String.self)
+        do {
+            try self.init(parsingStrict: text)
+        } catch {
+            throw DecodingError.dataCorrupted(
+                .init(
+                    codingPath: container.codingPath, debugDescription: "invalid reference \"\(text)\": \(error)",
+                    underlyingError: error))
+        }
     }
 
-    /// `anchoredNameRegexp`: optional `domainAndPort/` then the remote name. Returns the split when a domain
-    /// is present.
-    private static func splitNameWithDomain(_ name: Substring) -> (Substring, Substring)? {
-        guard let slash = name.firstIndex(of: "/") else { return nil }
-        let first = name[..<slash]
-        let rest = name[name.index(after: slash)...]
-        // The regex is greedy on the optional domain: the first component is a domain whenever it parses as one
-        // and the rest is a valid remote name.
-        if isDomainAndPort(first), isRemoteName(rest) { return (first, rest) }
+    /// Encodes as ``string``.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(string)
+    }
+}
+
+/// What `ParseAnyReference` accepts: a named reference, a digest, or a bare 64-hex image ID.
+public enum AnyReference: Hashable, Sendable, CustomStringConvertible {
+    /// A repository with optional tag and digest.
+    case named(ImageReference)
+    /// A digest alone, from `sha256:<hex>` or from a bare image ID.
+    case digest(Digest)
+
+    /// `ParseAnyReference`: a 64-hex image ID is `sha256:<id>`, then any valid digest, else
+    /// ``ImageReference/init(parsing:)``.
+    public init(parsing text: String) throws(ReferenceError) {
+        if ReferenceGrammar.isIdentifier(text), let digest = try? Digest(algorithm: .sha256, hex: text) {
+            self = .digest(digest)
+        } else if let digest = try? Digest(parsing: text) {
+            self = .digest(digest)
+        } else {
+            self = .named(try ImageReference(parsing: text))
+        }
+    }
+
+    /// The named reference, if any.
+    public var named: ImageReference? {
+        if case .named(let reference) = self { return reference }
         return nil
     }
 
-    private static func isName(_ name: Substring) -> Bool {
-        if isRemoteName(name) { return true }
-        if let (_, _) = splitNameWithDomain(name) { return true }
-        return false
-    }
-
-    /// `remoteName = pathComponent(/pathComponent)*`.
-    static func isRemoteName(_ text: Substring) -> Bool {
-        guard !text.isEmpty else { return false }
-        return text.split(separator: "/", omittingEmptySubsequences: false).allSatisfy(isPathComponent)
-    }
-
-    /// `pathComponent = [a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*`.
-    static func isPathComponent(_ text: Substring) -> Bool {
-        let bytes = Array(text.utf8)
-        guard let first = bytes.first, let last = bytes.last, isLowerAlnum(first), isLowerAlnum(last) else {
-            return false
+    /// The digest: the only part of `.digest`, the optional one of `.named`.
+    public var digest: Digest? {
+        switch self {
+        case .named(let reference): reference.digest
+        case .digest(let digest): digest
         }
-        var i = 0
-        while i < bytes.count {
-            if isLowerAlnum(bytes[i]) {
-                i += 1
-                continue
-            }
-            // A separator run: one `.`, one `_`, `__`, or any number of `-`.
-            var j = i
-            while j < bytes.count, !isLowerAlnum(bytes[j]) { j += 1 }
-            let separator = bytes[i..<j]
-            let ok =
-                separator.elementsEqual([0x2E]) || separator.elementsEqual([0x5F])
-                || separator.elementsEqual([0x5F, 0x5F]) || separator.allSatisfy { $0 == 0x2D }
-            if !ok { return false }
-            i = j
+    }
+
+    /// The full form.
+    public var string: String {
+        switch self {
+        case .named(let reference): reference.string
+        case .digest(let digest): digest.description
         }
-        return true
     }
 
-    /// `domainAndPort = (domainName | ipv6address)(:[0-9]+)?`.
-    static func isDomainAndPort(_ text: Substring) -> Bool {
-        var host = text
-        if text.first == "[" {
-            guard let close = text.firstIndex(of: "]") else { return false }
-            let inner = text[text.index(after: text.startIndex)..<close]
-            guard !inner.isEmpty, inner.utf8.allSatisfy({ isHexDigit($0) || $0 == 0x3A }) else { return false }
-            let after = text[text.index(after: close)...]
-            return after.isEmpty || isPort(after)
+    /// The familiar form; a digest has no shorter one.
+    public var familiarString: String {
+        switch self {
+        case .named(let reference): reference.familiarString
+        case .digest(let digest): digest.description
         }
-        if let colon = text.firstIndex(of: ":") {
-            guard isPort(text[colon...]) else { return false }
-            host = text[..<colon]
+    }
+
+    /// The full form.
+    public var description: String { string }
+
+    /// `FamiliarMatch`: see ``ImageReference/familiarMatches(_:)``; a digest is matched by its string.
+    public func familiarMatches(_ pattern: String) throws(ReferenceError) -> Bool {
+        switch self {
+        case .named(let reference): try reference.familiarMatches(pattern)
+        case .digest(let digest): try PathPattern.matches(pattern, digest.description)
         }
-        guard !host.isEmpty else { return false }
-        return host.split(separator: ".", omittingEmptySubsequences: false).allSatisfy(isDomainComponent)
     }
-
-    private static func isPort(_ text: Substring) -> Bool {
-        guard text.first == ":" else { return false }
-        let digits = text.dropFirst()
-        return !digits.isEmpty && digits.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 }
-    }
-
-    /// `domainNameComponent = [a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]`.
-    private static func isDomainComponent(_ text: Substring) -> Bool {
-        let bytes = Array(text.utf8)
-        guard let first = bytes.first, let last = bytes.last, isAlnum(first), isAlnum(last) else { return false }
-        return bytes.allSatisfy { isAlnum($0) || $0 == 0x2D }
-    }
-
-    /// `tag = [\w][\w.-]{0,127}`.
-    static func isTag(_ text: Substring) -> Bool {
-        let bytes = Array(text.utf8)
-        guard let first = bytes.first, bytes.count <= 128, isWord(first) else { return false }
-        return bytes.allSatisfy { isWord($0) || $0 == 0x2E || $0 == 0x2D }
-    }
-
-    /// `digestPat = [A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*[:][[:xdigit:]]{32,}`.
-    static func isDigestPattern(_ text: Substring) -> Bool {
-        guard let colon = text.firstIndex(of: ":") else { return false }
-        let algorithm = Array(text[..<colon].utf8)
-        let hex = text[text.index(after: colon)...]
-        guard hex.utf8.count >= 32, hex.utf8.allSatisfy(isHexDigit) else { return false }
-        guard let first = algorithm.first, isAlpha(first) else { return false }
-        var previousWasSeparator = false
-        for byte in algorithm {
-            if isAlpha(byte) {
-                previousWasSeparator = false
-            } else if isDigit(byte) {
-                if previousWasSeparator { return false }
-            } else if byte == 0x2D || byte == 0x5F || byte == 0x2B || byte == 0x2E {
-                if previousWasSeparator { return false }
-                previousWasSeparator = true
-            } else {
-                return false
-            }
-        }
-        return !previousWasSeparator
-    }
-
-    /// `anchoredIdentifierRegexp = [a-f0-9]{64}`.
-    static func isIdentifier(_ text: String) -> Bool {
-        text.utf8.count == 64 && text.utf8.allSatisfy { isDigit($0) || ($0 >= 0x61 && $0 <= 0x66) }
-    }
-
-    private static func isLowerAlnum(_ b: UInt8) -> Bool { (b >= 0x61 && b <= 0x7A) || isDigit(b) }
-    private static func isAlnum(_ b: UInt8) -> Bool { isAlpha(b) || isDigit(b) }
-    private static func isAlpha(_ b: UInt8) -> Bool { (b >= 0x61 && b <= 0x7A) || (b >= 0x41 && b <= 0x5A) }
-    private static func isDigit(_ b: UInt8) -> Bool { b >= 0x30 && b <= 0x39 }
-    private static func isWord(_ b: UInt8) -> Bool { isAlnum(b) || b == 0x5F }
-    private static func isHexDigit(_ b: UInt8) -> Bool { isDigit(b) || (b >= 0x61 && b <= 0x66) || (b >= 0x41 && b <= 0x46) }
 }
 
-/// Why a reference was rejected; texts are distribution/reference's.
+/// Why a reference was rejected; texts are distribution/reference's (and go-digest's, Go `path`'s).
 public enum ReferenceError: Error, Sendable, Equatable, CustomStringConvertible {
     /// `ErrReferenceInvalidFormat`.
     case invalidFormat
@@ -362,14 +358,18 @@ public enum ReferenceError: Error, Sendable, Equatable, CustomStringConvertible 
     case nameContainsUppercase
     /// `ErrNameEmpty`.
     case nameEmpty
-    /// `ErrNameTooLong`.
+    /// `ErrNameTooLong`: the path exceeds ``ImageReference/nameTotalLengthMax``.
     case nameTooLong
-    /// `ParseNormalizedNamed` on a name with uppercase letters in the repository part.
+    /// `ErrNameNotCanonical`, from `ParseNamed`.
+    case nameNotCanonical
+    /// `ParseNormalizedNamed` on a name whose repository part (given here) has uppercase letters.
     case uppercaseRepository(String)
-    /// `ParseNormalizedNamed` on a 64-hex string.
+    /// `ParseNormalizedNamed` on a 64-hex string (given here).
     case identifierNotAllowed(String)
-    /// A digest that matched the pattern but failed go-digest validation.
+    /// A digest that matched the reference grammar but failed go-digest validation.
     case digest(DigestError)
+    /// Go's `path.ErrBadPattern`, from `FamiliarMatch`.
+    case badPattern
 
     /// The reference implementation's text.
     public var description: String {
@@ -379,11 +379,13 @@ public enum ReferenceError: Error, Sendable, Equatable, CustomStringConvertible 
         case .nameContainsUppercase: "repository name must be lowercase"
         case .nameEmpty: "repository name must have at least one component"
         case .nameTooLong: "repository name must not be more than \(ImageReference.nameTotalLengthMax) characters"
+        case .nameNotCanonical: "repository name must be canonical"
         case .uppercaseRepository(let remote):
             "invalid reference format: repository name (\(remote)) must be lowercase"
         case .identifierNotAllowed(let text):
             "invalid repository name (\(text)), cannot specify 64-byte hexadecimal strings"
         case .digest(let error): error.description
+        case .badPattern: "syntax error in pattern"
         }
     }
 }
