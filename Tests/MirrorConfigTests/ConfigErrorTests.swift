@@ -153,7 +153,7 @@ private let credentialsExpected =
             name: "bad platform",
             yaml: "version: 1\nimages:\n  - source: alpine\n    platforms: [amd64, \"linux//arm\"]\n",
             expected: [
-                "a.yaml:4:24: bad platform: \"linux//arm\": invalid platform specifier, expected os[/arch[/variant]]; "
+                "a.yaml:4:24: bad platform: \"\" is an invalid component of \"linux//arm\": platform specifier component must match \"^[A-Za-z0-9_.-]+$\": invalid argument; "
                     + "a platform is os/arch[/variant] such as linux/arm64/v8"
             ]),
         ErrorCase(
