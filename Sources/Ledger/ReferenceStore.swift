@@ -26,13 +26,7 @@ public struct ReferenceStore: Sendable {
         configuration.busyMode = .timeout(TimeInterval(busyTimeoutSeconds))
         configuration.foreignKeysEnabled = true
         configuration.label = "ferry.db"
-        let pool: DatabasePool
-        do {
-            pool = try DatabasePool(path: path, configuration: configuration)
-        } catch {
-            throw LedgerError.cannotOpen(path: path, reason: reason(error))
-        }
-        return try ReferenceStore(writer: pool, path: path)
+        return try ReferenceStore(writer: openPool(at: path, configuration), path: path)
     }
 
     /// A fresh store in memory, for tests and `--dry-run` without a store.
@@ -76,6 +70,23 @@ public struct ReferenceStore: Sendable {
     }
 
     // MARK: Opening
+
+    /// Creates the pool, waiting out another process that is switching a brand-new file to WAL at the same moment.
+    ///
+    /// `PRAGMA journal_mode = WAL` needs an exclusive lock and SQLite answers SQLITE_BUSY at once instead of calling
+    /// the busy handler, so the busy timeout does not cover it. Once the file is in WAL mode the pragma is a no-op.
+    private static func openPool(at path: String, _ configuration: Configuration) throws -> DatabasePool {
+        let deadline = ContinuousClock.now + .seconds(busyTimeoutSeconds)
+        while true {
+            do {
+                return try DatabasePool(path: path, configuration: configuration)
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY && ContinuousClock.now < deadline {
+                Thread.sleep(forTimeInterval: Double.random(in: 0.005...0.05))
+            } catch {
+                throw LedgerError.cannotOpen(path: path, reason: reason(error))
+            }
+        }
+    }
 
     private static func checkCompatible(_ writer: any DatabaseWriter, path: String) throws {
         let state: (version: Int, superseded: Bool, foreign: Bool)
