@@ -30,7 +30,8 @@ public enum LedgerError: Error, Sendable, Equatable, CustomStringConvertible {
         case .migrationFailed(let path, let reason):
             "\(path): cannot upgrade the schema: \(reason)"
         case .busy(let path, let operation):
-            "\(path): \(operation): database is locked by another process (waited \(ReferenceStore.busyTimeoutSeconds) s)"
+            "\(path): \(operation): database is locked by another process "
+                + "(waited \(ReferenceStore.busyTimeoutSeconds) s)"
         case .database(let path, let operation, let reason):
             "\(path): \(operation): \(reason)"
         case .unknownRun(let path, let run):

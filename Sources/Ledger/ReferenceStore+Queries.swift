@@ -25,7 +25,8 @@ extension ReferenceStore {
         let key = platform.map(PlatformKey.encode) ?? ""
         return try await read("read digest \(repository.name)@\(digest)") { db in
             try Queries.digests(
-                db, where: "WHERE repository.name = ? AND digestMapping.manifestDigest = ? AND digestMapping.platform = ?",
+                db,
+                where: "WHERE repository.name = ? AND digestMapping.manifestDigest = ? AND digestMapping.platform = ?",
                 [repository.name, digest.description, key]
             ).first
         }
@@ -53,7 +54,8 @@ extension ReferenceStore {
     }
 
     /// Every drift event ever raised for the reference (name-only means `:latest`), oldest first.
-    public func driftEvents(reference: ImageReference, includeDryRuns: Bool = false) async throws -> [DriftEventRecord] {
+    public func driftEvents(reference: ImageReference, includeDryRuns: Bool = false) async throws -> [DriftEventRecord]
+    {
         let text = reference.taggedLatestIfNameOnly().string
         return try await read("read drift events of \(text)") { db in
             try Queries.driftEvents(
@@ -191,7 +193,8 @@ enum Queries {
                     platform: platform, digest: try row.digest("manifestDigest"),
                     mediaType: try row.mediaType("mediaType"), imageID: try row.digest("imageId")))
         }
-        let rows = try Row.fetchAll(db, sql: "SELECT * FROM observation WHERE runId = ? ORDER BY id", arguments: [run.rawValue])
+        let rows = try Row.fetchAll(
+            db, sql: "SELECT * FROM observation WHERE runId = ? ORDER BY id", arguments: [run.rawValue])
         return try rows.stored("observation").map { row in
             let id = try row.int64("id")
             let upstream: UpstreamCheck? =

@@ -268,7 +268,8 @@ private struct Recorder {
         ).map { StoredRow(row: $0, table: "tagHistory") }
         if let latest, try latest.digest("manifestDigest") == manifest.digest {
             try db.execute(
-                literal: "UPDATE tagHistory SET lastSeen = \(now), lastRunId = \(run) WHERE id = \(try latest.int64("id"))")
+                literal:
+                    "UPDATE tagHistory SET lastSeen = \(now), lastRunId = \(run) WHERE id = \(try latest.int64("id"))")
         } else {
             try db.execute(
                 literal: """
@@ -281,7 +282,8 @@ private struct Recorder {
     private func insertObservation(outcome: Outcome, previous: Digest?, manifest: ResolvedManifest?, error: String?)
         throws -> Int64
     {
-        let milliseconds = observation.duration.components.seconds * 1000
+        let milliseconds =
+            observation.duration.components.seconds * 1000
             + observation.duration.components.attoseconds / 1_000_000_000_000_000
         try db.execute(
             literal: """
@@ -310,7 +312,8 @@ private struct Recorder {
         for (position, child) in (manifest?.platforms ?? []).enumerated() {
             try db.execute(
                 literal: """
-                    INSERT INTO observationPlatform (observationId, position, platform, manifestDigest, mediaType, imageId)
+                    INSERT INTO observationPlatform
+                        (observationId, position, platform, manifestDigest, mediaType, imageId)
                     VALUES (\(id), \(position), \(PlatformKey.encode(child.platform)), \(child.digest.description),
                             \(child.mediaType.rawValue), \(child.imageID.description))
                     """)

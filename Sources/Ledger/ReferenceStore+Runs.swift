@@ -33,7 +33,9 @@ extension ReferenceStore {
             guard finish.status != .running else {
                 throw LedgerError.database(path: path, operation: operation, reason: "a run cannot finish as running")
             }
-            guard let status = try String.fetchOne(db, sql: "SELECT status FROM run WHERE id = ?", arguments: [id.rawValue])
+            guard
+                let status = try String.fetchOne(
+                    db, sql: "SELECT status FROM run WHERE id = ?", arguments: [id.rawValue])
             else { throw LedgerError.unknownRun(path: path, run: id) }
             guard status == RunStatus.running.rawValue else { throw LedgerError.runFinished(path: path, run: id) }
             let counts = try Self.liveCounts(db, id)

@@ -80,7 +80,8 @@ public struct ReferenceStore: Sendable {
         while true {
             do {
                 return try DatabasePool(path: path, configuration: configuration)
-            } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY && ContinuousClock.now < deadline {
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY && ContinuousClock.now < deadline
+            {
                 Thread.sleep(forTimeInterval: Double.random(in: 0.005...0.05))
             } catch {
                 throw LedgerError.cannotOpen(path: path, reason: reason(error))
@@ -105,7 +106,8 @@ public struct ReferenceStore: Sendable {
             throw LedgerError.schemaTooNew(path: path, found: state.version, supported: Schema.version)
         }
         if state.foreign {
-            throw LedgerError.cannotOpen(path: path, reason: "not a ferry reference store (it has tables but no ferry schema)")
+            throw LedgerError.cannotOpen(
+                path: path, reason: "not a ferry reference store (it has tables but no ferry schema)")
         }
     }
 

@@ -28,7 +28,9 @@ import Testing
         #expect(try await reopened.latestRun()?.counts.pulled == 1)
         let tag = try await reopened.tag(repository: try ref("alpine").repository, tag: "3.20")
         #expect(tag?.manifestDigest == digest("A"))
-        #expect(try await reopened.digest(repository: try ref("alpine").repository, digest: digest("A"))?.imageID == digest("config A"))
+        #expect(
+            try await reopened.digest(repository: try ref("alpine").repository, digest: digest("A"))?.imageID
+                == digest("config A"))
         #expect(try await reopened.rawStrings("PRAGMA journal_mode") == [["wal"]])
         #expect(try await reopened.rawStrings("PRAGMA user_version") == [["1"]])
     }
@@ -51,8 +53,10 @@ import Testing
                     result: .resolved(
                         image(
                             "A", id: "config A", servedBy: "https://ferry-bot:s3cr3t-pass@mirror.example.internal/v2/",
-                            upstreamSaid: UpstreamCheck(digest: digest("B"), endpoint: "https://x:tok3n@registry-1.docker.io")))))
-            try await harness.fail("alpine:3.21", error: "GET https://ferry-bot:s3cr3t-pass@mirror.example.internal/v2/ failed")
+                            upstreamSaid: UpstreamCheck(
+                                digest: digest("B"), endpoint: "https://x:tok3n@registry-1.docker.io")))))
+            try await harness.fail(
+                "alpine:3.21", error: "GET https://ferry-bot:s3cr3t-pass@mirror.example.internal/v2/ failed")
 
             var everything: [String] = []
             let tables = try await store.rawStrings("SELECT name FROM sqlite_master WHERE type = 'table'")

@@ -61,7 +61,8 @@ import Testing
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         encoder.dateEncodingStrategy = .iso8601
-        let events = String(decoding: try encoder.encode(try await harness.store.driftEvents(run: harness.run)), as: UTF8.self)
+        let events = String(
+            decoding: try encoder.encode(try await harness.store.driftEvents(run: harness.run)), as: UTF8.self)
         #expect(events.contains(#""kind":"tag-moved""#))
         #expect(events.contains(#""oldValue":"\#(digest("A"))""#))
         #expect(events.contains(#""occurredAt":"2026-11-29T10:30:01Z""#))

@@ -153,14 +153,18 @@ import Testing
 
         // A digest first stored through a tag is already known to a digest reference.
         try await harness.record("busybox:1.36", image("C", id: "config C"))
-        #expect(try await harness.record("busybox@" + digest("C").description, image("C", id: "config C")).outcome == .upToDate)
+        #expect(
+            try await harness.record("busybox@" + digest("C").description, image("C", id: "config C")).outcome
+                == .upToDate)
     }
 
     @Test func nameOnlyReferenceIsLatest() async throws {
         let harness = try await Harness()
         try await harness.record("alpine", image("A", id: "config A"))
         #expect(try await harness.tag("alpine:latest")?.manifestDigest == digest("A"))
-        #expect(try await harness.store.observations(run: harness.run).first?.reference == "docker.io/library/alpine:latest")
+        #expect(
+            try await harness.store.observations(run: harness.run).first?.reference == "docker.io/library/alpine:latest"
+        )
     }
 
     @Test func indexRecordsEachPlatformAndEachChild() async throws {
@@ -170,21 +174,25 @@ import Testing
         let index = ResolvedManifest(
             digest: digest("index"), mediaType: .ociIndex, imageID: nil,
             platforms: [
-                PlatformManifest(platform: amd64, digest: digest("amd64"), mediaType: .ociManifest, imageID: digest("config amd64")),
-                PlatformManifest(platform: arm64, digest: digest("arm64"), mediaType: .ociManifest, imageID: digest("config arm64")),
+                PlatformManifest(
+                    platform: amd64, digest: digest("amd64"), mediaType: .ociManifest, imageID: digest("config amd64")),
+                PlatformManifest(
+                    platform: arm64, digest: digest("arm64"), mediaType: .ociManifest, imageID: digest("config arm64")),
             ],
             servedBy: mirror)
         let result = try await harness.record("alpine:3.20", index)
         #expect(result.outcome == .pulled)
 
-        let mappings = try await harness.store.digestMappings(repository: try ref("alpine").repository, digest: digest("index"))
+        let mappings = try await harness.store.digestMappings(
+            repository: try ref("alpine").repository, digest: digest("index"))
         #expect(mappings.count == 2)
         #expect(Set(mappings.compactMap(\.platform)) == [amd64, arm64])
         let armMapping = try #require(try await harness.mapping("alpine", "index", platform: "linux/arm64"))
         #expect(armMapping.imageID == digest("config arm64"))
         #expect(armMapping.childDigest == digest("arm64"))
         #expect(armMapping.mediaType == .ociIndex)
-        #expect(try await harness.mapping("alpine", "index", platform: "linux/amd64")?.imageID == digest("config amd64"))
+        #expect(
+            try await harness.mapping("alpine", "index", platform: "linux/amd64")?.imageID == digest("config amd64"))
         #expect(try await harness.mapping("alpine", "index") == nil)
         #expect(try await harness.mapping("alpine", "amd64")?.imageID == digest("config amd64"))
         #expect(try await harness.mapping("alpine", "arm64")?.mediaType == .ociManifest)
@@ -194,9 +202,13 @@ import Testing
         #expect(tag.mediaType == .ociIndex)
         #expect(tag.imageID == nil)
         let observed = try #require(try await harness.store.observations(run: harness.run).first)
-        #expect(observed.platforms == index.platforms.map {
-            PlatformManifest(platform: $0.platform.normalized(), digest: $0.digest, mediaType: $0.mediaType, imageID: $0.imageID)
-        })
+        #expect(
+            observed.platforms
+                == index.platforms.map {
+                    PlatformManifest(
+                        platform: $0.platform.normalized(), digest: $0.digest, mediaType: $0.mediaType,
+                        imageID: $0.imageID)
+                })
 
         // The same index with one child's config changed drifts for that platform only.
         var drifted = index
@@ -205,7 +217,8 @@ import Testing
         #expect(again.outcome == .drift)
         #expect(again.driftEvents.map(\.digest) == [digest("index"), digest("arm64")])
         #expect(again.driftEvents.first?.platform == arm64)
-        #expect(try await harness.mapping("alpine", "index", platform: "linux/arm64")?.imageID == digest("config arm64"))
+        #expect(
+            try await harness.mapping("alpine", "index", platform: "linux/arm64")?.imageID == digest("config arm64"))
     }
 
     /// What the upstream HEAD says versus what the mirror served.
@@ -263,7 +276,10 @@ import Testing
         #expect(observed.map(\.outcome) == [.pulled, .failed, .failed])
         #expect(observed[1].error == "manifest unknown")
         #expect(observed[1].manifestDigest == nil)
-        #expect(observed[1].attempts == [EndpointAttempt(endpoint: mirror, error: "503 Service Unavailable", fellBack: true)])
+        #expect(
+            observed[1].attempts == [
+                EndpointAttempt(endpoint: mirror, error: "503 Service Unavailable", fellBack: true)
+            ])
     }
 
     @Test func dryRunChangesNeitherTagsNorDigests() async throws {
@@ -294,7 +310,8 @@ import Testing
         #expect(inventory.driftHistory.isEmpty)
         #expect(try await harness.store.driftEvents(reference: try ref("alpine:3.20")).isEmpty)
         #expect(try await harness.store.driftEvents(reference: try ref("alpine:3.20"), includeDryRuns: true).count == 1)
-        #expect(try await harness.store.observations(run: harness.run).map(\.dryRun) == [false, true, true, true, true])
+        #expect(
+            try await harness.store.observations(run: harness.run).map(\.dryRun) == [false, true, true, true, true])
     }
 
     @Test func observationRoundTrip() async throws {

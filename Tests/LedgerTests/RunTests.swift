@@ -45,7 +45,8 @@ import Testing
         // Live counts while running.
         #expect(try await store.run(first)?.counts.references == 8)
 
-        let finished = try await store.finishRun(first, RunFinish(finishedAt: at(60), status: .completed, exitStatus: 3))
+        let finished = try await store.finishRun(
+            first, RunFinish(finishedAt: at(60), status: .completed, exitStatus: 3))
         #expect(finished.status == .completed)
         #expect(finished.finishedAt == at(60))
         #expect(finished.exitStatus == 3)
