@@ -49,8 +49,12 @@ public struct ReferenceStore: Sendable {
         try Self.migrate(writer, path: path)
     }
 
-    /// Closes the connections; later calls fail. Dropping every copy of the store closes it too.
+    /// Folds the WAL into `ferry.db` and closes the connections; later calls fail.
     public func close() throws {
+        // GRDB closes its read-only readers last, and they cannot checkpoint, so without this the data would stay
+        // in `ferry.db-wal` and a backup that copies `ferry.db` alone would be stale. Another process reading at
+        // this moment makes the checkpoint partial (SQLITE_BUSY), which is harmless: it is skipped.
+        _ = try? writer.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
         do {
             try writer.close()
         } catch {

@@ -35,6 +35,23 @@ import Testing
         #expect(try await reopened.rawStrings("PRAGMA user_version") == [["1"]])
     }
 
+    @Test func closingFoldsTheWALIntoTheMainFile() async throws {
+        let directory = try TemporaryDirectory()
+        do {
+            let store = try ReferenceStore.open(at: directory.database)
+            let harness = try await Harness(store: store)
+            try await harness.record("alpine:3.20", image("A", id: "config A"))
+            try store.close()
+        }
+        // A backup that copies ferry.db alone must hold the data.
+        let copy = try TemporaryDirectory()
+        try FileManager.default.copyItem(atPath: directory.database, toPath: copy.database)
+        let restored = try ReferenceStore.open(at: copy.database)
+        #expect(
+            try await restored.tag(repository: try ref("alpine").repository, tag: "3.20")?.manifestDigest == digest("A")
+        )
+    }
+
     @Test func credentialsInEndpointsNeverReachTheDatabase() async throws {
         let directory = try TemporaryDirectory()
         let secrets = ["s3cr3t-pass", "hunter2", "tok3n", "ferry-bot"]
