@@ -1,0 +1,47 @@
+/// Why the reference store refused or failed an operation; every case names the database file.
+public enum LedgerError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The file could not be opened as a ferry reference store.
+    case cannotOpen(path: String, reason: String)
+    /// The file was written by a newer ferry whose schema this binary does not know.
+    case schemaTooNew(path: String, found: Int, supported: Int)
+    /// Bringing the schema up to date failed; the file is left at its previous version.
+    case migrationFailed(path: String, reason: String)
+    /// Another connection held the write lock for longer than the busy timeout.
+    case busy(path: String, operation: String)
+    /// SQLite reported an error (I/O, full disk, constraint) during `operation`.
+    case database(path: String, operation: String, reason: String)
+    /// No run has this ID.
+    case unknownRun(path: String, run: RunID)
+    /// The run was already finished, so it takes no more observations and no second finish.
+    case runFinished(path: String, run: RunID)
+    /// The caller handed over an observation that contradicts itself.
+    case invalidObservation(path: String, reference: String, reason: String)
+    /// A stored value could not be read back (edited by hand, or written by a buggy build).
+    case corruptRow(path: String, table: String, reason: String)
+
+    /// One line, starting with the database path, as the CLI prints it.
+    public var description: String {
+        switch self {
+        case .cannotOpen(let path, let reason):
+            "\(path): cannot open: \(reason)"
+        case .schemaTooNew(let path, let found, let supported):
+            "\(path): schema version \(found) was written by a newer ferry (this one knows up to \(supported)); "
+                + "upgrade ferry or use another store"
+        case .migrationFailed(let path, let reason):
+            "\(path): cannot upgrade the schema: \(reason)"
+        case .busy(let path, let operation):
+            "\(path): \(operation): database is locked by another process "
+                + "(waited \(ReferenceStore.busyTimeoutSeconds) s)"
+        case .database(let path, let operation, let reason):
+            "\(path): \(operation): \(reason)"
+        case .unknownRun(let path, let run):
+            "\(path): no run \(run)"
+        case .runFinished(let path, let run):
+            "\(path): run \(run) is already finished"
+        case .invalidObservation(let path, let reference, let reason):
+            "\(path): refusing to record \(reference): \(reason)"
+        case .corruptRow(let path, let table, let reason):
+            "\(path): unreadable \(table) row: \(reason)"
+        }
+    }
+}

@@ -1,0 +1,220 @@
+import Foundation
+internal import GRDB
+import OCIModel
+
+extension ReferenceStore {
+    /// The tag's current mapping, or nil when the store has never stored it.
+    public func tag(repository: RepositoryName, tag: String) async throws -> TagRecord? {
+        try await read("read tag \(repository.name):\(tag)") { db in
+            try Queries.tags(db, where: "WHERE repository.name = ? AND tag.name = ?", [repository.name, tag]).first
+        }
+    }
+
+    /// Every digest the tag has pointed to, one entry per stretch of time, oldest first.
+    public func tagHistory(repository: RepositoryName, tag: String) async throws -> [TagHistoryRecord] {
+        try await read("read tag history \(repository.name):\(tag)") { db in
+            try Queries.history(db, where: "WHERE repository.name = ? AND tag.name = ?", [repository.name, tag])
+                .map(\.record)
+        }
+    }
+
+    /// The write-once mapping of `repository@digest` (for an index: of one platform), or nil.
+    public func digest(repository: RepositoryName, digest: Digest, platform: Platform? = nil) async throws
+        -> DigestRecord?
+    {
+        let key = platform.map(PlatformKey.encode) ?? ""
+        return try await read("read digest \(repository.name)@\(digest)") { db in
+            try Queries.digests(
+                db,
+                where: "WHERE repository.name = ? AND digestMapping.manifestDigest = ? AND digestMapping.platform = ?",
+                [repository.name, digest.description, key]
+            ).first
+        }
+    }
+
+    /// Every mapping of `repository@digest`: one for an image manifest, one per stored platform for an index.
+    public func digestMappings(repository: RepositoryName, digest: Digest) async throws -> [DigestRecord] {
+        try await read("read digest \(repository.name)@\(digest)") { db in
+            try Queries.digests(
+                db, where: "WHERE repository.name = ? AND digestMapping.manifestDigest = ?",
+                [repository.name, digest.description])
+        }
+    }
+
+    /// The run's observations, in recording order.
+    public func observations(run: RunID) async throws -> [ObservationRecord] {
+        try await read("read observations of run \(run)") { db in try Queries.observations(db, run: run) }
+    }
+
+    /// The drift events raised by the run, in recording order.
+    public func driftEvents(run: RunID) async throws -> [DriftEventRecord] {
+        try await read("read drift events of run \(run)") { db in
+            try Queries.driftEvents(db, where: "WHERE runId = ? ORDER BY id", [run.rawValue])
+        }
+    }
+
+    /// Every drift event ever raised for the reference (name-only means `:latest`), oldest first.
+    public func driftEvents(reference: ImageReference, includeDryRuns: Bool = false) async throws -> [DriftEventRecord]
+    {
+        let text = reference.taggedLatestIfNameOnly().string
+        return try await read("read drift events of \(text)") { db in
+            try Queries.driftEvents(
+                db, where: "WHERE reference = ? AND (dryRun = 0 OR ?) ORDER BY id", [text, includeDryRuns])
+        }
+    }
+
+    /// The audit view: every repository with its tags, tag history and digest mappings, plus the drift history.
+    public func inventory() async throws -> Inventory {
+        try await read("read inventory") { db in
+            let tags = Dictionary(grouping: try Queries.tags(db, where: "", []), by: \.repository)
+            let history = Dictionary(grouping: try Queries.history(db, where: "", []), by: \.repository)
+            let digests = Dictionary(grouping: try Queries.digests(db, where: "", []), by: \.repository)
+            let repositories = try Row.fetchAll(db, sql: "SELECT name, firstSeen FROM repository ORDER BY name")
+                .stored("repository")
+                .map { row in
+                    let name = try row.string("name")
+                    return InventoryEntry(
+                        repository: name, firstSeen: try row.date("firstSeen"), tags: tags[name] ?? [],
+                        tagHistory: history[name]?.map(\.record) ?? [], digests: digests[name] ?? [])
+                }
+            return Inventory(
+                schemaVersion: try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0,
+                repositories: repositories,
+                driftHistory: try Queries.driftEvents(db, where: "WHERE dryRun = 0 ORDER BY id", []))
+        }
+    }
+}
+
+/// Row-to-record mapping shared by the public queries and by ``ReferenceStore/record(_:)``.
+enum Queries {
+    static func tags(_ db: Database, where clause: String, _ arguments: StatementArguments) throws -> [TagRecord] {
+        let sql = """
+            SELECT repository.name AS repositoryName, tag.name AS tagName, tag.manifestDigest, tag.mediaType,
+                tag.imageId, tag.firstSeen, tag.lastSeen, tag.lastChecked, tag.servedBy, tag.lastRunId
+            FROM tag JOIN repository ON repository.id = tag.repositoryId
+            \(clause) ORDER BY repository.name, tag.name
+            """
+        return try Row.fetchAll(db, sql: sql, arguments: arguments).stored("tag").map { row in
+            TagRecord(
+                repository: try row.string("repositoryName"), tag: try row.string("tagName"),
+                manifestDigest: try row.digest("manifestDigest"), mediaType: try row.mediaType("mediaType"),
+                imageID: try row.optionalDigest("imageId"), firstSeen: try row.date("firstSeen"),
+                lastSeen: try row.date("lastSeen"), lastChecked: try row.date("lastChecked"),
+                servedBy: try row.string("servedBy"), lastRunID: try row.runID("lastRunId"))
+        }
+    }
+
+    /// History rows keep their repository so the inventory can group them.
+    struct HistoryRow {
+        var repository: String
+        var record: TagHistoryRecord
+    }
+
+    static func history(_ db: Database, where clause: String, _ arguments: StatementArguments) throws -> [HistoryRow] {
+        let sql = """
+            SELECT repository.name AS repositoryName, tag.name AS tagName, tagHistory.manifestDigest,
+                tagHistory.imageId, tagHistory.firstSeen, tagHistory.lastSeen, tagHistory.firstRunId,
+                tagHistory.lastRunId
+            FROM tagHistory JOIN tag ON tag.id = tagHistory.tagId JOIN repository ON repository.id = tag.repositoryId
+            \(clause) ORDER BY repository.name, tag.name, tagHistory.id
+            """
+        return try Row.fetchAll(db, sql: sql, arguments: arguments).stored("tagHistory").map { row in
+            HistoryRow(
+                repository: try row.string("repositoryName"),
+                record: TagHistoryRecord(
+                    tag: try row.string("tagName"), manifestDigest: try row.digest("manifestDigest"),
+                    imageID: try row.optionalDigest("imageId"), firstSeen: try row.date("firstSeen"),
+                    lastSeen: try row.date("lastSeen"), firstRunID: try row.runID("firstRunId"),
+                    lastRunID: try row.runID("lastRunId")))
+        }
+    }
+
+    static func digests(_ db: Database, where clause: String, _ arguments: StatementArguments) throws
+        -> [DigestRecord]
+    {
+        let sql = """
+            SELECT repository.name AS repositoryName, digestMapping.manifestDigest, digestMapping.platform,
+                digestMapping.imageId, digestMapping.childDigest, digestMapping.mediaType, digestMapping.firstSeen,
+                digestMapping.firstRunId, digestMapping.servedBy
+            FROM digestMapping JOIN repository ON repository.id = digestMapping.repositoryId
+            \(clause) ORDER BY repository.name, digestMapping.manifestDigest, digestMapping.platform
+            """
+        return try Row.fetchAll(db, sql: sql, arguments: arguments).stored("digestMapping").map { row in
+            DigestRecord(
+                repository: try row.string("repositoryName"), digest: try row.digest("manifestDigest"),
+                platform: try row.platform("platform"), imageID: try row.digest("imageId"),
+                childDigest: try row.optionalDigest("childDigest"), mediaType: try row.mediaType("mediaType"),
+                firstSeen: try row.date("firstSeen"), firstRunID: try row.runID("firstRunId"),
+                servedBy: try row.string("servedBy"))
+        }
+    }
+
+    static func driftEvents(_ db: Database, where clause: String, _ arguments: StatementArguments) throws
+        -> [DriftEventRecord]
+    {
+        try Row.fetchAll(db, sql: "SELECT * FROM driftEvent \(clause)", arguments: arguments).stored("driftEvent")
+            .map { row in
+                DriftEventRecord(
+                    id: try row.int64("id"), runID: try row.runID("runId"),
+                    observationID: try row.int64("observationId"), kind: try row.value(DriftKind.self, "kind"),
+                    reference: try row.string("reference"), repository: try row.string("repository"),
+                    digest: try row.digest("digest"), platform: try row.platform("platform"),
+                    oldValue: try row.digest("oldValue"), newValue: try row.digest("newValue"),
+                    endpoint: try row.string("endpoint"), upstreamEndpoint: try row.optionalString("upstreamEndpoint"),
+                    dryRun: try row.bool("dryRun"), occurredAt: try row.date("occurredAt"))
+            }
+    }
+
+    static func observations(_ db: Database, run: RunID) throws -> [ObservationRecord] {
+        let attemptsSQL = """
+            SELECT a.observationId, a.endpoint, a.error, a.fellBack
+            FROM observationAttempt a JOIN observation o ON o.id = a.observationId
+            WHERE o.runId = ? ORDER BY a.observationId, a.position
+            """
+        var attempts: [Int64: [EndpointAttempt]] = [:]
+        for row in try Row.fetchAll(db, sql: attemptsSQL, arguments: [run.rawValue]).stored("observationAttempt") {
+            attempts[try row.int64("observationId"), default: []].append(
+                EndpointAttempt(
+                    endpoint: try row.string("endpoint"), error: try row.string("error"),
+                    fellBack: try row.bool("fellBack")))
+        }
+        let platformsSQL = """
+            SELECT p.observationId, p.platform, p.manifestDigest, p.mediaType, p.imageId
+            FROM observationPlatform p JOIN observation o ON o.id = p.observationId
+            WHERE o.runId = ? ORDER BY p.observationId, p.position
+            """
+        var platforms: [Int64: [PlatformManifest]] = [:]
+        for row in try Row.fetchAll(db, sql: platformsSQL, arguments: [run.rawValue]).stored("observationPlatform") {
+            guard let platform = try row.platform("platform") else {
+                throw StoredValueError(table: "observationPlatform", reason: "platform is empty")
+            }
+            platforms[try row.int64("observationId"), default: []].append(
+                PlatformManifest(
+                    platform: platform, digest: try row.digest("manifestDigest"),
+                    mediaType: try row.mediaType("mediaType"), imageID: try row.digest("imageId")))
+        }
+        let rows = try Row.fetchAll(
+            db, sql: "SELECT * FROM observation WHERE runId = ? ORDER BY id", arguments: [run.rawValue])
+        return try rows.stored("observation").map { row in
+            let id = try row.int64("id")
+            let upstream: UpstreamCheck? =
+                if let digest = try row.optionalDigest("upstreamDigest") {
+                    UpstreamCheck(digest: digest, endpoint: try row.optionalString("upstreamEndpoint") ?? "")
+                } else {
+                    nil
+                }
+            return ObservationRecord(
+                id: id, runID: try row.runID("runId"), reference: try row.string("reference"),
+                repository: try row.string("repository"), tag: try row.optionalString("tag"),
+                requestedDigest: try row.optionalDigest("requestedDigest"),
+                manifestDigest: try row.optionalDigest("manifestDigest"),
+                mediaType: try row.optionalMediaType("mediaType"), imageID: try row.optionalDigest("imageId"),
+                platforms: platforms[id] ?? [], servedBy: try row.optionalString("servedBy"),
+                attempts: attempts[id] ?? [], upstream: upstream, outcome: try row.value(Outcome.self, "outcome"),
+                previousDigest: try row.optionalDigest("previousDigest"), error: try row.optionalString("error"),
+                immutable: try row.bool("immutable"), dryRun: try row.bool("dryRun"),
+                bytesTransferred: try row.int64("bytesTransferred"),
+                durationMilliseconds: try row.int64("durationMs"), observedAt: try row.date("observedAt"))
+        }
+    }
+}

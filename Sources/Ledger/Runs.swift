@@ -1,0 +1,117 @@
+import Foundation
+
+/// How a run ended.
+public enum RunStatus: String, Sendable, Hashable, Codable, CaseIterable {
+    /// Begun and not finished yet, or killed before it could finish.
+    case running
+    /// Every reference was attempted; individual failures are in the counts.
+    case completed
+    /// Stopped by SIGINT or SIGTERM after a clean stop.
+    case interrupted
+    /// Aborted by a store or I/O error.
+    case failed
+    /// A `--dry-run`: nothing in tags or digests was changed.
+    case dryRun = "dry-run"
+}
+
+/// What the caller knows when a run begins.
+public struct RunStart: Sendable, Hashable {
+    /// Start time; also the timestamp part of the run ID.
+    public var startedAt: Date
+    /// The subcommand, e.g. `sync`, `pull`, `import`.
+    public var command: String
+    /// A digest of the merged mirror list, so reports can tell whether the configuration changed between runs.
+    public var configFingerprint: String?
+    /// The ferry version that ran.
+    public var toolVersion: String?
+    /// True for `--dry-run`.
+    public var dryRun: Bool
+
+    /// Creates a run start.
+    public init(
+        startedAt: Date = Date(), command: String, configFingerprint: String? = nil, toolVersion: String? = nil,
+        dryRun: Bool = false
+    ) {
+        self.startedAt = startedAt
+        self.command = command
+        self.configFingerprint = configFingerprint
+        self.toolVersion = toolVersion
+        self.dryRun = dryRun
+    }
+}
+
+/// What the caller knows when a run ends; the counts are computed by the store from the run's observations.
+public struct RunFinish: Sendable, Hashable {
+    /// End time.
+    public var finishedAt: Date
+    /// How the run ended; must not be `running`.
+    public var status: RunStatus
+    /// The process exit status the CLI is about to return.
+    public var exitStatus: Int32
+
+    /// Creates a run finish.
+    public init(finishedAt: Date = Date(), status: RunStatus, exitStatus: Int32) {
+        self.finishedAt = finishedAt
+        self.status = status
+        self.exitStatus = exitStatus
+    }
+}
+
+/// Per-run totals over the run's observations.
+public struct RunCounts: Sendable, Hashable, Codable {
+    /// Observations recorded (one per reference attempted).
+    public var references: Int
+    /// References stored for the first time.
+    public var pulled: Int
+    /// References that were already current.
+    public var upToDate: Int
+    /// Tags that moved.
+    public var updated: Int
+    /// References that failed.
+    public var failed: Int
+    /// References whose observation raised at least one drift event.
+    public var drift: Int
+    /// Drift events raised (a reference can raise several).
+    public var driftEvents: Int
+    /// Bytes transferred over the network.
+    public var bytesTransferred: Int64
+
+    /// Creates counts.
+    public init(
+        references: Int = 0, pulled: Int = 0, upToDate: Int = 0, updated: Int = 0, failed: Int = 0, drift: Int = 0,
+        driftEvents: Int = 0, bytesTransferred: Int64 = 0
+    ) {
+        self.references = references
+        self.pulled = pulled
+        self.upToDate = upToDate
+        self.updated = updated
+        self.failed = failed
+        self.drift = drift
+        self.driftEvents = driftEvents
+        self.bytesTransferred = bytesTransferred
+    }
+}
+
+/// A stored run.
+public struct RunRecord: Sendable, Hashable, Codable {
+    /// The run's ID.
+    public var id: RunID
+    /// The subcommand that ran.
+    public var command: String
+    /// Start time.
+    public var startedAt: Date
+    /// End time; nil while running.
+    public var finishedAt: Date?
+    /// How the run ended, or `running`.
+    public var status: RunStatus
+    /// The exit status; nil while running.
+    public var exitStatus: Int32?
+    /// The mirror list digest given at start.
+    public var configFingerprint: String?
+    /// The ferry version given at start.
+    public var toolVersion: String?
+    /// True for `--dry-run`.
+    public var dryRun: Bool
+    /// Totals: frozen at finish, live while running.
+    public var counts: RunCounts
+}
