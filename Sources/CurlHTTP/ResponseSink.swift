@@ -61,7 +61,8 @@ final class BufferSink: ResponseSink {
             failure = .bodyTooLarge(limit: limit)
             return failure
         }
-        body.reserveCapacity(Int(length))
+        // Trust the declared length only so far: a server could announce gigabytes under a generous limit.
+        body.reserveCapacity(Int(min(length, 8 * 1024 * 1024)))
         return nil
     }
 
