@@ -248,7 +248,8 @@ private final class CurlLoopDriver {
         idsByHandle[transfer.handle.raw] = nil
         let removed = curl_multi_remove_handle(multi, transfer.handle.raw)
         if removed != CURLM_OK {
-            loop.logger.error("curl_multi_remove_handle failed", metadata: ["curl.error": "\(CurlError(multi: removed))"])
+            loop.logger.error(
+                "curl_multi_remove_handle failed", metadata: ["curl.error": "\(CurlError(multi: removed))"])
         }
         loop.adjustActive(by: -1)
         return transfer
@@ -262,7 +263,7 @@ private final class CurlLoopDriver {
             "http.url": "\(transfer.target.display)",
             "http.status": "\(transfer.status)",
             "http.bytes": "\(transfer.bytesReceived)",
-            "http.duration_ms": "\(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)",
+            "http.duration_ms": "\(elapsed.wholeMilliseconds)",
         ]
         if let error = transfer.error { metadata["error"] = "\(error)" }
         loop.logger.debug("HTTP request finished", metadata: metadata)

@@ -73,7 +73,7 @@ final class CurlTransfer {
         try handle.setLong(CURLOPT_LOW_SPEED_LIMIT, settings.lowSpeedLimit)
         try handle.setLong(CURLOPT_LOW_SPEED_TIME, settings.lowSpeedTimeSeconds)
         if let timeout = request.timeout {
-            try handle.setLong(CURLOPT_TIMEOUT_MS, max(1, Self.milliseconds(timeout)))
+            try handle.setLong(CURLOPT_TIMEOUT_MS, max(1, timeout.wholeMilliseconds))
         }
         try handle.setLong(CURLOPT_BUFFERSIZE, settings.receiveBufferSize)
         try handle.setLong(CURLOPT_TCP_KEEPALIVE, 1)
@@ -250,11 +250,6 @@ final class CurlTransfer {
 
     /// The final status for the log line, 0 when none arrived.
     var status: Int { headComplete ? head.status : 0 }
-
-    private static func milliseconds(_ duration: Duration) -> Int {
-        let (seconds, attoseconds) = duration.components
-        return Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000)
-    }
 }
 
 @available(*, unavailable)

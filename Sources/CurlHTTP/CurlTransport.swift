@@ -37,9 +37,9 @@ public final class CurlTransport: HTTPTransport {
     ) throws(TransportError) {
         let settings = TransferSettings(
             userAgent: "ferry/\(version)",
-            connectTimeoutMilliseconds: max(1, Self.milliseconds(connectTimeout)),
+            connectTimeoutMilliseconds: max(1, connectTimeout.wholeMilliseconds),
             lowSpeedLimit: max(0, lowSpeedLimit),
-            lowSpeedTimeSeconds: max(1, (Self.milliseconds(lowSpeedTime) + 999) / 1000),
+            lowSpeedTimeSeconds: max(1, (lowSpeedTime.wholeMilliseconds + 999) / 1000),
             receiveBufferSize: min(max(16 * 1024, receiveBufferSize), 10 * 1024 * 1024))
         do {
             loop = try CurlMultiLoop(
@@ -98,8 +98,12 @@ public final class CurlTransport: HTTPTransport {
     /// libcurl easy handles that exist right now; zero once every request has finished.
     public var openHandleCount: Int { loop.handles.count }
 
-    private static func milliseconds(_ duration: Duration) -> Int {
-        let (seconds, attoseconds) = duration.components
+}
+
+extension Duration {
+    /// The duration in whole milliseconds, rounded towards zero, as curl's `_MS` options take it.
+    var wholeMilliseconds: Int {
+        let (seconds, attoseconds) = components
         return Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000)
     }
 }

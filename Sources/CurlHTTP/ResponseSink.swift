@@ -213,14 +213,17 @@ final class DownloadSink: ResponseSink {
             length = file.length
             hasher = file.hasher
         case .errorBody(let body):
-            response = response.map { HTTPResponse(status: $0.status, reason: $0.reason, headers: $0.headers, body: body) }
+            response = response.map {
+                HTTPResponse(status: $0.status, reason: $0.reason, headers: $0.headers, body: body)
+            }
         case .awaitingHead, .failed:
             break
         }
         state = .failed
         let result: Result<DownloadResult, DownloadError>
         if let error {
-            result = .failure(DownloadError(error: error, fileLength: length, hasher: hasher, response: head?.response()))
+            result = .failure(
+                DownloadError(error: error, fileLength: length, hasher: hasher, response: head?.response()))
         } else if let response {
             result = .success(DownloadResult(response: response, fileLength: length, hasher: hasher))
         } else {

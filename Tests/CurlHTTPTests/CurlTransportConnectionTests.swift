@@ -32,7 +32,8 @@ import Testing
         _ = try await transport.send(
             HTTPRequest(method: .put, url: server.url("/up"), body: .bytes(blob)), maxBodyBytes: 64)
         _ = try await transport.download(
-            DownloadRequest(request: HTTPRequest(method: .get, url: server.url("/down")), destination: scratch.file("b")))
+            DownloadRequest(
+                request: HTTPRequest(method: .get, url: server.url("/down")), destination: scratch.file("b")))
         _ = try await transport.send(HTTPRequest(method: .get, url: server.url("/again")), maxBodyBytes: 1 << 20)
 
         #expect(server.acceptedConnections == 1)

@@ -38,7 +38,8 @@ import Testing
         let transport = try makeTransport()
 
         let result = try await transport.download(
-            DownloadRequest(request: HTTPRequest(method: .get, url: server.url("/b")), destination: scratch.file("blob")))
+            DownloadRequest(
+                request: HTTPRequest(method: .get, url: server.url("/b")), destination: scratch.file("blob")))
 
         #expect(result.fileLength == 1000)
         #expect(try scratch.read("blob") == blob)
@@ -115,7 +116,8 @@ import Testing
 
         let failure = await #expect(throws: DownloadError.self) {
             try await transport.download(
-                DownloadRequest(request: HTTPRequest(method: .get, url: server.url("/b")), destination: scratch.file("b")))
+                DownloadRequest(
+                    request: HTTPRequest(method: .get, url: server.url("/b")), destination: scratch.file("b")))
         }
         let reset = try #require(failure)
         guard case .interrupted = reset.error else {
@@ -232,7 +234,8 @@ import Testing
         let transport = try makeTransport()
 
         let result = try await transport.download(
-            DownloadRequest(request: HTTPRequest(method: .get, url: server.url("/b")), destination: scratch.file("none")))
+            DownloadRequest(
+                request: HTTPRequest(method: .get, url: server.url("/b")), destination: scratch.file("none")))
 
         #expect(result.response.status == 403)
         #expect(result.errorBody == Array("denied".utf8))

@@ -145,7 +145,8 @@ import Testing
 
         let failure = await #expect(throws: DownloadError.self) {
             try await transport.download(
-                DownloadRequest(request: HTTPRequest(method: .get, url: server.url("/")), destination: scratch.file("b")))
+                DownloadRequest(
+                    request: HTTPRequest(method: .get, url: server.url("/")), destination: scratch.file("b")))
         }
         let error = try #require(failure)
         guard case .timeout = error.error else {

@@ -204,9 +204,13 @@ import Testing
         defer { server.stop() }
         let transport = try makeTransport()
 
-        await #expect(throws: TransportError.fileIO(path: "/nonexistent/ferry-blob", message: "No such file or directory")) {
+        await #expect(
+            throws: TransportError.fileIO(path: "/nonexistent/ferry-blob", message: "No such file or directory")
+        ) {
             try await transport.send(
-                HTTPRequest(method: .put, url: server.url("/"), body: .file(path: "/nonexistent/ferry-blob", offset: 0, length: 5)),
+                HTTPRequest(
+                    method: .put, url: server.url("/"),
+                    body: .file(path: "/nonexistent/ferry-blob", offset: 0, length: 5)),
                 maxBodyBytes: 16)
         }
         #expect(server.requests.isEmpty)

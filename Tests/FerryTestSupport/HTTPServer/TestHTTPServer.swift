@@ -307,7 +307,9 @@ final class TestHTTPServerCore: Sendable {
                 buffer.replaceSubrange(0..<count, with: bytes[Int(sent)..<Int(sent) + count])
             case .file(let path, let offset, _):
                 if descriptor < 0 { descriptor = open(path, O_RDONLY | O_CLOEXEC) }
-                let read = buffer.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, count, off_t(offset + sent)) }
+                let read = buffer.withUnsafeMutableBytes {
+                    pread(descriptor, $0.baseAddress, count, off_t(offset + sent))
+                }
                 guard read == count else { return false }
             }
             if chunked { guard writer.send(Array((String(count, radix: 16) + "\r\n").utf8)) else { return false } }
