@@ -184,7 +184,11 @@ private final class CurlLoopDriver {
             if performed != CURLM_OK { failAll(CurlError(multi: performed)) }
             collectFinished()
             let polled = curl_multi_poll(multi, nil, 0, idlePollMilliseconds, nil)
-            if polled != CURLM_OK { failAll(CurlError(multi: polled)) }
+            if polled != CURLM_OK {
+                failAll(CurlError(multi: polled))
+                // A poll that keeps failing at once would otherwise spin this thread at full CPU.
+                usleep(10_000)
+            }
         }
     }
 
