@@ -64,7 +64,7 @@ let package = Package(
 
         .testTarget(name: "OCIModelTests", dependencies: ["OCIModel"]),
         .testTarget(name: "MirrorConfigTests", dependencies: ["MirrorConfig", "OCIModel", "FerryTestSupport"]),
-        .testTarget(name: "CurlHTTPTests", dependencies: ["CurlHTTP", "FerryHTTP", "OCIModel", "FerryTestSupport"]),
+        .testTarget(name: "CurlHTTPTests", dependencies: ["CurlHTTP", "FerryHTTP", "OCIModel", "FerryTestSupport", logging]),
         .testTarget(name: "OCIRegistryTests", dependencies: ["OCIRegistry", "FerryHTTP", "OCIModel", "FerryTestSupport"]),
         .testTarget(name: "LayoutStoreTests", dependencies: ["LayoutStore", "OCIModel", "FerryTestSupport"]),
         .testTarget(name: "LedgerTests", dependencies: ["Ledger", "OCIModel", "FerryTestSupport"]),
