@@ -19,6 +19,7 @@ public struct FerryCommand: AsyncParsableCommand {
         subcommands: [
             Validate.self,
             Reference.self,
+            Pull.self,
 
         ]
     )

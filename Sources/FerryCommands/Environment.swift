@@ -1,0 +1,44 @@
+import CurlHTTP
+import FerryHTTP
+import FerryPull
+import Foundation
+import LayoutStore
+import Logging
+import OCIRegistry
+
+/// The composition root: the only place that builds the libcurl transport, reads the environment and opens
+/// stores. Commands get everything through it, so tests can run them in-process.
+struct Environment {
+    /// Options shared by every command.
+    var global: GlobalOptions
+    /// Where results and status lines go.
+    var output: Console = .standardOutput
+    /// Where errors go.
+    var errors: Console = .standardError
+    /// The process environment.
+    var variables: [String: String] = ProcessInfo.processInfo.environment
+
+    /// The logger for this run.
+    var logger: Logger { Logs.make(format: global.logFormat, level: global.logLevel) }
+
+    /// The retry policy from `--retries` and `--retry-delay`.
+    var retryPolicy: RetryPolicy {
+        RetryPolicy(retries: global.retries, baseDelay: .milliseconds(Int64(global.retryDelay * 1000)))
+    }
+
+    /// A libcurl transport.
+    func makeTransport() throws(CommandFailure) -> CurlTransport {
+        do {
+            return try CurlTransport(version: FerryCommand.version, logger: logger)
+        } catch {
+            throw CommandFailure("cannot start the HTTP transport: \(error)", status: .ioError)
+        }
+    }
+
+    /// The store at `--store`, created when missing.
+    func openStore() throws(CommandFailure) -> ContentStore {
+        let store = ContentStore(root: global.store)
+        do { try store.prepare() } catch { throw CommandFailure(error.description, status: .ioError) }
+        return store
+    }
+}
