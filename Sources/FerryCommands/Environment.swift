@@ -3,7 +3,9 @@ import FerryHTTP
 import FerryPull
 import Foundation
 import LayoutStore
+import Ledger
 import Logging
+import MirrorConfig
 import OCIRegistry
 
 /// The composition root: the only place that builds the libcurl transport, reads the environment and opens
@@ -33,6 +35,29 @@ struct Environment {
         } catch {
             throw CommandFailure("cannot start the HTTP transport: \(error)", status: .ioError)
         }
+    }
+
+    /// The mirror list at `--config`; every error is printed and the command exits 65.
+    func loadMirrorList() throws(CommandFailure) -> MirrorList {
+        do {
+            return try MirrorList.load(from: global.configPath, environment: variables)
+        } catch {
+            for problem in error.errors { errors.writeLine(problem.description) }
+            throw CommandFailure(error.summary, status: .invalidInput)
+        }
+    }
+
+    /// The reference store `DIR/ferry.db`, created when missing.
+    func openLedger() throws(CommandFailure) -> ReferenceStore {
+        do {
+            return try ReferenceStore.open(at: global.store + "/ferry.db")
+        } catch {
+            throw CommandFailure("\(error)", status: .ioError)
+        }
+    }
+
+    /// Writes the run's reports (JSON, Markdown, HTML) and `metrics.prom` into the store, and into `extraDirectory`.
+    func writeReports(runID: RunID, ledger: ReferenceStore, extraDirectory: String?) async throws(CommandFailure) {
     }
 
     /// The store at `--store`, created when missing.

@@ -20,6 +20,7 @@ public struct FerryCommand: AsyncParsableCommand {
             Validate.self,
             Reference.self,
             Pull.self,
+            Sync.self,
 
         ]
     )
