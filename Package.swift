@@ -72,6 +72,10 @@ let package = Package(
             name: "FerryPullTests",
             dependencies: ["FerryPull", "OCIRegistry", "LayoutStore", "FerryHTTP", "OCIModel", "FerryTestSupport"]),
         .testTarget(
+            name: "FerrySyncTests",
+            dependencies: ["FerrySync", "FerryPull", "Ledger", "MirrorConfig", "OCIRegistry", "LayoutStore", "FerryHTTP",
+                           "OCIModel", "FerryTestSupport", logging]),
+        .testTarget(
             name: "FerryCommandsTests",
             dependencies: ["FerryCommands", "OCIModel", "FerryTestSupport"]),
         .testTarget(
