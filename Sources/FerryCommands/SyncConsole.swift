@@ -85,6 +85,8 @@ final class SyncConsole: SyncObserver {
         switch event {
         case .planned(let total):
             state.withLock { $0.total = total }
+        case .pulling:
+            break
         case .started(let reference):
             state.withLock { state in
                 state.active[reference.string] = Active(reference: reference, started: clock.now)
@@ -227,6 +229,8 @@ final class SyncConsole: SyncObserver {
             object = ["event": "listing-failed", "reference": reference.string, "error": error]
         case .started(let reference):
             object = ["event": "started", "reference": reference.string]
+        case .pulling:
+            return
         case .blobStarted(let reference, let descriptor, _):
             object = ["event": "blob-started", "reference": reference.string, "digest": descriptor.digest.description,
                       "size": descriptor.size]

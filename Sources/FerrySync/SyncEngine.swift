@@ -62,6 +62,22 @@ public struct SyncEngine: Sendable {
 
     /// Runs the whole list once.
     public func run(observer: any SyncObserver = SilentSyncObserver()) async throws(SyncAbort) -> SyncSummary {
+        try await execute(observer: observer) { (runID, tally) throws(SyncAbort) in
+            try await expand(runID: runID, observer: observer, tally: &tally)
+        }
+    }
+
+    /// Runs exactly `items` (no mirror-list expansion): `ferry pull` is a run of one reference.
+    public func run(items: [SyncItem], observer: any SyncObserver = SilentSyncObserver()) async throws(SyncAbort)
+        -> SyncSummary
+    {
+        try await execute(observer: observer) { (_, _) throws(SyncAbort) in items }
+    }
+
+    private func execute(
+        observer: any SyncObserver,
+        plan: (RunID, inout Tally) async throws(SyncAbort) -> [SyncItem]
+    ) async throws(SyncAbort) -> SyncSummary {
         let runID: RunID
         do {
             runID = try await ledger.beginRun(RunStart(
@@ -72,7 +88,7 @@ public struct SyncEngine: Sendable {
         }
         var tally = Tally()
         do throws(SyncAbort) {
-            let items = try await expand(runID: runID, observer: observer, tally: &tally)
+            let items = try await plan(runID, &tally)
             if stop.firedSignal == nil {
                 observer.handle(.planned(items.count))
                 try await process(items, runID: runID, observer: observer, tally: &tally)
@@ -405,6 +421,8 @@ public struct SyncEngine: Sendable {
 struct ItemPullObserver: PullObserver {
     let reference: ImageReference
     let sink: any SyncObserver
+
+    func pulling(_ reference: ImageReference, message: String) { sink.handle(.pulling(reference, message)) }
 
     func blobStarted(_ descriptor: Descriptor, progress: TransferProgress) {
         sink.handle(.blobStarted(reference, descriptor, progress))

@@ -6,6 +6,19 @@ import OCIModel
 
 /// One reference to synchronise, expanded from an image entry of the mirror list.
 public struct SyncItem: Sendable, Hashable {
+    /// Creates an item.
+    public init(
+        reference: ImageReference, source: ImageReference? = nil, platforms: FerryPull.PlatformSelection,
+        immutable: Bool = false, verifyUpstream: Bool = false, targets: [String] = []
+    ) {
+        self.reference = reference
+        self.source = source ?? reference
+        self.platforms = platforms
+        self.immutable = immutable
+        self.verifyUpstream = verifyUpstream
+        self.targets = targets
+    }
+
     /// The reference: always with a tag or a digest.
     public var reference: ImageReference
     /// The entry's `source` as written (normalised).
@@ -50,6 +63,8 @@ public enum SyncEvent: Sendable {
     case listingFailed(ImageReference, String)
     /// Work on a reference started.
     case started(ImageReference)
+    /// The manifest was found: Docker's `<tag>: Pulling from <repository>`.
+    case pulling(ImageReference, String)
     /// A blob download of a reference started.
     case blobStarted(ImageReference, Descriptor, TransferProgress)
     /// A blob was already present.
