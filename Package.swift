@@ -41,9 +41,12 @@ let package = Package(
         .target(name: "MirrorConfig", dependencies: ["OCIModel", yams]),
         .target(name: "FerryPull", dependencies: ["OCIModel", "FerryHTTP", "OCIRegistry", "LayoutStore", logging]),
         .target(
+            name: "FerryPush",
+            dependencies: ["OCIModel", "FerryHTTP", "OCIRegistry", "FerryPull", "LayoutStore", "Ledger", "FerrySystem", logging]),
+        .target(
             name: "FerrySync",
             dependencies: [
-                "OCIModel", "FerryHTTP", "OCIRegistry", "FerryPull", "LayoutStore", "Ledger", "MirrorConfig",
+                "OCIModel", "FerryHTTP", "OCIRegistry", "FerryPull", "FerryPush", "LayoutStore", "Ledger", "MirrorConfig",
                 "FerrySystem", logging,
             ]),
         .target(name: "FerryReports", dependencies: ["OCIModel", "Ledger"]),
@@ -51,7 +54,7 @@ let package = Package(
             name: "FerryCommands",
             dependencies: [
                 "OCIModel", "FerryHTTP", "CurlHTTP", "OCIRegistry", "LayoutStore", "Ledger", "MirrorConfig",
-                "FerryPull", "FerrySync", "FerryReports", "FerrySystem", argumentParser, logging,
+                "FerryPull", "FerryPush", "FerrySync", "FerryReports", "FerrySystem", argumentParser, logging,
             ]),
         .executableTarget(name: "ferry", dependencies: ["FerryCommands"]),
 

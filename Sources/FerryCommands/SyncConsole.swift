@@ -116,6 +116,9 @@ final class SyncConsole: SyncObserver {
             }
             let isProblem = row.outcome == .failed || row.outcome == .drift
             printLine(Self.line(for: row), important: isProblem)
+            for push in row.pushes {
+                printLine(Self.line(for: push), important: push.outcome == .failed)
+            }
         case .blobPresent:
             break
         }
@@ -142,6 +145,18 @@ final class SyncConsole: SyncObserver {
         parts.append(String(format: "%.1fs", seconds(row.duration)))
         if let servedBy = row.servedBy { parts.append("via \(servedBy)") }
         return parts.joined(separator: "  ")
+    }
+
+    /// `  pushed    -> registry.internal:5000/mirror/…  2 uploaded, 1 mounted, 3 present, 4.2 MB`.
+    static func line(for push: PushRecord) -> String {
+        var text = "  " + push.outcome.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0) + "-> " + push.destination
+        if push.outcome == .failed {
+            text += "  " + (push.error ?? "")
+        } else if push.outcome == .pushed {
+            text += "  \(push.blobsUploaded) uploaded, \(push.blobsMounted) mounted, \(push.blobsPresent) present"
+            if push.bytes > 0 { text += ", " + formatBytes(push.bytes) }
+        }
+        return text
     }
 
     /// The last line of a run.
@@ -255,6 +270,17 @@ final class SyncConsole: SyncObserver {
             if let previous = row.previousDigest { object["previousDigest"] = previous.description }
             if let servedBy = row.servedBy { object["servedBy"] = servedBy }
             if let error = row.error { object["error"] = error }
+            if !row.pushes.isEmpty {
+                object["pushes"] = row.pushes.map { push -> [String: Any] in
+                    var entry: [String: Any] = [
+                        "target": push.target, "destination": push.destination, "outcome": push.outcome.rawValue,
+                        "uploaded": push.blobsUploaded, "mounted": push.blobsMounted, "present": push.blobsPresent,
+                        "bytes": push.bytes,
+                    ]
+                    if let error = push.error { entry["error"] = error }
+                    return entry
+                }
+            }
             if !row.driftEvents.isEmpty {
                 object["drift"] = row.driftEvents.map {
                     ["kind": $0.kind.rawValue, "old": $0.oldValue.description, "new": $0.newValue.description,
