@@ -21,6 +21,7 @@ public struct FerryCommand: AsyncParsableCommand {
             Reference.self,
             Pull.self,
             Sync.self,
+            Push.self,
 
         ]
     )

@@ -148,8 +148,9 @@ final class SyncConsole: SyncObserver {
     }
 
     /// `  pushed    -> registry.internal:5000/mirror/…  2 uploaded, 1 mounted, 3 present, 4.2 MB`.
-    static func line(for push: PushRecord) -> String {
-        var text = "  " + push.outcome.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0) + "-> " + push.destination
+    static func line(for push: PushRecord, showingSource: Bool = false) -> String {
+        let lead = push.outcome.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0)
+        var text = showingSource ? "\(lead)  \(push.reference) -> \(push.destination)" : "  \(lead)-> \(push.destination)"
         if push.outcome == .failed {
             text += "  " + (push.error ?? "")
         } else if push.outcome == .pushed {
