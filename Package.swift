@@ -75,6 +75,10 @@ let package = Package(
             name: "FerryPullTests",
             dependencies: ["FerryPull", "OCIRegistry", "LayoutStore", "FerryHTTP", "OCIModel", "FerryTestSupport"]),
         .testTarget(
+            name: "FerryPushTests",
+            dependencies: ["FerryPush", "FerryPull", "Ledger", "OCIRegistry", "LayoutStore", "FerryHTTP", "OCIModel",
+                           "FerryTestSupport", logging]),
+        .testTarget(
             name: "FerrySyncTests",
             dependencies: ["FerrySync", "FerryPull", "Ledger", "MirrorConfig", "OCIRegistry", "LayoutStore", "FerryHTTP",
                            "OCIModel", "FerryTestSupport", logging]),

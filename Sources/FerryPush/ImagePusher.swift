@@ -56,15 +56,20 @@ public struct PushTarget: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    /// `registry.example:5000` → `registry.example_5000`; `[::1]:5000` → `ipv6-1_5000`.
+    /// `registry.example:5000` → `registry.example_5000`; `[::1]:5000` → `ipv6---1_5000` (colons of the
+    /// address become dashes).
     static func pathComponent(forDomain domain: String) -> String {
-        var text = domain.lowercased()
-        if text.hasPrefix("[") {
-            text = "ipv6-" + text.dropFirst().replacingOccurrences(of: "]", with: "")
-                .replacingOccurrences(of: "::", with: "-").replacingOccurrences(of: ":", with: "-")
-            // A port after the bracket became "-port"; keep it distinguishable.
+        var host = domain.lowercased()
+        var port: String?
+        if host.hasPrefix("["), let close = host.firstIndex(of: "]") {
+            let after = host[host.index(after: close)...]
+            if after.hasPrefix(":") { port = String(after.dropFirst()) }
+            host = "ipv6-" + host[host.index(after: host.startIndex)..<close].replacingOccurrences(of: ":", with: "-")
+        } else if let colon = host.lastIndex(of: ":") {
+            port = String(host[host.index(after: colon)...])
+            host = String(host[..<colon])
         }
-        return text.replacingOccurrences(of: ":", with: "_")
+        return port.map { "\(host)_\($0)" } ?? host
     }
 }
 
@@ -123,17 +128,20 @@ public struct ImagePusher: Sendable {
     public let resolver: EndpointResolver
     /// Blobs pushed at once per reference.
     public let parallelBlobs: Int
+    /// Blobs larger than this are uploaded in chunks of this size.
+    public let chunkSize: Int64
 
     /// Creates a pusher.
     public init(
         session: RegistrySession, store: ContentStore, ledger: ReferenceStore?, resolver: EndpointResolver,
-        parallelBlobs: Int = 4
+        parallelBlobs: Int = 4, chunkSize: Int64 = RegistryClient.chunkSize
     ) {
         self.session = session
         self.store = store
         self.ledger = ledger
         self.resolver = resolver
         self.parallelBlobs = max(parallelBlobs, 1)
+        self.chunkSize = chunkSize
     }
 
     /// Pushes `reference` (stored as `descriptor` in `index.json`) to `target` and records the result in the
@@ -307,6 +315,7 @@ public struct ImagePusher: Sendable {
         let registryHost = client.endpoint.host
         let ledger = self.ledger
         let store = self.store
+        let chunkSize = self.chunkSize
         // Blobs in parallel, bounded; the first failure wins.
         let results = await withTaskGroup(of: Result<(Descriptor, BlobPushOutcome), PushError>.self) { group in
             var pending = tree.blobs.makeIterator()
@@ -317,7 +326,8 @@ public struct ImagePusher: Sendable {
                     let sources = (try? await ledger?.mountSources(registry: registryHost, digest: blob.digest)) ?? []
                     do throws(RegistryError) {
                         let outcome = try await client.pushBlob(
-                            repository, descriptor: blob, file: store.blobPath(blob.digest), mountFrom: sources)
+                            repository, descriptor: blob, file: store.blobPath(blob.digest), mountFrom: sources,
+                            chunkSize: chunkSize)
                         return .success((blob, outcome))
                     } catch {
                         return .failure(.registry(error))

@@ -14,9 +14,7 @@ public enum BlobPushOutcome: String, Sendable, Hashable, Codable {
 }
 
 extension RegistryClient {
-    /// Blobs larger than this are uploaded in chunks with `PATCH`, so a failure costs one chunk, not the blob.
-    public static let chunkThreshold: Int64 = 64 << 20
-    /// The size of one `PATCH` chunk.
+    /// Blobs larger than this are uploaded in `PATCH` chunks of this size, so a failure costs a chunk, not the blob.
     public static let chunkSize: Int64 = 64 << 20
 
     /// `HEAD /v2/<repository>/blobs/<digest>`: true when the destination has the blob.
@@ -46,11 +44,11 @@ extension RegistryClient {
 
     /// Puts `descriptor` into `repository`: nothing when present, a cross-repository mount when `mountFrom` names a
     /// repository of this registry that has it (the registry may ignore it and open an upload instead), else an
-    /// upload of `file` — one `PUT` for small blobs, `PATCH` chunks above ``chunkThreshold``.
+    /// upload of `file` — one `PUT` for small blobs, `PATCH` chunks of `chunkSize` above it.
     // https://github.com/opencontainers/distribution-spec/blob/main/spec.md#pushing-blobs
     public func pushBlob(
         _ repository: String, descriptor: Descriptor, file: String, mountFrom: [String] = [],
-        progress: TransferProgress? = nil
+        chunkSize: Int64 = RegistryClient.chunkSize, progress: TransferProgress? = nil
     ) async throws(RegistryError) -> BlobPushOutcome {
         if try await blobExists(repository, digest: descriptor.digest) { return .present }
         var session: URL?
@@ -64,7 +62,9 @@ extension RegistryClient {
         var retry = 0
         while true {
             do {
-                try await upload(repository, descriptor: descriptor, file: file, session: session, progress: progress)
+                try await upload(
+                    repository, descriptor: descriptor, file: file, session: session, chunkSize: max(chunkSize, 1),
+                    progress: progress)
                 return .uploaded
             } catch {
                 // An upload is not idempotent request by request, but restarting the whole sequence is safe.
@@ -115,15 +115,17 @@ extension RegistryClient {
     }
 
     private func upload(
-        _ repository: String, descriptor: Descriptor, file: String, session existing: URL?, progress: TransferProgress?
+        _ repository: String, descriptor: Descriptor, file: String, session existing: URL?, chunkSize: Int64,
+        progress: TransferProgress?
     ) async throws(RegistryError) {
         var location: URL
         if let existing { location = existing } else { location = try await startUpload(repository) }
         let scopes = [Self.pushScope(repository)]
         var offset: Int64 = 0
-        if descriptor.size > Self.chunkThreshold {
-            while offset < descriptor.size {
-                let length = min(Self.chunkSize, descriptor.size - offset)
+        if descriptor.size > chunkSize {
+            // Full chunks go with PATCH; the rest (at most one chunk) travels with the closing PUT.
+            while descriptor.size - offset > chunkSize {
+                let length = chunkSize
                 let response = try await perform(
                     Call(method: .patch, url: location,
                          headers: ["Content-Type": "application/octet-stream",
