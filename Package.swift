@@ -49,12 +49,16 @@ let package = Package(
                 "OCIModel", "FerryHTTP", "OCIRegistry", "FerryPull", "FerryPush", "LayoutStore", "Ledger", "MirrorConfig",
                 "FerrySystem", logging,
             ]),
+        .target(
+            name: "FerryMaintenance",
+            dependencies: ["OCIModel", "LayoutStore", "Ledger", "FerrySystem", "FerryPull", "OCIRegistry", logging]),
         .target(name: "FerryReports", dependencies: ["OCIModel", "Ledger"]),
         .target(
             name: "FerryCommands",
             dependencies: [
                 "OCIModel", "FerryHTTP", "CurlHTTP", "OCIRegistry", "LayoutStore", "Ledger", "MirrorConfig",
-                "FerryPull", "FerryPush", "FerrySync", "FerryReports", "FerrySystem", argumentParser, logging,
+                "FerryPull", "FerryPush", "FerrySync", "FerryMaintenance", "FerryReports", "FerrySystem",
+                argumentParser, logging,
             ]),
         .executableTarget(name: "ferry", dependencies: ["FerryCommands"]),
 
@@ -77,6 +81,10 @@ let package = Package(
         .testTarget(
             name: "FerryPushTests",
             dependencies: ["FerryPush", "FerryPull", "Ledger", "OCIRegistry", "LayoutStore", "FerryHTTP", "OCIModel",
+                           "FerryTestSupport", logging]),
+        .testTarget(
+            name: "FerryMaintenanceTests",
+            dependencies: ["FerryMaintenance", "FerryPull", "Ledger", "OCIRegistry", "LayoutStore", "FerryHTTP", "OCIModel",
                            "FerryTestSupport", logging]),
         .testTarget(
             name: "FerrySyncTests",

@@ -1,6 +1,7 @@
 import CurlHTTP
 import FerryHTTP
 import FerryPull
+import FerrySystem
 import Foundation
 import LayoutStore
 import Ledger
@@ -58,6 +59,15 @@ struct Environment {
 
     /// Writes the run's reports (JSON, Markdown, HTML) and `metrics.prom` into the store, and into `extraDirectory`.
     func writeReports(runID: RunID, ledger: ReferenceStore, extraDirectory: String?) async throws(CommandFailure) {
+    }
+
+    /// The store at `--store`, which must already exist (commands that only read or clean up).
+    func openExistingStore() throws(CommandFailure) -> ContentStore {
+        let store = ContentStore(root: global.store)
+        guard FileSystem.exists(store.path("index.json")) else {
+            throw CommandFailure("no ferry store at \(global.store): run ferry sync or ferry pull first", status: .ioError)
+        }
+        return store
     }
 
     /// The store at `--store`, created when missing.

@@ -22,6 +22,8 @@ public struct FerryCommand: AsyncParsableCommand {
             Pull.self,
             Sync.self,
             Push.self,
+            Verify.self,
+            Prune.self,
 
         ]
     )
