@@ -46,7 +46,7 @@ let package = Package(
                 "OCIModel", "FerryHTTP", "OCIRegistry", "FerryPull", "LayoutStore", "Ledger", "MirrorConfig",
                 "FerrySystem", logging,
             ]),
-        .target(name: "FerryReports", dependencies: ["OCIModel", "Ledger"]),
+        .target(name: "FerryReports", dependencies: ["OCIModel", "Ledger", "FerrySystem"]),
         .target(
             name: "FerryCommands",
             dependencies: [
@@ -68,6 +68,9 @@ let package = Package(
         .testTarget(name: "OCIRegistryTests", dependencies: ["OCIRegistry", "FerryHTTP", "OCIModel", "FerryTestSupport"]),
         .testTarget(name: "LayoutStoreTests", dependencies: ["LayoutStore", "OCIModel", "FerryTestSupport"]),
         .testTarget(name: "LedgerTests", dependencies: ["Ledger", "OCIModel", "FerryTestSupport"]),
+        .testTarget(
+            name: "FerryReportsTests",
+            dependencies: ["FerryReports", "Ledger", "OCIModel", "FerrySystem", "FerryTestSupport"]),
         .testTarget(
             name: "FerryPullTests",
             dependencies: ["FerryPull", "OCIRegistry", "LayoutStore", "FerryHTTP", "OCIModel", "FerryTestSupport"]),
