@@ -81,7 +81,9 @@ public enum MarkdownReport {
                 header: header, alignments: alignments,
                 rows: report.images.map { row in
                     var cells = [
-                        outcomeText(row), code(row.reference), shortCode(row.digest), shortCode(row.previousDigest),
+                        outcomeText(row), code(row.reference), shortCode(row.digest),
+                        row.previousDigest != nil && row.previousDigest == row.digest
+                            ? "same" : shortCode(row.previousDigest),
                         row.imageID.map { shortCode($0) }
                             ?? (row.platforms.isEmpty ? "" : "index: \(row.platforms.count) platforms"),
                         row.servedBy.map(endpointText) ?? "", row.attempts.isEmpty ? "" : String(row.attempts.count),
