@@ -76,7 +76,7 @@ let package = Package(
             dependencies: ["FerryPull", "OCIRegistry", "LayoutStore", "FerryHTTP", "OCIModel", "FerryTestSupport"]),
         .testTarget(
             name: "FerryCommandsTests",
-            dependencies: ["FerryCommands", "OCIModel", "FerryTestSupport"]),
+            dependencies: ["FerryCommands", "FerryReports", "Ledger", "OCIModel", "FerryTestSupport"]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["FerryCommands", "CurlHTTP", "OCIRegistry", "LayoutStore", "Ledger", "FerryTestSupport"]),

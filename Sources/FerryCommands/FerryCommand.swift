@@ -19,6 +19,8 @@ public struct FerryCommand: AsyncParsableCommand {
         subcommands: [
             Validate.self,
             Reference.self,
+            Ls.self,
+            Report.self,
 
         ]
     )
