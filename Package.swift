@@ -41,17 +41,24 @@ let package = Package(
         .target(name: "MirrorConfig", dependencies: ["OCIModel", yams]),
         .target(name: "FerryPull", dependencies: ["OCIModel", "FerryHTTP", "OCIRegistry", "LayoutStore", logging]),
         .target(
+            name: "FerryPush",
+            dependencies: ["OCIModel", "FerryHTTP", "OCIRegistry", "FerryPull", "LayoutStore", "Ledger", "FerrySystem", logging]),
+        .target(
             name: "FerrySync",
             dependencies: [
-                "OCIModel", "FerryHTTP", "OCIRegistry", "FerryPull", "LayoutStore", "Ledger", "MirrorConfig",
+                "OCIModel", "FerryHTTP", "OCIRegistry", "FerryPull", "FerryPush", "LayoutStore", "Ledger", "MirrorConfig",
                 "FerrySystem", logging,
             ]),
+        .target(
+            name: "FerryMaintenance",
+            dependencies: ["OCIModel", "LayoutStore", "Ledger", "FerrySystem", "FerryPull", "OCIRegistry", logging]),
         .target(name: "FerryReports", dependencies: ["OCIModel", "Ledger", "FerrySystem"]),
         .target(
             name: "FerryCommands",
             dependencies: [
                 "OCIModel", "FerryHTTP", "CurlHTTP", "OCIRegistry", "LayoutStore", "Ledger", "MirrorConfig",
-                "FerryPull", "FerrySync", "FerryReports", "FerrySystem", argumentParser, logging,
+                "FerryPull", "FerryPush", "FerrySync", "FerryMaintenance", "FerryReports", "FerrySystem",
+                argumentParser, logging,
             ]),
         .executableTarget(name: "ferry", dependencies: ["FerryCommands"]),
 
@@ -64,7 +71,7 @@ let package = Package(
 
         .testTarget(name: "OCIModelTests", dependencies: ["OCIModel"]),
         .testTarget(name: "MirrorConfigTests", dependencies: ["MirrorConfig", "OCIModel", "FerryTestSupport"]),
-        .testTarget(name: "CurlHTTPTests", dependencies: ["CurlHTTP", "FerryHTTP", "OCIModel", "FerryTestSupport"]),
+        .testTarget(name: "CurlHTTPTests", dependencies: ["CurlHTTP", "FerryHTTP", "OCIModel", "FerryTestSupport", logging]),
         .testTarget(name: "OCIRegistryTests", dependencies: ["OCIRegistry", "FerryHTTP", "OCIModel", "FerryTestSupport"]),
         .testTarget(name: "LayoutStoreTests", dependencies: ["LayoutStore", "OCIModel", "FerryTestSupport"]),
         .testTarget(name: "LedgerTests", dependencies: ["Ledger", "OCIModel", "FerryTestSupport"]),
@@ -74,6 +81,18 @@ let package = Package(
         .testTarget(
             name: "FerryPullTests",
             dependencies: ["FerryPull", "OCIRegistry", "LayoutStore", "FerryHTTP", "OCIModel", "FerryTestSupport"]),
+        .testTarget(
+            name: "FerryPushTests",
+            dependencies: ["FerryPush", "FerryPull", "Ledger", "OCIRegistry", "LayoutStore", "FerryHTTP", "OCIModel",
+                           "FerryTestSupport", logging]),
+        .testTarget(
+            name: "FerryMaintenanceTests",
+            dependencies: ["FerryMaintenance", "FerryPull", "Ledger", "OCIRegistry", "LayoutStore", "FerryHTTP", "OCIModel",
+                           "FerryTestSupport", logging]),
+        .testTarget(
+            name: "FerrySyncTests",
+            dependencies: ["FerrySync", "FerryPull", "Ledger", "MirrorConfig", "OCIRegistry", "LayoutStore", "FerryHTTP",
+                           "OCIModel", "FerryTestSupport", logging]),
         .testTarget(
             name: "FerryCommandsTests",
             dependencies: ["FerryCommands", "FerryReports", "Ledger", "OCIModel", "FerryTestSupport"]),

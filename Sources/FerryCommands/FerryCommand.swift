@@ -19,6 +19,11 @@ public struct FerryCommand: AsyncParsableCommand {
         subcommands: [
             Validate.self,
             Reference.self,
+            Pull.self,
+            Sync.self,
+            Push.self,
+            Verify.self,
+            Prune.self,
             Ls.self,
             Report.self,
 

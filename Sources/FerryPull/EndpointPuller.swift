@@ -30,8 +30,6 @@ struct EndpointPuller {
         let reference = request.reference
         let repository = reference.path
         var totals = Totals()
-        let tagOrDigest = reference.digest == nil ? (reference.tag ?? "latest") : reference.string
-        observer.pulling(reference, message: "\(tagOrDigest): Pulling from \(repository)")
 
         // Resolve: a digest reference (with or without tag) is fetched by digest; a tag costs one HEAD.
         var descriptor: Descriptor
@@ -78,6 +76,9 @@ struct EndpointPuller {
 
         let content: FetchedManifest.Content
         do { content = try top.decode() } catch { throw classify(.registry(error)) }
+        // As in moby: announced once the manifest proved the endpoint speaks v2, so a failed endpoint prints nothing.
+        let tagOrDigest = reference.digest == nil ? (reference.tag ?? "latest") : reference.string
+        observer.pulling(reference, message: "\(tagOrDigest): Pulling from \(repository)")
         switch content {
         case .image(let image):
             let imageID = try await pullImage(image, repository: repository, platform: request.platforms, totals: &totals)

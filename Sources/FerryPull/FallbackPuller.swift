@@ -39,9 +39,11 @@ public struct FallbackPuller: Sendable {
     ///
     /// Errors before the loop (the reserved name `scratch`) are returned as is; endpoint errors go through the
     /// fallback rules and the final one through moby's translation. Cancellation never falls back.
-    public func pull(_ request: PullRequest, observer: any PullObserver = SilentPullObserver()) async throws(PullFailure)
-        -> Success
-    {
+    /// With `updateIndex: false` the content is stored but `index.json` is left alone (repairs re-fetch by digest
+    /// without renaming anything).
+    public func pull(
+        _ request: PullRequest, observer: any PullObserver = SilentPullObserver(), updateIndex: Bool = true
+    ) async throws(PullFailure) -> Success {
         let reference = request.reference
         if reference.familiarName == "scratch" {
             throw PullFailure(
@@ -49,107 +51,115 @@ public struct FallbackPuller: Sendable {
                 provenance: Provenance(servedBy: nil, servedByMirror: false, attempts: []))
         }
         let previous = try? store.reference(named: reference.string)?.digest
+        let store = self.store
+        let blobs = self.blobs
+        let logger = session.logger
+        let (image, provenance) = try await withEndpoints(for: reference, observer: observer) {
+            client throws(EndpointFailure) in
+            try await EndpointPuller(client: client, store: store, blobs: blobs, observer: observer, logger: logger)
+                .pull(request)
+        }
+        do {
+            if updateIndex {
+                try store.setReference(reference.string, to: Descriptor(
+                    mediaType: image.mediaType, digest: image.manifestDigest, size: image.size))
+            }
+        } catch {
+            throw PullFailure(kind: .localStore, message: error.description, provenance: provenance)
+        }
+        return Success(image: image, provenance: provenance, previousDigest: previous)
+    }
+
+    /// Resolves `reference` to a descriptor without storing anything (dry runs, upstream checks): a digest
+    /// reference resolves to itself with no request, a tag costs one HEAD on the first endpoint that answers.
+    /// With `mirrors: false` only the registry's own endpoints are asked.
+    public func resolve(_ reference: ImageReference, mirrors: Bool = true) async throws(PullFailure)
+        -> (Descriptor, Provenance)
+    {
+        let reference = reference.taggedLatestIfNameOnly()
+        if let digest = reference.digest {
+            return (Descriptor(mediaType: MediaType(rawValue: ""), digest: digest, size: 0),
+                    Provenance(servedBy: nil, servedByMirror: false, attempts: []))
+        }
+        let tag = reference.tag ?? "latest"
+        return try await withEndpoints(for: reference, mirrors: mirrors) { client throws(EndpointFailure) in
+            do throws(RegistryError) {
+                return try await client.resolveTag(reference.path, tag: tag).descriptor
+            } catch {
+                throw Self.classifyLookup(error, client: client)
+            }
+        }
+    }
+
+    /// Lists the tags of `repository` through the endpoint list (moby's all-tags mode: `tags/list` errors go
+    /// through `allowV1Fallback`).
+    public func listTags(_ repository: ImageReference) async throws(PullFailure) -> ([String], Provenance) {
+        let path = repository.path
+        return try await withEndpoints(for: repository.nameOnly) { client throws(EndpointFailure) in
+            do throws(RegistryError) {
+                return try await client.listTags(path)
+            } catch {
+                throw Self.classifyLookup(error, client: client)
+            }
+        }
+    }
+
+    /// Errors of a resolve or tag listing, classified like the pull path.
+    static func classifyLookup(_ error: RegistryError, client: RegistryClient) -> EndpointFailure {
+        if error.isCancellation { return .stop(.cancelled) }
+        if case .request(_, _, .transport(let transport)) = error, transport.isBeforeHTTP,
+            !client.session.hasResponded(client.endpoint)
+        {
+            return .fallback(FallbackError(error: .registry(error), confirmedV2: false, transportOK: false))
+        }
+        if let fallback = allowV1Fallback(error) { return fallback }
+        if continueOnError(.registry(error), mirror: client.endpoint.isMirror) {
+            return .fallback(FallbackError(error: .registry(error), confirmedV2: false, transportOK: true))
+        }
+        return .stop(.registry(error))
+    }
+
+    /// moby's endpoint loop: tries `attempt` on each endpoint in order, skipping plain HTTP for hosts that
+    /// proved to speak TLS; the first success wins, a stop error ends the loop, and after the last endpoint the
+    /// last fallback error (never an `ErrNoSupport` when another error exists) is translated.
+    func withEndpoints<T: Sendable>(
+        for reference: ImageReference, mirrors: Bool = true, observer: any PullObserver = SilentPullObserver(),
+        attempt: (RegistryClient) async throws(EndpointFailure) -> T
+    ) async throws(PullFailure) -> (T, Provenance) {
         var state = LoopState()
         var attempts: [EndpointAttempt] = []
-        for endpoint in resolver.endpoints(for: reference.domain) {
+        let endpoints = resolver.endpoints(for: reference.domain).filter { mirrors || !$0.isMirror }
+        for endpoint in endpoints {
             if endpoint.scheme != "https", state.confirmedTLS.contains(endpoint.host) {
-                session.logger.debug(
-                    "Skipping non-TLS endpoint \(endpoint) for host/port that appears to use TLS")
+                session.logger.debug("Skipping non-TLS endpoint \(endpoint) for host/port that appears to use TLS")
                 attempts.append(EndpointAttempt(
                     endpoint: endpoint.description, isMirror: endpoint.isMirror,
                     error: "skipped: host/port appears to use TLS", fellBack: true, skipped: true))
                 continue
             }
-            let puller = EndpointPuller(
-                client: session.client(for: endpoint), store: store, blobs: blobs, observer: observer,
-                logger: session.logger)
             do {
-                let image = try await puller.pull(request)
-                let provenance = Provenance(
-                    servedBy: endpoint.description, servedByMirror: endpoint.isMirror, attempts: attempts)
-                do {
-                    try store.setReference(reference.string, to: Descriptor(
-                        mediaType: image.mediaType, digest: image.manifestDigest, size: image.size))
-                } catch {
-                    throw PullFailure(kind: .localStore, message: error.description, provenance: provenance)
-                }
-                return Success(image: image, provenance: provenance, previousDigest: previous)
-            } catch let failure as PullFailure {
-                throw failure
-            } catch let failure as EndpointFailure {
-                switch state.handle(failure, endpoint: endpoint) {
-                case .next(let error):
-                    session.logger.info("Attempting next endpoint for pull after error: \(error)")
-                    observer.endpointFailed(endpoint, error: error.description, fellBack: true)
-                    attempts.append(EndpointAttempt(
-                        endpoint: endpoint.description, isMirror: endpoint.isMirror, error: error.description,
-                        fellBack: true, skipped: false))
-                case .stop(let error):
-                    session.logger.info("Not continuing with pull after error: \(error)")
-                    observer.endpointFailed(endpoint, error: error.description, fellBack: false)
-                    attempts.append(EndpointAttempt(
-                        endpoint: endpoint.description, isMirror: endpoint.isMirror, error: error.description,
-                        fellBack: false, skipped: false))
-                    throw PullFailure.translate(
-                        error, reference: reference,
-                        provenance: Provenance(servedBy: nil, servedByMirror: false, attempts: attempts))
-                }
+                let value = try await attempt(session.client(for: endpoint))
+                return (value, Provenance(servedBy: endpoint.description, servedByMirror: endpoint.isMirror,
+                                          attempts: attempts))
             } catch {
-                throw PullFailure(
-                    kind: .cancelled, message: "context canceled",
-                    provenance: Provenance(servedBy: nil, servedByMirror: false, attempts: attempts))
-            }
-        }
-        let provenance = Provenance(servedBy: nil, servedByMirror: false, attempts: attempts)
-        guard let last = state.lastError else {
-            throw PullFailure(
-                kind: .unknown, message: "no endpoints found for \(reference.familiarString)", provenance: provenance)
-        }
-        throw PullFailure.translate(last, reference: reference, provenance: provenance)
-    }
-
-    /// Resolves `reference` to its digest without storing anything (dry runs): a digest reference resolves to
-    /// itself with no request, a tag costs one HEAD on the first endpoint that answers.
-    public func resolve(_ reference: ImageReference) async throws(PullFailure) -> (Digest, Provenance) {
-        let reference = reference.taggedLatestIfNameOnly()
-        if let digest = reference.digest {
-            return (digest, Provenance(servedBy: nil, servedByMirror: false, attempts: []))
-        }
-        var state = LoopState()
-        var attempts: [EndpointAttempt] = []
-        for endpoint in resolver.endpoints(for: reference.domain) {
-            if endpoint.scheme != "https", state.confirmedTLS.contains(endpoint.host) { continue }
-            let client = session.client(for: endpoint)
-            do throws(RegistryError) {
-                let resolution = try await client.resolveTag(reference.path, tag: reference.tag ?? "latest")
-                return (resolution.descriptor.digest,
-                        Provenance(servedBy: endpoint.description, servedByMirror: endpoint.isMirror, attempts: attempts))
-            } catch {
-                let failure: EndpointFailure
-                if error.isCancellation {
-                    failure = .stop(.cancelled)
-                } else if case .request(_, _, .transport(let transport)) = error, transport.isBeforeHTTP,
-                    !session.hasResponded(endpoint)
-                {
-                    failure = .fallback(FallbackError(error: .registry(error), confirmedV2: false, transportOK: false))
-                } else if let fallback = allowV1Fallback(error) {
-                    failure = fallback
-                } else if continueOnError(.registry(error), mirror: endpoint.isMirror) {
-                    failure = .fallback(FallbackError(error: .registry(error), confirmedV2: false, transportOK: true))
+                let decision = state.handle(error, endpoint: endpoint)
+                let (failure, fellBack): (PullError, Bool) =
+                    switch decision {
+                    case .next(let failure): (failure, true)
+                    case .stop(let failure): (failure, false)
+                    }
+                if fellBack {
+                    session.logger.info("Attempting next endpoint for pull after error: \(failure)")
                 } else {
-                    failure = .stop(.registry(error))
+                    session.logger.info("Not continuing with pull after error: \(failure)")
                 }
-                switch state.handle(failure, endpoint: endpoint) {
-                case .next(let error):
-                    attempts.append(EndpointAttempt(
-                        endpoint: endpoint.description, isMirror: endpoint.isMirror, error: error.description,
-                        fellBack: true, skipped: false))
-                case .stop(let error):
-                    attempts.append(EndpointAttempt(
-                        endpoint: endpoint.description, isMirror: endpoint.isMirror, error: error.description,
-                        fellBack: false, skipped: false))
+                observer.endpointFailed(endpoint, error: failure.description, fellBack: fellBack)
+                attempts.append(EndpointAttempt(
+                    endpoint: endpoint.description, isMirror: endpoint.isMirror, error: failure.description,
+                    fellBack: fellBack, skipped: false))
+                if !fellBack {
                     throw PullFailure.translate(
-                        error, reference: reference,
+                        failure, reference: reference,
                         provenance: Provenance(servedBy: nil, servedByMirror: false, attempts: attempts))
                 }
             }

@@ -55,7 +55,11 @@ public struct Observation: Sendable, Hashable {
     /// The pinned digest of a digest reference.
     public var requestedDigest: Digest? { reference.digest }
     /// The reference text stored and reported: full, normalized, `:latest` added when name-only.
-    public var referenceText: String { reference.taggedLatestIfNameOnly().string }
+    public var referenceText: String {
+        // A name-only reference reaches the store only for a failed tag listing; it names the repository as is.
+        if case .failed = result, reference.isNameOnly { return reference.string }
+        return reference.taggedLatestIfNameOnly().string
+    }
 }
 
 /// The manifest a reference resolved to.

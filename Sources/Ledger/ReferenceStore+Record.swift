@@ -150,7 +150,8 @@ private struct Recorder {
         if let requested = observation.requestedDigest, requested != manifest.digest {
             throw invalid("resolved \(manifest.digest), but the reference pins \(requested)")
         }
-        if manifest.platforms.isEmpty, manifest.imageID == nil {
+        // A dry run resolves with one HEAD and fetches no config, so it cannot know the image ID.
+        if manifest.platforms.isEmpty, manifest.imageID == nil, !observation.dryRun {
             throw invalid("\(manifest.digest) has neither an image ID nor index children")
         }
         var seen: Set<String> = []

@@ -153,7 +153,7 @@ struct FileParser {
                 field.value, field: key, expected: "a mapping with \(Self.registryKeys.joined(separator: ", "))")
         else { return nil }
         var mirrors: [URL] = []
-        var tls = TLSMode.verify
+        var tls: TLSMode?
         var caFile: String?
         var clientCertificate: (String, Node)?
         var clientKey: (String, Node)?

@@ -30,7 +30,7 @@ extension MirrorList {
             if !settings.mirrors.isEmpty {
                 groups.append("mirrors=" + settings.mirrors.map { planValue($0.absoluteString) }.joined(separator: ","))
             }
-            groups.append("tls=\(settings.tls)")
+            groups.append("tls=\(settings.tls?.rawValue ?? "default")")
             if let caFile = settings.caFile { groups.append("ca-file=\(planValue(caFile))") }
             if let certificate = settings.clientCertificate { groups.append("client-cert=\(planValue(certificate))") }
             if let key = settings.clientKey { groups.append("client-key=\(planValue(key))") }
@@ -42,7 +42,7 @@ extension MirrorList {
             guard let target = targets[name] else { continue }
             var groups = ["target \(name)", target.destination.description]
             if case .registry = target.destination {
-                groups.append("tls=\(target.tls)")
+                groups.append("tls=\(target.tls?.rawValue ?? "default")")
                 if let caFile = target.caFile { groups.append("ca-file=\(planValue(caFile))") }
             }
             lines.append(groups.joined(separator: "  "))

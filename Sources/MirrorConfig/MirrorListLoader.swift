@@ -260,14 +260,14 @@ struct MirrorListLoader {
     private mutating func finish() throws(ConfigErrors) -> MirrorList {
         var resolvedTargets: [String: Target] = [:]
         for draft in targets {
-            let tls: TLSMode
+            let tls: TLSMode?
             let caFile: String?
             switch draft.destination {
             case .registry(let host, _):
-                tls = draft.tls ?? registries[host]?.tls ?? .verify
+                tls = draft.tls ?? registries[host]?.tls
                 caFile = draft.caFile ?? registries[host]?.caFile
             case .layout:
-                tls = .verify
+                tls = nil
                 caFile = nil
             }
             resolvedTargets[draft.name] = Target(

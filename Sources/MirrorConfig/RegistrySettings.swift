@@ -87,8 +87,9 @@ public struct RegistrySettings: Hashable, Sendable {
     public let host: String
     /// Mirrors tried first, in order, deduplicated, each ending with `/`; then the host itself.
     public let mirrors: [URL]
-    /// TLS mode for the host itself (mirrors carry their scheme).
-    public let tls: TLSMode
+    /// TLS mode for the host itself (mirrors carry their scheme); nil when not set, which means Docker's default:
+    /// verify, except for loopback hosts (`localhost`, `127.0.0.0/8`, `::1`), tried with https then plain http.
+    public let tls: TLSMode?
     /// A PEM bundle of extra CA certificates.
     public let caFile: String?
     /// A PEM client certificate for mutual TLS (always given together with ``clientKey``).
@@ -102,7 +103,7 @@ public struct RegistrySettings: Hashable, Sendable {
 
     /// Creates settings; the defaults are those of a host the mirror list does not mention.
     public init(
-        host: String, mirrors: [URL] = [], tls: TLSMode = .verify, caFile: String? = nil,
+        host: String, mirrors: [URL] = [], tls: TLSMode? = nil, caFile: String? = nil,
         clientCertificate: String? = nil, clientKey: String? = nil, credentials: CredentialSource = .dockerConfig,
         location: SourceLocation? = nil
     ) {

@@ -21,14 +21,14 @@ public struct Target: Hashable, Sendable {
     /// Registry or layout.
     public let destination: Destination
     /// For a registry target: the target's own `tls`, else the `registries:` entry of its host, else `verify`.
-    public let tls: TLSMode
+    public let tls: TLSMode?
     /// For a registry target: the target's own `ca-file`, else the `registries:` entry's.
     public let caFile: String?
     /// Where the target was defined.
     public let location: SourceLocation
 
     /// Creates a target.
-    public init(name: String, destination: Destination, tls: TLSMode, caFile: String?, location: SourceLocation) {
+    public init(name: String, destination: Destination, tls: TLSMode?, caFile: String?, location: SourceLocation) {
         self.name = name
         self.destination = destination
         self.tls = tls

@@ -70,7 +70,7 @@ import Testing
         #expect(list.registries.keys.sorted() == ["docker.io", "ghcr.io", "registry.internal:5000"])
         let hub = list.settings(for: "index.docker.io")
         #expect(hub.mirrors.map(\.absoluteString) == ["https://mirror.example.internal/", "http://10.0.0.5:5000/"])
-        #expect(hub.tls == .verify)
+        #expect(hub.tls == nil)  // not set: Docker's default applies
         #expect(hub.credentials == .dockerConfig)
         let internalHost = list.settings(for: "registry.internal:5000")
         #expect(internalHost.tls == .plainHTTP)

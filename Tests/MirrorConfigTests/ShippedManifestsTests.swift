@@ -102,7 +102,7 @@ private let manifests: String = {
         #expect(lines[1] == "fingerprint \(list.fingerprint)")
         #expect(
             Array(lines[2...]) == [
-                "registry docker.io  mirrors=https://mirror.example.internal/  tls=verify  credentials=docker-config",
+                "registry docker.io  mirrors=https://mirror.example.internal/  tls=default  credentials=docker-config",
                 "registry registry.internal:5000  tls=plain-http  ca-file=/etc/ferry/internal-ca.pem  "
                     + "credentials=username:env:INTERNAL_USER,password:file:/run/secrets/internal",
                 "target internal  registry=registry.internal:5000  prefix=mirror  tls=plain-http  "
@@ -133,7 +133,7 @@ private let manifests: String = {
         let list = try #require(loaded.list, "errors: \(loaded.errors)")
         #expect(
             Array(list.planLines[2...]) == [
-                "registry ghcr.io  tls=verify  credentials=\"username:literal,token:file:/run/secrets/ghcr token\"",
+                "registry ghcr.io  tls=default  credentials=\"username:literal,token:file:/run/secrets/ghcr token\"",
                 "target usb  layout=\"/mnt/usb drive\"",
                 "image docker.io/library/nginx  tags=latest(implied)  platforms=all  targets=(none)",
                 "image docker.io/library/alpine  include=\"\\\\d{1,3}\"  platforms=all  targets=usb",

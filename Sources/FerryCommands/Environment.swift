@@ -1,0 +1,79 @@
+import CurlHTTP
+import FerryHTTP
+import FerryPull
+import FerrySystem
+import Foundation
+import LayoutStore
+import Ledger
+import Logging
+import MirrorConfig
+import OCIRegistry
+
+/// The composition root: the only place that builds the libcurl transport, reads the environment and opens
+/// stores. Commands get everything through it, so tests can run them in-process.
+struct Environment {
+    /// Options shared by every command.
+    var global: GlobalOptions
+    /// Where results and status lines go.
+    var output: Console = .standardOutput
+    /// Where errors go.
+    var errors: Console = .standardError
+    /// The process environment.
+    var variables: [String: String] = ProcessInfo.processInfo.environment
+
+    /// The logger for this run.
+    var logger: Logger { Logs.make(format: global.logFormat, level: global.logLevel) }
+
+    /// The retry policy from `--retries` and `--retry-delay`.
+    var retryPolicy: RetryPolicy {
+        RetryPolicy(retries: global.retries, baseDelay: .milliseconds(Int64(global.retryDelay * 1000)))
+    }
+
+    /// A libcurl transport.
+    func makeTransport() throws(CommandFailure) -> CurlTransport {
+        do {
+            return try CurlTransport(version: FerryCommand.version, logger: logger)
+        } catch {
+            throw CommandFailure("cannot start the HTTP transport: \(error)", status: .ioError)
+        }
+    }
+
+    /// The mirror list at `--config`; every error is printed and the command exits 65.
+    func loadMirrorList() throws(CommandFailure) -> MirrorList {
+        do {
+            return try MirrorList.load(from: global.configPath, environment: variables)
+        } catch {
+            for problem in error.errors { errors.writeLine(problem.description) }
+            throw CommandFailure(error.summary, status: .invalidInput)
+        }
+    }
+
+    /// The reference store `DIR/ferry.db`, created when missing.
+    func openLedger() throws(CommandFailure) -> ReferenceStore {
+        do {
+            return try ReferenceStore.open(at: global.store + "/ferry.db")
+        } catch {
+            throw CommandFailure("\(error)", status: .ioError)
+        }
+    }
+
+    /// Writes the run's reports (JSON, Markdown, HTML) and `metrics.prom` into the store, and into `extraDirectory`.
+    func writeReports(runID: RunID, ledger: ReferenceStore, extraDirectory: String?) async throws(CommandFailure) {
+    }
+
+    /// The store at `--store`, which must already exist (commands that only read or clean up).
+    func openExistingStore() throws(CommandFailure) -> ContentStore {
+        let store = ContentStore(root: global.store)
+        guard FileSystem.exists(store.path("index.json")) else {
+            throw CommandFailure("no ferry store at \(global.store): run ferry sync or ferry pull first", status: .ioError)
+        }
+        return store
+    }
+
+    /// The store at `--store`, created when missing.
+    func openStore() throws(CommandFailure) -> ContentStore {
+        let store = ContentStore(root: global.store)
+        do { try store.prepare() } catch { throw CommandFailure(error.description, status: .ioError) }
+        return store
+    }
+}

@@ -1,0 +1,469 @@
+import FerryHTTP
+import FerryPull
+import FerryPush
+import Foundation
+import Ledger
+import Logging
+import MirrorConfig
+import OCIModel
+import OCIRegistry
+
+/// Runs a mirror list: expands every image entry into references, pulls each through the fallback orchestrator,
+/// and records every observation in the reference store, where drift is decided.
+///
+/// References run in parallel (bounded by `jobs`); blobs are shared and single-flight through the puller's blob
+/// fetcher. A failed reference is an outcome, not an abort; only a store or reference-store failure aborts. A stop
+/// signal stops starting work and cancels transfers in flight; the run is then recorded as interrupted.
+public struct SyncEngine: Sendable {
+    /// Run options.
+    public struct Options: Sendable {
+        /// Resolve and record what would change, fetching no blobs and changing no tag or digest.
+        public var dryRun: Bool
+        /// References processed at once.
+        public var jobs: Int
+        /// The command name recorded for the run.
+        public var command: String
+        /// ferry's version, recorded for the run.
+        public var toolVersion: String
+
+        /// Creates options.
+        public init(dryRun: Bool = false, jobs: Int = 4, command: String = "sync", toolVersion: String) {
+            self.dryRun = dryRun
+            self.jobs = max(jobs, 1)
+            self.command = command
+            self.toolVersion = toolVersion
+        }
+    }
+
+    /// The validated mirror list (already filtered by `--only`).
+    public let list: MirrorList
+    /// The fallback puller over the run's session and store.
+    public let puller: FallbackPuller
+    /// The reference store.
+    public let ledger: ReferenceStore
+    /// Options.
+    public let options: Options
+    /// Fires on SIGINT/SIGTERM.
+    public let stop: StopSignal
+    /// Diagnostics.
+    public let logger: Logger
+    /// Pushes to the mirror list's targets; nil when the run pushes nothing.
+    public let pusher: ImagePusher?
+    /// Push targets by name.
+    public let targets: [String: PushTarget]
+
+    /// Creates an engine.
+    public init(
+        list: MirrorList, puller: FallbackPuller, ledger: ReferenceStore, options: Options, stop: StopSignal,
+        logger: Logger, pusher: ImagePusher? = nil, targets: [String: PushTarget] = [:]
+    ) {
+        self.list = list
+        self.puller = puller
+        self.ledger = ledger
+        self.options = options
+        self.stop = stop
+        self.logger = logger
+        self.pusher = pusher
+        self.targets = targets
+    }
+
+    /// Runs the whole list once.
+    public func run(observer: any SyncObserver = SilentSyncObserver()) async throws(SyncAbort) -> SyncSummary {
+        try await execute(observer: observer) { (runID, tally) throws(SyncAbort) in
+            try await expand(runID: runID, observer: observer, tally: &tally)
+        }
+    }
+
+    /// Runs exactly `items` (no mirror-list expansion): `ferry pull` is a run of one reference.
+    public func run(items: [SyncItem], observer: any SyncObserver = SilentSyncObserver()) async throws(SyncAbort)
+        -> SyncSummary
+    {
+        try await execute(observer: observer) { (_, _) throws(SyncAbort) in items }
+    }
+
+    private func execute(
+        observer: any SyncObserver,
+        plan: (RunID, inout Tally) async throws(SyncAbort) -> [SyncItem]
+    ) async throws(SyncAbort) -> SyncSummary {
+        let runID: RunID
+        do {
+            runID = try await ledger.beginRun(RunStart(
+                startedAt: Date(), command: options.command, configFingerprint: list.fingerprint.description,
+                toolVersion: options.toolVersion, dryRun: options.dryRun))
+        } catch {
+            throw SyncAbort(message: "cannot record the run: \(error)", runID: nil)
+        }
+        var tally = Tally()
+        do throws(SyncAbort) {
+            let items = try await plan(runID, &tally)
+            if stop.firedSignal == nil {
+                observer.handle(.planned(items.count))
+                try await process(items, runID: runID, observer: observer, tally: &tally)
+            }
+        } catch {
+            try? await finish(runID, status: .failed, exitStatus: 74)
+            throw SyncAbort(message: error.message, runID: runID)
+        }
+        let signal = stop.firedSignal
+        let status: RunStatus = signal != nil ? .interrupted : (options.dryRun ? .dryRun : .completed)
+        let exitStatus: Int32 = signal.map { 128 + $0 } ?? Self.batchStatus(failures: tally.failures, drifts: tally.drifts)
+        do {
+            try await finish(runID, status: status, exitStatus: exitStatus)
+        } catch {
+            throw SyncAbort(message: "cannot record the end of run \(runID): \(error)", runID: runID)
+        }
+        return SyncSummary(
+            runID: runID, status: status, exitStatus: exitStatus, rows: tally.rows, failures: tally.failures,
+            driftEvents: tally.drifts, interrupted: tally.interrupted, signal: signal)
+    }
+
+    /// 0 ok, 1 failures, 2 drift, 3 both (PRODUCT.md exit status).
+    public static func batchStatus(failures: Int, drifts: Int) -> Int32 {
+        (failures > 0 ? 1 : 0) + (drifts > 0 ? 2 : 0)
+    }
+
+    private func finish(_ runID: RunID, status: RunStatus, exitStatus: Int32) async throws {
+        _ = try await ledger.finishRun(runID, RunFinish(finishedAt: Date(), status: status, exitStatus: exitStatus))
+    }
+
+    struct Tally {
+        var rows: [SyncRow] = []
+        var failures = 0
+        var drifts = 0
+        var interrupted = 0
+    }
+
+    // MARK: Plan
+
+    /// Expands every entry into references: pinned sources as they are, exact tags as listed, and tag
+    /// selectors against the registry's tag list (one `tags/list` per entry that needs it, through the endpoints).
+    /// A failed listing is recorded as a failure of the entry; duplicates merge their targets and flags.
+    func expand(runID: RunID, observer: any SyncObserver, tally: inout Tally) async throws(SyncAbort) -> [SyncItem] {
+        let puller = self.puller
+        let listings = await withTaskGroup(of: (Int, Result<[String], PullFailure>?).self) { group in
+            var results: [Int: Result<[String], PullFailure>] = [:]
+            var pending = list.images.enumerated().filter { $0.element.needsTagList }.makeIterator()
+            func startNext() -> Bool {
+                guard stop.firedSignal == nil, let (index, entry) = pending.next() else { return false }
+                group.addTask {
+                    do throws(PullFailure) {
+                        return (index, .success(try await puller.listTags(entry.source).0))
+                    } catch {
+                        return (index, error.kind == .cancelled ? nil : .failure(error))
+                    }
+                }
+                return true
+            }
+            for _ in 0..<options.jobs {
+                if !startNext() { break }
+            }
+            while let (index, result) = await group.next() {
+                if let result { results[index] = result }
+                _ = startNext()
+            }
+            return results
+        }
+        var items: [SyncItem] = []
+        var positions: [String: Int] = [:]
+        for (index, entry) in list.images.enumerated() {
+            let references: [ImageReference]
+            if entry.isPinned {
+                references = [entry.source]
+            } else if entry.needsTagList {
+                switch listings[index] {
+                case .success(let tags)?:
+                    references = entry.selectTags(from: tags).compactMap { try? entry.source.withTag($0) }
+                case .failure(let failure)?:
+                    try await recordListingFailure(entry, failure, runID: runID, observer: observer, tally: &tally)
+                    continue
+                case nil:
+                    continue
+                }
+            } else {
+                references = entry.selectTags(from: []).compactMap { try? entry.source.withTag($0) }
+            }
+            for reference in references {
+                let item = SyncItem(
+                    reference: reference, source: entry.source, platforms: Self.selection(entry.platforms),
+                    immutable: entry.immutable, verifyUpstream: entry.verifyUpstream, targets: entry.targets)
+                if let position = positions[reference.string] {
+                    items[position] = Self.merge(items[position], item)
+                } else {
+                    positions[reference.string] = items.count
+                    items.append(item)
+                }
+            }
+        }
+        return items
+    }
+
+    static func selection(_ platforms: MirrorConfig.PlatformSelection) -> FerryPull.PlatformSelection {
+        switch platforms {
+        case .all: .all
+        case .only(let list): .list(list)
+        }
+    }
+
+    /// The same reference from two entries: the union of what both ask for.
+    static func merge(_ first: SyncItem, _ second: SyncItem) -> SyncItem {
+        var merged = first
+        merged.immutable = first.immutable || second.immutable
+        merged.verifyUpstream = first.verifyUpstream || second.verifyUpstream
+        merged.targets = first.targets + second.targets.filter { !first.targets.contains($0) }
+        switch (first.platforms, second.platforms) {
+        case (.list(let a), .list(let b)): merged.platforms = .list(a + b.filter { !a.contains($0) })
+        default: merged.platforms = .all
+        }
+        return merged
+    }
+
+    private func recordListingFailure(
+        _ entry: ImageEntry, _ failure: PullFailure, runID: RunID, observer: any SyncObserver, tally: inout Tally
+    ) async throws(SyncAbort) {
+        observer.handle(.listingFailed(entry.source, failure.message))
+        let observation = Observation(
+            runID: runID, reference: entry.source, immutable: entry.immutable, dryRun: options.dryRun,
+            attempts: Self.attempts(failure.provenance), result: .failed(error: "listing tags: \(failure.message)"))
+        let row = try await record(observation, reference: entry.source, bytes: 0, duration: .zero, servedBy: nil)
+        tally.failures += 1
+        tally.rows.append(row)
+        observer.handle(.finished(row))
+    }
+
+    // MARK: Work
+
+    enum ItemOutcome: Sendable {
+        case pulled(FallbackPuller.Success, UpstreamCheck?, [PushResult])
+        case resolved(Descriptor, Provenance)
+        case failed(PullFailure)
+        case cancelled
+    }
+
+    struct ItemResult: Sendable {
+        var item: SyncItem
+        var outcome: ItemOutcome
+        var duration: Duration
+    }
+
+    enum GroupResult: Sendable {
+        case item(ItemResult)
+        case stopRequested(Int32)
+        case watcherEnded
+    }
+
+    /// Runs the items with at most `jobs` at once; results are recorded here, in the parent task, which is never
+    /// cancelled, so completed work is always written even while a stop cancels the rest.
+    private func process(_ items: [SyncItem], runID: RunID, observer: any SyncObserver, tally: inout Tally)
+        async throws(SyncAbort)
+    {
+        let engine = self
+        let stop = self.stop
+        let outcome: Result<Void, SyncAbort> = await withTaskGroup(of: GroupResult.self) { group in
+            var pending = items.makeIterator()
+            var running = 0
+            var stopped = stop.firedSignal != nil
+            func startNext() {
+                guard !stopped, let item = pending.next() else { return }
+                running += 1
+                group.addTask { .item(await engine.work(item, runID: runID, observer: observer)) }
+            }
+            group.addTask {
+                guard let signal = await stop.wait() else { return .watcherEnded }
+                return .stopRequested(signal)
+            }
+            for _ in 0..<options.jobs { startNext() }
+            if running == 0 { group.cancelAll() }
+            while let next = await group.next() {
+                switch next {
+                case .stopRequested(let signal):
+                    stopped = true
+                    observer.handle(.stopping(signal))
+                    group.cancelAll()
+                case .watcherEnded:
+                    break
+                case .item(let result):
+                    running -= 1
+                    do throws(SyncAbort) {
+                        let row = try await engine.recordResult(result, runID: runID, tally: &tally)
+                        if let row { observer.handle(.finished(row)) }
+                    } catch {
+                        group.cancelAll()
+                        return .failure(error)
+                    }
+                    startNext()
+                    // Nothing left to start or wait for: release the signal watcher so the group can end.
+                    if running == 0 { group.cancelAll() }
+                }
+            }
+            return .success(())
+        }
+        try outcome.get()
+    }
+
+    /// Pulls (or, in a dry run, resolves) one item and checks the upstream when asked.
+    func work(_ item: SyncItem, runID: RunID, observer: any SyncObserver) async -> ItemResult {
+        let clock = ContinuousClock()
+        let start = clock.now
+        observer.handle(.started(item.reference))
+        if Task.isCancelled { return ItemResult(item: item, outcome: .cancelled, duration: .zero) }
+        let outcome: ItemOutcome
+        if options.dryRun {
+            do throws(PullFailure) {
+                let (descriptor, provenance) = try await puller.resolve(item.reference)
+                outcome = .resolved(descriptor, provenance)
+            } catch {
+                outcome = error.kind == .cancelled ? .cancelled : .failed(error)
+            }
+        } else {
+            do throws(PullFailure) {
+                let success = try await puller.pull(
+                    PullRequest(reference: item.reference, platforms: item.platforms),
+                    observer: ItemPullObserver(reference: item.reference, sink: observer))
+                let upstream = await upstreamCheck(item, success: success, observer: observer)
+                outcome = .pulled(success, upstream, await pushes(item, success: success, runID: runID))
+            } catch {
+                outcome = error.kind == .cancelled ? .cancelled : .failed(error)
+            }
+        }
+        return ItemResult(item: item, outcome: outcome, duration: clock.now - start)
+    }
+
+    /// Pushes a pulled item to each of its targets (recorded later by the parent task).
+    private func pushes(_ item: SyncItem, success: FallbackPuller.Success, runID: RunID) async -> [PushResult] {
+        guard let pusher, !item.targets.isEmpty else { return [] }
+        let image = success.image
+        let descriptor = Descriptor(mediaType: image.mediaType, digest: image.manifestDigest, size: image.size)
+        var results: [PushResult] = []
+        for name in item.targets {
+            guard let target = targets[name] else { continue }
+            if Task.isCancelled { break }
+            results.append(await pusher.attempt(item.reference, descriptor: descriptor, to: target, runID: runID))
+        }
+        return results
+    }
+
+    /// With `verify-upstream`, a tag a mirror served is also resolved at the registry itself (one HEAD).
+    private func upstreamCheck(_ item: SyncItem, success: FallbackPuller.Success, observer: any SyncObserver) async
+        -> UpstreamCheck?
+    {
+        guard item.verifyUpstream, item.reference.digest == nil, success.provenance.servedByMirror else { return nil }
+        do throws(PullFailure) {
+            let (descriptor, provenance) = try await puller.resolve(item.reference, mirrors: false)
+            return UpstreamCheck(digest: descriptor.digest, endpoint: provenance.servedBy ?? "upstream")
+        } catch {
+            observer.handle(.warning(item.reference, "upstream check failed: \(error.message)"))
+            return nil
+        }
+    }
+
+    /// Writes one result into the reference store; nil for work the stop interrupted. Local store failures abort.
+    private func recordResult(_ result: ItemResult, runID: RunID, tally: inout Tally) async throws(SyncAbort)
+        -> SyncRow?
+    {
+        let item = result.item
+        let observation: Observation
+        var pushed: [PushRecord] = []
+        var bytes: Int64 = 0
+        var servedBy: String?
+        switch result.outcome {
+        case .cancelled:
+            tally.interrupted += 1
+            return nil
+        case .failed(let failure):
+            if failure.kind == .localStore {
+                throw SyncAbort(message: "\(item.reference): \(failure.message)", runID: runID)
+            }
+            observation = Observation(
+                runID: runID, reference: item.reference, immutable: item.immutable, dryRun: options.dryRun,
+                attempts: Self.attempts(failure.provenance), duration: result.duration,
+                result: .failed(error: failure.message))
+        case .resolved(let descriptor, let provenance):
+            servedBy = provenance.servedBy
+            observation = Observation(
+                runID: runID, reference: item.reference, immutable: item.immutable, dryRun: true,
+                attempts: Self.attempts(provenance), duration: result.duration,
+                result: .resolved(ResolvedManifest(
+                    digest: descriptor.digest, mediaType: descriptor.mediaType, imageID: nil,
+                    servedBy: provenance.servedBy ?? Self.storeEndpoint)))
+        case .pulled(let success, let upstream, let pushResults):
+            for result in pushResults { await pusher?.record(result) }
+            pushed = pushResults.map(\.record)
+            let image = success.image
+            bytes = image.bytesDownloaded
+            // A digest already stored was served by the store itself: no endpoint saw a request.
+            let fromStore = item.reference.digest != nil && image.manifestFromCache && image.blobsDownloaded == 0
+            servedBy = fromStore ? Self.storeEndpoint : success.provenance.servedBy
+            observation = Observation(
+                runID: runID, reference: item.reference, immutable: item.immutable, dryRun: false,
+                attempts: Self.attempts(success.provenance), bytesTransferred: bytes, duration: result.duration,
+                result: .resolved(ResolvedManifest(
+                    digest: image.manifestDigest, mediaType: image.mediaType,
+                    imageID: image.children.isEmpty ? image.imageID : nil,
+                    platforms: image.children.map {
+                        PlatformManifest(
+                            platform: $0.platform ?? Platform(os: "unknown", architecture: "unknown"),
+                            digest: $0.digest, mediaType: $0.mediaType, imageID: $0.imageID)
+                    },
+                    servedBy: servedBy ?? Self.storeEndpoint, upstream: upstream)))
+        }
+        var row = try await record(
+            observation, reference: item.reference, bytes: bytes, duration: result.duration, servedBy: servedBy)
+        row.pushes = pushed
+        if row.outcome == .failed { tally.failures += 1 }
+        tally.failures += pushed.filter { $0.outcome == .failed }.count
+        tally.drifts += row.driftEvents.count
+        tally.rows.append(row)
+        return row
+    }
+
+    /// What `servedBy` says when no endpoint was contacted.
+    public static let storeEndpoint = "store"
+
+    private func record(
+        _ observation: Observation, reference: ImageReference, bytes: Int64, duration: Duration, servedBy: String?
+    ) async throws(SyncAbort) -> SyncRow {
+        let recorded: RecordResult
+        do {
+            recorded = try await ledger.record(observation)
+        } catch {
+            throw SyncAbort(message: "cannot record \(reference): \(error)", runID: observation.runID)
+        }
+        var digest: Digest?
+        var failure: String?
+        switch observation.result {
+        case .resolved(let manifest): digest = manifest.digest
+        case .failed(let error): failure = error
+        }
+        return SyncRow(
+            reference: reference, outcome: recorded.outcome, previousDigest: recorded.previousDigest, digest: digest,
+            servedBy: servedBy, error: failure, driftEvents: recorded.driftEvents, bytes: bytes, duration: duration)
+    }
+
+    static func attempts(_ provenance: Provenance) -> [Ledger.EndpointAttempt] {
+        provenance.attempts.map { Ledger.EndpointAttempt(endpoint: $0.endpoint, error: $0.error, fellBack: $0.fellBack) }
+    }
+}
+
+/// Forwards one reference's pull events to the run's observer.
+struct ItemPullObserver: PullObserver {
+    let reference: ImageReference
+    let sink: any SyncObserver
+
+    func pulling(_ reference: ImageReference, message: String) { sink.handle(.pulling(reference, message)) }
+
+    func blobStarted(_ descriptor: Descriptor, progress: TransferProgress) {
+        sink.handle(.blobStarted(reference, descriptor, progress))
+    }
+
+    func blobPresent(_ descriptor: Descriptor) { sink.handle(.blobPresent(reference, descriptor)) }
+
+    func blobFinished(_ descriptor: Descriptor, bytes: Int64) {
+        sink.handle(.blobFinished(reference, descriptor, bytes))
+    }
+
+    func endpointFailed(_ endpoint: RegistryEndpoint, error: String, fellBack: Bool) {
+        sink.handle(.endpointFailed(reference, endpoint.description, error, fellBack))
+    }
+
+    func warning(_ message: String) { sink.handle(.warning(reference, message)) }
+}
