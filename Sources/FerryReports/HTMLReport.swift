@@ -31,8 +31,9 @@ public enum HTMLReport {
         body += "</header>\n<main>\n"
         body += summary(report)
         if !report.driftEvents.isEmpty { body += driftSection(report.driftEvents, title: "Drift", withRun: false) }
-        body += failureSection(report.failures)
+        body += failureSection(report)
         body += fallbackSection(report.fallbacks)
+        body += pushSection(report.pushes)
         body += imageSection(report)
         body += "</main>\n"
         let title = "ferry \(run.command) run \(run.id.rawValue): \(MarkdownReport.statusText(run))"
@@ -134,6 +135,11 @@ public enum HTMLReport {
         cards +=
             "<li class=\"count total\"><span class=\"n\">\(escape(ReportTime.bytes(counts.bytesTransferred)))"
             + "</span> transferred</li>"
+        if counts.targetsPushed + counts.targetsUpToDate + counts.targetsFailed > 0 {
+            cards += card("pushed to targets", counts.targetsPushed, counts.targetsPushed == 0 ? "zero" : "total")
+            cards += card("targets up to date", counts.targetsUpToDate, counts.targetsUpToDate == 0 ? "zero" : "total")
+            cards += card("target pushes failed", counts.targetsFailed, counts.targetsFailed == 0 ? "zero" : "failed")
+        }
         return "<section id=\"summary\" aria-label=\"Summary\"><ul class=\"counts\">\(cards)</ul></section>\n"
     }
 
@@ -163,17 +169,47 @@ public enum HTMLReport {
         return out + "</tbody></table></div>\n</section>\n"
     }
 
-    private static func failureSection(_ failures: [ImageRow]) -> String {
-        guard !failures.isEmpty else { return "" }
-        var out = "<section id=\"failures\">\n<h2>Failures (\(failures.count))</h2>\n"
+    private static func failureSection(_ report: RunReport) -> String {
+        let failures = report.failures
+        let failedPushes = report.pushes.filter { $0.outcome == .failed }
+        guard !failures.isEmpty || !failedPushes.isEmpty else { return "" }
+        var out = "<section id=\"failures\">\n<h2>Failures (\(failures.count + failedPushes.count))</h2>\n"
         out +=
             "<div class=\"scroll\"><table class=\"events\">\n<thead><tr><th>Reference</th><th>Error</th>"
-            + "<th>Endpoints tried</th></tr></thead>\n<tbody>\n"
+            + "<th>Endpoints tried, targets</th></tr></thead>\n<tbody>\n"
         for row in failures {
+            let error =
+                row.outcome == .failed
+                ? "<td class=\"error\">\(escape(row.error ?? "failed"))</td>"
+                : "<td>\(escape(row.outcome.rawValue)), but a push failed</td>"
             out +=
-                "<tr class=\"row failed\">" + referenceCell(row.reference)
-                + "<td class=\"error\">\(escape(row.error ?? "failed"))</td><td>\(attemptList(row.attempts))"
-                + targetFailures(row.targets) + "</td></tr>\n"
+                "<tr class=\"row failed\">" + referenceCell(row.reference) + error
+                + "<td>\(attemptList(row.attempts))" + targetFailures(row.targets) + "</td></tr>\n"
+        }
+        for push in failedPushes {
+            out +=
+                "<tr class=\"row failed\">" + referenceCell(push.reference) + "<td>push failed</td>"
+                + "<td>\(targetFailures([push]))</td></tr>\n"
+        }
+        return out + "</tbody></table></div>\n</section>\n"
+    }
+
+    private static func pushSection(_ pushes: [TargetResult]) -> String {
+        guard !pushes.isEmpty else { return "" }
+        var out = "<section id=\"pushes\">\n<h2>Pushes (\(pushes.count))</h2>\n"
+        out +=
+            "<div class=\"scroll\"><table class=\"sortable\" id=\"push-table\">\n<thead><tr>"
+            + header("outcome", "Outcome") + header("reference", "Reference") + header("target", "Target")
+            + header("destination", "Destination") + header("digest", "Digest")
+            + header("bytes", "Uploaded", numeric: true) + header("error", "Error") + "</tr></thead>\n<tbody>\n"
+        for push in pushes {
+            out +=
+                "<tr class=\"row \(push.outcome.rawValue)\"><td><span class=\"outcome \(push.outcome.rawValue)\">"
+                + escape(push.outcome.rawValue) + "</span></td>" + referenceCell(push.reference)
+                + "<td><code>\(escape(push.target))</code></td><td><code>\(escape(push.destination))</code></td>"
+                + (push.digest.map(digestCell) ?? "<td></td>")
+                + "<td class=\"num\" data-value=\"\(push.bytesUploaded)\">\(escape(ReportTime.bytes(push.bytesUploaded)))</td>"
+                + "<td class=\"error\">\(escape(push.error ?? ""))</td></tr>\n"
         }
         return out + "</tbody></table></div>\n</section>\n"
     }

@@ -32,7 +32,7 @@ public enum MarkdownReport {
                 ["**total**", "**\(report.counts.references)**"],
                 ["drift events", String(report.counts.driftEvents)],
                 ["bytes transferred", ReportTime.bytes(report.counts.bytesTransferred)],
-            ])
+            ] + targetCountRows(report.counts))
 
         if !report.driftEvents.isEmpty {
             out.blank()
@@ -42,15 +42,21 @@ public enum MarkdownReport {
         }
 
         let failures = report.failures
-        if !failures.isEmpty {
+        let failedPushes = report.pushes.filter { $0.outcome == .failed }
+        if !failures.isEmpty || !failedPushes.isEmpty {
             out.blank()
-            out.line("## Failures (\(failures.count))")
+            out.line("## Failures (\(failures.count + failedPushes.count))")
             out.blank()
             for row in failures {
-                out.line("- \(code(row.reference)): \(code(row.error ?? "failed"))")
-                for attempt in row.attempts { out.line("  - " + attemptLine(attempt)) }
+                if row.outcome == .failed {
+                    out.line("- \(code(row.reference)): \(code(row.error ?? "failed"))")
+                    for attempt in row.attempts { out.line("  - " + attemptLine(attempt)) }
+                } else {
+                    out.line("- \(code(row.reference)): \(row.outcome.rawValue), but a push failed")
+                }
                 for target in row.targets where target.outcome == .failed { out.line("  - " + targetLine(target)) }
             }
+            for push in failedPushes { out.line("- \(code(push.reference)): " + targetLine(push)) }
         }
 
         let fallbacks = report.fallbacks
@@ -63,6 +69,21 @@ public enum MarkdownReport {
                 out.line("- \(code(row.reference))\(served) after:")
                 for attempt in row.attempts { out.line("  - " + attemptLine(attempt)) }
             }
+        }
+
+        if !report.pushes.isEmpty {
+            out.blank()
+            out.line("## Pushes (\(report.pushes.count))")
+            out.blank()
+            out.table(
+                header: ["Outcome", "Reference", "Target", "Destination", "Digest", "Uploaded", "Error"],
+                alignments: [.left, .left, .left, .left, .left, .right, .left],
+                rows: report.pushes.map { push in
+                    [
+                        push.outcome.rawValue, code(push.reference), code(push.target), code(push.destination),
+                        shortCode(push.digest), ReportTime.bytes(push.bytesUploaded), push.error.map(code) ?? "",
+                    ]
+                })
         }
 
         out.blank()
@@ -189,7 +210,16 @@ public enum MarkdownReport {
     }
 
     static func targetLine(_ target: TargetResult) -> String {
-        "target \(code(target.target)) (\(code(target.destination))): \(code(target.error ?? "failed"))"
+        "target \(code(target.target)) → \(code(target.destination)): \(code(target.error ?? "failed"))"
+    }
+
+    static func targetCountRows(_ counts: RunReport.Counts) -> [[String]] {
+        guard counts.targetsPushed + counts.targetsUpToDate + counts.targetsFailed > 0 else { return [] }
+        return [
+            ["pushed to targets", String(counts.targetsPushed)],
+            ["targets up to date", String(counts.targetsUpToDate)],
+            ["target pushes failed", String(counts.targetsFailed)],
+        ]
     }
 
     static func endpointText(_ endpoint: EndpointEntry) -> String {

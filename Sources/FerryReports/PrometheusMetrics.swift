@@ -15,27 +15,31 @@ public struct MetricsHistory: Sendable, Hashable {
         self.bytesTransferredBefore = bytesTransferredBefore
     }
 
-    /// Derives the history from the store's runs (any order), ignoring the run `excluding` itself.
-    public init(runs: [RunRecord], excluding current: RunID) {
+    /// Derives the history from the store's runs (any order), ignoring the run `excluding` itself; with a
+    /// `command`, only runs of that command (e.g. `sync`) can be the last success.
+    public init(runs: [RunRecord], excluding current: RunID, command: String? = nil) {
         var lastSuccess: Date?
         var bytes: Int64 = 0
         for run in runs where run.id != current {
             bytes += run.counts.bytesTransferred
-            if MetricsHistory.isSuccess(run), let finished = run.finishedAt {
+            if MetricsHistory.isSuccess(run), command == nil || run.command == command, let finished = run.finishedAt {
                 lastSuccess = max(lastSuccess ?? finished, finished)
             }
         }
         self.init(lastSuccess: lastSuccess, bytesTransferredBefore: bytes)
     }
 
-    /// A success is a real (not dry) run that completed with no failed reference; drift does not count against it.
+    /// A success is a real (not dry) run that completed with an exit status of 0 or 2 (drift alone is not a
+    /// failure) and no failed reference or push.
     public static func isSuccess(_ run: RunRecord) -> Bool {
         run.status == .completed && !run.dryRun && run.counts.failed == 0
+            && (run.exitStatus == 0 || run.exitStatus == 2)
     }
 
     /// ``isSuccess(_:)`` for a run as reports carry it.
     public static func isSuccess(_ report: RunReport) -> Bool {
         report.run.status == .completed && !report.run.dryRun && report.counts.failed == 0
+            && report.counts.targetsFailed == 0 && (report.run.exitStatus == 0 || report.run.exitStatus == 2)
     }
 }
 
@@ -67,6 +71,11 @@ public enum PrometheusMetrics {
             "References the last run could fetch only after skipping at least one endpoint.",
             [([:], Double(report.fallbacks.count))])
         out.family(
+            "ferry_pushes", .gauge, "Pushes of references to target registries by the last run, by outcome.",
+            TargetOutcome.allCases.map { outcome in
+                (["status": outcome.rawValue], Double(report.allTargets.count { $0.outcome == outcome }))
+            })
+        out.family(
             "ferry_bytes_transferred_total", .counter, "Bytes transferred from registries by all runs of this store.",
             [([:], Double(history.bytesTransferredBefore + counts.bytesTransferred))])
         out.family(
@@ -85,8 +94,6 @@ public enum PrometheusMetrics {
         out.family(
             "ferry_run_interrupted", .gauge, "1 when the last run was stopped by SIGINT or SIGTERM.",
             [([:], run.status == .interrupted ? 1 : 0)])
-        out.family(
-            "ferry_run_dry_run", .gauge, "1 when the last run was a dry run.", [([:], run.dryRun ? 1 : 0)])
         let lastSuccess =
             MetricsHistory.isSuccess(report) ? (run.finishedAt ?? run.startedAt) : history.lastSuccess
         out.family(

@@ -14,7 +14,7 @@ public enum ReportSchema {
           "description": "What one ferry run did: written to DIR/reports/<run-id>.json after every run and printed by `ferry report --format json`. Optional fields are omitted when absent, never null. Any change to the fields, even an added one, comes with a new schema version.",
           "type": "object",
           "additionalProperties": false,
-          "required": ["$schema", "schemaVersion", "run", "counts", "driftEvents", "images"],
+          "required": ["$schema", "schemaVersion", "run", "counts", "driftEvents", "images", "pushes"],
           "properties": {
             "$schema": {"description": "This schema's identifier.", "const": "https://ferry.dev/schemas/run-report/v1.json"},
             "schemaVersion": {"description": "Report schema version; any change to the fields bumps it.", "const": 1},
@@ -40,7 +40,7 @@ public enum ReportSchema {
               "description": "Totals over the run's observations; each reference counts once, under its outcome.",
               "type": "object",
               "additionalProperties": false,
-              "required": ["references", "pulled", "upToDate", "updated", "failed", "drift", "driftEvents", "bytesTransferred"],
+              "required": ["references", "pulled", "upToDate", "updated", "failed", "drift", "driftEvents", "bytesTransferred", "targetsPushed", "targetsUpToDate", "targetsFailed"],
               "properties": {
                 "references": {"type": "integer", "minimum": 0, "description": "References attempted."},
                 "pulled": {"type": "integer", "minimum": 0, "description": "References stored for the first time."},
@@ -49,7 +49,10 @@ public enum ReportSchema {
                 "failed": {"type": "integer", "minimum": 0, "description": "References that could not be resolved."},
                 "drift": {"type": "integer", "minimum": 0, "description": "References that raised at least one drift event."},
                 "driftEvents": {"type": "integer", "minimum": 0, "description": "Drift events raised; one reference can raise several."},
-                "bytesTransferred": {"type": "integer", "minimum": 0, "description": "Bytes transferred over the network."}
+                "bytesTransferred": {"type": "integer", "minimum": 0, "description": "Bytes transferred over the network."},
+                "targetsPushed": {"type": "integer", "minimum": 0, "description": "Pushes to target registries that wrote something."},
+                "targetsUpToDate": {"type": "integer", "minimum": 0, "description": "Pushes that found the destination already current."},
+                "targetsFailed": {"type": "integer", "minimum": 0, "description": "Pushes that failed."}
               }
             },
             "driftEvents": {
@@ -61,6 +64,11 @@ public enum ReportSchema {
               "description": "One row per reference attempted: drift first, then failed, updated, pulled, up-to-date; by reference within each group.",
               "type": "array",
               "items": {"$ref": "#/$defs/image"}
+            },
+            "pushes": {
+              "description": "Pushes of references that have no image row in this run (a ferry push run pushes stored references without resolving them), in the order recorded; the others are under their image row's targets.",
+              "type": "array",
+              "items": {"$ref": "#/$defs/target"}
             }
           },
           "$defs": {
@@ -78,6 +86,21 @@ public enum ReportSchema {
               "properties": {
                 "url": {"type": "string", "description": "The endpoint URL."},
                 "mirror": {"type": "boolean", "description": "True when the endpoint is not the reference's own registry host (for docker.io: not registry-1.docker.io)."}
+              }
+            },
+            "target": {
+              "type": "object",
+              "additionalProperties": false,
+              "required": ["reference", "target", "destination", "outcome", "bytesUploaded"],
+              "description": "One push of one reference to one target.",
+              "properties": {
+                "reference": {"type": "string", "description": "The source reference pushed."},
+                "target": {"type": "string", "description": "The target's name in the mirror list, or --to for an ad-hoc destination."},
+                "destination": {"type": "string", "description": "The reference written in the target registry (or layout)."},
+                "outcome": {"enum": ["pushed", "up-to-date", "failed"], "description": "pushed: something was written; up-to-date: the destination tag already pointed at the digest; failed: see error."},
+                "digest": {"$ref": "#/$defs/digest", "description": "The manifest digest pushed."},
+                "bytesUploaded": {"type": "integer", "minimum": 0, "description": "Bytes uploaded."},
+                "error": {"type": "string", "description": "Why the push failed (credentials removed)."}
               }
             },
             "driftEvent": {
@@ -158,18 +181,8 @@ public enum ReportSchema {
                 },
                 "targets": {
                   "type": "array",
-                  "description": "Pushes to target registries.",
-                  "items": {
-                    "type": "object",
-                    "additionalProperties": false,
-                    "required": ["target", "destination", "outcome"],
-                    "properties": {
-                      "target": {"type": "string", "description": "The target's name, or the --to destination."},
-                      "destination": {"type": "string", "description": "The reference written in the target registry."},
-                      "outcome": {"enum": ["pushed", "up-to-date", "failed"], "description": "pushed: the target received it; up-to-date: it already had it; failed: see error."},
-                      "error": {"type": "string", "description": "Why the push failed."}
-                    }
-                  }
+                  "description": "Pushes of this reference to target registries.",
+                  "items": {"$ref": "#/$defs/target"}
                 },
                 "bytesTransferred": {"type": "integer", "minimum": 0, "description": "Bytes transferred over the network for this reference."},
                 "durationMilliseconds": {"type": "integer", "minimum": 0, "description": "Wall time spent on this reference."},

@@ -24,25 +24,33 @@ public struct RunReport: Codable, Sendable, Hashable {
     public var driftEvents: [DriftEntry]
     /// One row per observation: drift first, then failed, updated, pulled, up-to-date; by reference within a group.
     public var images: [ImageRow]
+    /// Pushes of references that have no image row in this run (a `ferry push` run pushes stored references
+    /// without resolving them), in the order they were recorded; the others are under their row's `targets`.
+    public var pushes: [TargetResult]
 
     private enum CodingKeys: String, CodingKey {
         case schema = "$schema"
-        case schemaVersion, run, counts, driftEvents, images
+        case schemaVersion, run, counts, driftEvents, images, pushes
     }
 
-    /// Builds the report of `run` from its stored observations and drift events.
+    /// Builds the report of `run` from its stored observations, drift events and push results.
     ///
-    /// `targets` maps a normalized reference (as in ``ObservationRecord/reference``) to its push results.
+    /// Each push result goes to the row of the observation with the same reference, or to ``pushes`` when the run
+    /// did not observe that reference.
     public init(
         run: RunRecord, observations: [ObservationRecord], driftEvents: [DriftEventRecord],
-        targets: [String: [TargetResult]] = [:]
+        targets: [TargetResult] = []
     ) {
         schema = Self.schemaID
         schemaVersion = Self.currentSchemaVersion
         self.run = RunInfo(run)
-        counts = Counts(run.counts)
         self.driftEvents = driftEvents.map(DriftEntry.init)
         let kinds = Dictionary(grouping: driftEvents, by: \.observationID).mapValues { $0.map(\.kind) }
+        let observed = Set(observations.map(\.reference))
+        // A reference observed twice in one run gets its pushes on its last row only, so none is counted twice.
+        let lastObservation = Dictionary(observations.map { ($0.reference, $0.id) }, uniquingKeysWith: max)
+        let byReference = Dictionary(grouping: targets, by: \.reference)
+        pushes = targets.filter { !observed.contains($0.reference) }
         images =
             observations
             .sorted { lhs, rhs in
@@ -53,16 +61,19 @@ public struct RunReport: Codable, Sendable, Hashable {
             .map { observation in
                 ImageRow(
                     observation, driftKinds: kinds[observation.id] ?? [],
-                    targets: targets[observation.reference] ?? [])
+                    targets: lastObservation[observation.reference] == observation.id
+                        ? byReference[observation.reference] ?? [] : [])
             }
+        counts = Counts(run.counts, targets: targets)
     }
 
-    /// Reads the run's records from `store`; nil when the store has no such run.
+    /// Reads the run's records (observations, drift events, pushes) from `store`; nil when it has no such run.
     public static func load(run id: RunID, from store: ReferenceStore) async throws -> RunReport? {
         guard let run = try await store.run(id) else { return nil }
         return RunReport(
             run: run, observations: try await store.observations(run: id),
-            driftEvents: try await store.driftEvents(run: id))
+            driftEvents: try await store.driftEvents(run: id),
+            targets: try await store.pushes(run: id).map(TargetResult.init))
     }
 
     /// Where an outcome sorts in reports: what needs attention first.
@@ -76,8 +87,13 @@ public struct RunReport: Codable, Sendable, Hashable {
         }
     }
 
-    /// The rows that failed.
-    public var failures: [ImageRow] { images.filter { $0.outcome == .failed } }
+    /// The rows that failed, or whose push to a target failed.
+    public var failures: [ImageRow] {
+        images.filter { $0.outcome == .failed || $0.targets.contains { $0.outcome == .failed } }
+    }
+
+    /// Every target result, in rows and in ``pushes``.
+    public var allTargets: [TargetResult] { images.flatMap(\.targets) + pushes }
 
     /// The rows that were served only after skipping at least one endpoint.
     public var fallbacks: [ImageRow] { images.filter { $0.outcome != .failed && !$0.attempts.isEmpty } }
@@ -145,9 +161,15 @@ extension RunReport {
         public var driftEvents: Int
         /// Bytes transferred over the network.
         public var bytesTransferred: Int64
+        /// Target pushes that wrote something.
+        public var targetsPushed: Int
+        /// Target pushes that found the destination already current.
+        public var targetsUpToDate: Int
+        /// Target pushes that failed.
+        public var targetsFailed: Int
 
-        /// Copies the ledger's counts.
-        public init(_ counts: RunCounts) {
+        /// Copies the ledger's counts and counts the push results.
+        public init(_ counts: RunCounts, targets: [TargetResult] = []) {
             references = counts.references
             pulled = counts.pulled
             upToDate = counts.upToDate
@@ -156,6 +178,9 @@ extension RunReport {
             drift = counts.drift
             driftEvents = counts.driftEvents
             bytesTransferred = counts.bytesTransferred
+            targetsPushed = targets.count { $0.outcome == .pushed }
+            targetsUpToDate = targets.count { $0.outcome == .upToDate }
+            targetsFailed = targets.count { $0.outcome == .failed }
         }
 
         /// The count of references with `outcome`.
@@ -246,23 +271,48 @@ public struct UpstreamEntry: Codable, Sendable, Hashable {
     public var endpoint: String
 }
 
-/// What one push to a target registry did.
+/// What one push of one reference to one target did.
 public struct TargetResult: Codable, Sendable, Hashable {
-    /// The target's name in the mirror list (`targets:`), or the `--to` destination.
+    /// The source reference pushed, as the ledger stores it.
+    public var reference: String
+    /// The target's name in the mirror list (`targets:`), or `--to` for an ad-hoc destination.
     public var target: String
-    /// The reference written in the target registry.
+    /// The reference written in the target registry (or layout).
     public var destination: String
     /// What happened.
     public var outcome: TargetOutcome
+    /// The manifest digest pushed.
+    public var digest: Digest?
+    /// Bytes uploaded.
+    public var bytesUploaded: Int64
     /// The error, when the push failed (without credentials).
     public var error: String?
 
     /// Creates a target result.
-    public init(target: String, destination: String, outcome: TargetOutcome, error: String? = nil) {
+    public init(
+        reference: String, target: String, destination: String, outcome: TargetOutcome, digest: Digest? = nil,
+        bytesUploaded: Int64 = 0, error: String? = nil
+    ) {
+        self.reference = reference
         self.target = target
         self.destination = destination
         self.outcome = outcome
+        self.digest = digest
+        self.bytesUploaded = bytesUploaded
         self.error = error
+    }
+
+    /// Copies a stored push.
+    public init(_ push: PushRecord) {
+        let outcome: TargetOutcome =
+            switch push.outcome {
+            case .pushed: .pushed
+            case .upToDate: .upToDate
+            case .failed: .failed
+            }
+        self.init(
+            reference: push.reference, target: push.target, destination: push.destination, outcome: outcome,
+            digest: push.digest, bytesUploaded: push.bytes, error: push.error)
     }
 }
 

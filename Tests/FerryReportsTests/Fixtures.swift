@@ -16,8 +16,9 @@ let hub = "https://registry-1.docker.io"
 /// Error text that tries to break out of HTML and Markdown tables.
 let hostileError = #"manifest unknown <script>alert("x")</script> | </td></tr><img src=x onerror=alert(1)> `tick`"#
 
-/// A ledger with two runs: the first stores six references, the second raises every drift kind and produces
-/// every outcome, with fallbacks, an index, a failure with hostile error text and credentials in an endpoint.
+/// A ledger with two runs: the first stores five references, the second raises every drift kind and produces
+/// every outcome, with fallbacks, an index, a failure with hostile error text, credentials in an endpoint, and
+/// pushes of every outcome (one of a reference the run did not resolve).
 struct LedgerFixture {
     let store: ReferenceStore
     let firstRun: RunID
@@ -82,6 +83,24 @@ struct LedgerFixture {
                     EndpointAttempt(endpoint: "https://ghcr.io", error: hostileError, fellBack: false),
                 ],
                 duration: .milliseconds(250), observedAt: at(3607), result: .failed(error: hostileError)))
+        func push(
+            _ reference: String, _ outcome: PushOutcome, digest manifest: String, bytes: Int64 = 0,
+            error: String? = nil
+        ) async throws {
+            let destination = "registry.internal:5000/mirror/" + reference
+            try await store.recordPush(
+                PushRecord(
+                    runID: second, reference: reference, target: "internal", destination: destination,
+                    registry: "registry.internal:5000", digest: digest(manifest), outcome: outcome, error: error,
+                    bytes: bytes, pushedAt: at(3650)),
+                repository: String(destination.prefix { $0 != ":" }), blobs: [])
+        }
+        try await push("docker.io/library/busybox:1.36", .upToDate, digest: "C")
+        try await push("quay.io/new/thing:2", .pushed, digest: "Q", bytes: 4096)
+        try await push(
+            "docker.io/library/nginx:1.27", .failed, digest: "N2",
+            error: "denied: requested access to the resource is denied")
+        try await push("docker.io/library/old:1", .pushed, digest: "O", bytes: 100)
         _ = try await store.finishRun(second, RunFinish(finishedAt: at(3662.5), status: .completed, exitStatus: 3))
         return LedgerFixture(store: store, firstRun: first, secondRun: second)
     }

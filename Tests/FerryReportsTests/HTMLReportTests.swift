@@ -113,6 +113,19 @@ func attributeValues(_ name: String, in html: String) throws -> [String] {
         #expect(html.contains("<span class=\"badge status-failed\">completed, exit 3</span>"))
     }
 
+    @Test func showsPushFailuresAndPushesWithoutRows() async throws {
+        let html = HTMLReport.render(try await LedgerFixture.make().secondReport())
+        let failures = try #require(html.firstMatch(of: /<section id="failures">(.*?)<\/section>/.dotMatchesNewlines()))
+        #expect(failures.output.1.contains("<h2>Failures (2)</h2>"))
+        #expect(failures.output.1.contains("<td>updated, but a push failed</td>"))
+        #expect(failures.output.1.contains("denied: requested access to the resource is denied"))
+        let pushes = try #require(html.firstMatch(of: /<section id="pushes">(.*?)<\/section>/.dotMatchesNewlines()))
+        #expect(pushes.output.1.contains("<table class=\"sortable\" id=\"push-table\">"))
+        #expect(pushes.output.1.contains("<code>docker.io/library/old:1</code>"))
+        #expect(html.contains("<li class=\"count failed\"><span class=\"n\">1</span> target pushes failed</li>"))
+        #expect(html.contains("<code>internal</code> <span class=\"outcome up-to-date\">up-to-date</span>"))
+    }
+
     @Test func rendersTheInventoryWithSortableTables() async throws {
         let html = HTMLReport.render(try await LedgerFixture.make().inventory())
         #expect(html.contains("<title>ferry inventory</title>"))

@@ -27,10 +27,14 @@ import Testing
             observations: [observationRecord(id: 1, run: id, reference: "a.io/x:1", outcome: .pulled)],
             driftEvents: [],
             targets: [
-                "a.io/x:1": [
-                    TargetResult(target: "t", destination: "r.io/a.io/x:1", outcome: .failed, error: "denied")
-                ]
+                TargetResult(
+                    reference: "a.io/x:1", target: "t", destination: "r.io/a.io/x:1", outcome: .failed,
+                    error: "denied"),
+                TargetResult(
+                    reference: "b.io/y:2", target: "t", destination: "r.io/b.io/y:2", outcome: .pushed,
+                    digest: digest("y"), bytesUploaded: 12),
             ])
+        #expect(running.pushes.count == 1)
         #expect(try schema.validate(try JSONValue.parse(try ReportJSON.encode(running))) == [])
     }
 
@@ -123,7 +127,7 @@ import Testing
         let keys = json.split(separator: "\n").filter { $0.hasPrefix("  \"") }.map {
             String($0.dropFirst(3).prefix { $0 != "\"" })
         }
-        #expect(keys == ["$schema", "counts", "driftEvents", "images", "run", "schemaVersion"])
+        #expect(keys == ["$schema", "counts", "driftEvents", "images", "pushes", "run", "schemaVersion"])
     }
 
     @Test func refusesAnotherSchemaVersion() async throws {

@@ -19,7 +19,12 @@ import Testing
         #expect(lines.contains("| failed | 1 |"))
         #expect(lines.contains("| **total** | **7** |"))
         let headings = lines.filter { $0.hasPrefix("#") }
-        #expect(headings.dropFirst() == ["## Drift (3)", "## Failures (1)", "## Fallbacks (1)", "## Images (7)"])
+        #expect(
+            headings.dropFirst() == [
+                "## Drift (3)", "## Failures (2)", "## Fallbacks (1)", "## Pushes (1)", "## Images (7)",
+            ])
+        #expect(lines.contains("| pushed to targets | 2 |"))
+        #expect(lines.contains("| target pushes failed | 1 |"))
     }
 
     @Test func describesEachDriftEvent() async throws {
@@ -43,7 +48,8 @@ import Testing
         let failedRow = try #require(
             markdown.split(separator: "\n").first { $0.hasPrefix("| failed | `ghcr.io/org/tool:1.0`") })
         // The error's pipe is escaped, so the row has exactly as many unescaped separators as the header.
-        let header = try #require(markdown.split(separator: "\n").first { $0.hasPrefix("| Outcome | Reference | ") })
+        let header = try #require(
+            markdown.split(separator: "\n").first { $0.hasPrefix("| Outcome | Reference | Digest | ") })
         func separators(_ line: Substring) -> Int {
             var count = 0
             var previous: Character = " "
@@ -75,7 +81,9 @@ import Testing
             run: runRecord(id, status: .dryRun, exit: 0, dryRun: true),
             observations: [observationRecord(id: 1, run: id, reference: "a.io/x:1", outcome: .pulled)],
             driftEvents: [],
-            targets: ["a.io/x:1": [TargetResult(target: "internal", destination: "r.io/a.io/x:1", outcome: .pushed)]])
+            targets: [
+                TargetResult(reference: "a.io/x:1", target: "internal", destination: "r.io/a.io/x:1", outcome: .pushed)
+            ])
         let markdown = MarkdownReport.render(report)
         #expect(markdown.hasPrefix("# ferry sync run \(id): dry-run, exit 0\n"))
         #expect(markdown.contains("**Dry run:**"))
@@ -94,5 +102,21 @@ import Testing
         #expect(markdown.contains("| `1.0` | `\(digest("D2"))` | `\(digest("config D2"))` |"))
         // The moved tag shows both digests it pointed to.
         #expect(markdown.contains("`sha256:\(digest("D").shortHex)`"))
+    }
+}
+
+@Suite struct MarkdownPushTests {
+    @Test func listsPushFailuresAndPushesWithoutRows() async throws {
+        let markdown = MarkdownReport.render(try await LedgerFixture.make().secondReport())
+        #expect(
+            markdown.contains(
+                "- `docker.io/library/nginx:1.27`: updated, but a push failed\n  - target `internal` → "
+                    + "`registry.internal:5000/mirror/docker.io/library/nginx:1.27`: "
+                    + "`denied: requested access to the resource is denied`\n"))
+        #expect(
+            markdown.contains(
+                "| pushed | `docker.io/library/old:1` | `internal` | `registry.internal:5000/mirror/docker.io/library/old:1` | "
+                    + "`sha256:\(digest("O").shortHex)` | 100 B |  |\n"))
+        #expect(markdown.contains("| `internal` up-to-date |"))
     }
 }

@@ -120,6 +120,9 @@ func parseExposition(_ text: String) throws -> (samples: [Sample], help: [String
         #expect(value("ferry_drift_events", ["kind": "tag-moved"]) == 1)
         #expect(value("ferry_drift_events", ["kind": "mirror-divergence"]) == 1)
         #expect(value("ferry_failures") == 1)
+        #expect(value("ferry_pushes", ["status": "pushed"]) == 2)
+        #expect(value("ferry_pushes", ["status": "up-to-date"]) == 1)
+        #expect(value("ferry_pushes", ["status": "failed"]) == 1)
         #expect(value("ferry_fallbacks") == 1)
         #expect(value("ferry_run_bytes_transferred") == 9_005_296)
         #expect(value("ferry_bytes_transferred_total") == Double(4_400_000 + 9_005_296))
@@ -156,6 +159,13 @@ func parseExposition(_ text: String) throws -> (samples: [Sample], help: [String
         #expect(
             try lastSuccess(runRecord(id, status: .dryRun, counts: clean, dryRun: true)) == at(5).timeIntervalSince1970)
         #expect(try lastSuccess(runRecord(id, status: .failed, exit: 74, counts: clean)) == at(5).timeIntervalSince1970)
+        #expect(try lastSuccess(runRecord(id, exit: 1, counts: clean)) == at(5).timeIntervalSince1970)
+        let pushFailed = RunReport(
+            run: runRecord(id, exit: 0, finished: at(30), counts: clean), observations: [], driftEvents: [],
+            targets: [TargetResult(reference: "a.io/x:1", target: "t", destination: "r/x:1", outcome: .failed)])
+        #expect(
+            PrometheusMetrics.render(pushFailed, history: MetricsHistory(lastSuccess: at(5)))
+                .contains("\nferry_last_success_timestamp_seconds \(Int(at(5).timeIntervalSince1970))\n"))
         let interrupted = RunReport(
             run: runRecord(id, status: .interrupted, exit: 130), observations: [], driftEvents: [])
         #expect(
@@ -182,6 +192,13 @@ func parseExposition(_ text: String) throws -> (samples: [Sample], help: [String
             MetricsHistory(runs: runs, excluding: current)
                 == MetricsHistory(lastSuccess: at(100), bytesTransferredBefore: 70))
         #expect(MetricsHistory(runs: [], excluding: current) == MetricsHistory())
+        // Only runs of the same command can be the last success; bytes count for every run.
+        var pull = runRecord(try runID("20261129T115000Z-0005"), finished: at(350))
+        pull.command = "pull"
+        #expect(
+            MetricsHistory(runs: runs + [pull], excluding: current, command: "sync")
+                == MetricsHistory(lastSuccess: at(100), bytesTransferredBefore: 70))
+        #expect(MetricsHistory(runs: runs + [pull], excluding: current).lastSuccess == at(350))
     }
 
     @Test func escapesLabelValues() {

@@ -48,6 +48,9 @@ import Testing
         #expect(report.counts.driftEvents == 3)
         #expect(report.counts.bytesTransferred == 1200 + 2_000_000 + 7_000_000 + 4096)
         #expect(report.driftEvents.map(\.kind) == [.imageIDDrift, .tagMoved, .mirrorDivergence])
+        #expect(report.counts.targetsPushed == 2)
+        #expect(report.counts.targetsUpToDate == 1)
+        #expect(report.counts.targetsFailed == 1)
     }
 
     @Test func rowsNameDigestsEndpointsAttemptsAndDriftKinds() async throws {
@@ -74,7 +77,7 @@ import Testing
         #expect(report.fallbacks.map(\.reference) == ["docker.io/library/nginx:1.27"])
 
         let failed = try #require(report.failures.first)
-        #expect(report.failures.count == 1)
+        #expect(failed.outcome == .failed)
         #expect(failed.error == hostileError)
         #expect(failed.digest == nil)
         #expect(failed.servedBy == nil)
@@ -84,20 +87,46 @@ import Testing
         #expect(redis.upstream == UpstreamEntry(digest: digest("F"), endpoint: hub))
     }
 
-    @Test func attachesTargetResultsByReference() async throws {
+    @Test func attachesPushesToTheirRowsAndKeepsTheOthersApart() async throws {
         let fixture = try await LedgerFixture.make()
-        let run = try #require(try await fixture.store.run(fixture.secondRun))
-        let pushed = TargetResult(
-            target: "internal", destination: "registry.internal:5000/mirror/docker.io/library/busybox:1.36",
-            outcome: .pushed)
-        let report = RunReport(
-            run: run, observations: try await fixture.store.observations(run: fixture.secondRun),
-            driftEvents: try await fixture.store.driftEvents(run: fixture.secondRun),
-            targets: ["docker.io/library/busybox:1.36": [pushed]])
+        let report = try await fixture.secondReport()
+        func targets(_ reference: String) -> [TargetOutcome] {
+            report.images.first { $0.reference == reference }?.targets.map(\.outcome) ?? []
+        }
         #expect(report.hasTargets)
-        #expect(report.images.first { $0.reference == "docker.io/library/busybox:1.36" }?.targets == [pushed])
-        #expect(report.images.filter { !$0.targets.isEmpty }.count == 1)
-        #expect(try await fixture.secondReport().hasTargets == false)
+        #expect(targets("docker.io/library/busybox:1.36") == [.upToDate])
+        #expect(targets("quay.io/new/thing:2") == [.pushed])
+        #expect(targets("docker.io/library/nginx:1.27") == [.failed])
+        #expect(targets("docker.io/library/alpine:3.20") == [])
+        let nginx = try #require(report.images.first { $0.reference == "docker.io/library/nginx:1.27" })
+        #expect(
+            nginx.targets.first
+                == TargetResult(
+                    reference: "docker.io/library/nginx:1.27", target: "internal",
+                    destination: "registry.internal:5000/mirror/docker.io/library/nginx:1.27", outcome: .failed,
+                    digest: digest("N2"), error: "denied: requested access to the resource is denied"))
+        // A reference pushed but not resolved by this run has no row; it is listed on its own.
+        #expect(report.pushes.map(\.reference) == ["docker.io/library/old:1"])
+        #expect(report.pushes.first?.bytesUploaded == 100)
+        // A failed push makes its row a failure even though the pull worked.
+        #expect(report.failures.map(\.reference) == ["ghcr.io/org/tool:1.0", "docker.io/library/nginx:1.27"])
+        #expect(report.allTargets.count == 4)
+        #expect(try await fixture.firstReport().hasTargets == false)
+    }
+
+    @Test func aReferenceObservedTwiceGetsItsPushesOnce() throws {
+        let id = try runID("20261129T103000Z-0005")
+        let push = TargetResult(reference: "a.io/x:1", target: "t", destination: "r.io/a.io/x:1", outcome: .pushed)
+        let report = RunReport(
+            run: runRecord(id),
+            observations: [
+                observationRecord(id: 1, run: id, reference: "a.io/x:1", outcome: .failed, error: "boom"),
+                observationRecord(id: 2, run: id, reference: "a.io/x:1", outcome: .pulled),
+            ],
+            driftEvents: [], targets: [push])
+        #expect(report.images.map(\.targets) == [[], [push]])
+        #expect(report.pushes.isEmpty)
+        #expect(report.counts.targetsPushed == 1)
     }
 
     @Test(arguments: [
