@@ -244,3 +244,65 @@ private func ferry(_ arguments: [String]) async throws -> CommandRun {
         #expect(blobs["files"] as? Int == 2)
     }
 }
+
+@Suite struct WriteReportsTests {
+    private func environment(_ store: String) throws -> Environment {
+        Environment(global: try GlobalOptions.parse(["--store", store]))
+    }
+
+    @Test func writesTheRunsReportsLinksAndMetrics() async throws {
+        let store = try await SeededStore()
+        let extra = store.directory.appending("published")
+        let ledger = try ReferenceStore.open(at: store.directory.appending("ferry.db"))
+        defer { try? ledger.close() }
+        try await environment(store.path).writeReports(runID: store.second, ledger: ledger, extraDirectory: extra)
+
+        let id = store.second.rawValue
+        for ext in ["json", "md", "html"] {
+            #expect(TestFiles.exists(store.directory.appending("reports/\(id).\(ext)")))
+            #expect(TestFiles.exists(extra + "/\(id).\(ext)"))
+            #expect(
+                try FileManager.default.destinationOfSymbolicLink(
+                    atPath: store.directory.appending("reports/latest.\(ext)"))
+                    == "\(id).\(ext)")
+        }
+        let report = try ReportJSON.decodeRunReport(
+            try TestFiles.read(store.directory.appending("reports/latest.json")))
+        #expect(report.run.id == store.second)
+        let metrics = try TestFiles.readText(store.directory.appending("metrics.prom"))
+        // The second run failed a reference, so the last success is the first run's end; bytes add up over runs.
+        #expect(metrics.contains("\nferry_last_success_timestamp_seconds \(Int(at(10).timeIntervalSince1970))\n"))
+        #expect(metrics.contains("\nferry_bytes_transferred_total 2048\n"))
+        #expect(metrics.contains("\nferry_images{status=\"drift\"} 1\n"))
+    }
+
+    @Test func aDryRunGetsReportsButLeavesMetricsAlone() async throws {
+        let store = try await SeededStore()
+        let ledger = try ReferenceStore.open(at: store.directory.appending("ferry.db"))
+        defer { try? ledger.close() }
+        let dry = try await ledger.beginRun(RunStart(startedAt: at(7000), command: "sync", dryRun: true))
+        _ = try await ledger.finishRun(dry, RunFinish(finishedAt: at(7001), status: .dryRun, exitStatus: 0))
+        try await environment(store.path).writeReports(runID: dry, ledger: ledger, extraDirectory: nil)
+        #expect(TestFiles.exists(store.directory.appending("reports/\(dry).json")))
+        #expect(!TestFiles.exists(store.directory.appending("metrics.prom")))
+    }
+
+    @Test func failuresAreStoreErrors() async throws {
+        let store = try await SeededStore()
+        let ledger = try ReferenceStore.open(at: store.directory.appending("ferry.db"))
+        defer { try? ledger.close() }
+        let env = try environment(store.path)
+        let unknown = try await #require(throws: CommandFailure.self) {
+            try await env.writeReports(
+                runID: try #require(RunID(rawValue: "20000101T000000Z-0000")), ledger: ledger, extraDirectory: nil)
+        }
+        #expect(unknown.status == .ioError)
+        #expect(unknown.message == "\(store.path)/ferry.db: no run 20000101T000000Z-0000 to report")
+        try TestFiles.write("not a directory", to: store.directory.appending("reports"))
+        let blocked = try await #require(throws: CommandFailure.self) {
+            try await env.writeReports(runID: store.second, ledger: ledger, extraDirectory: nil)
+        }
+        #expect(blocked.status == .ioError)
+        #expect(blocked.message.hasPrefix(store.directory.appending("reports")))
+    }
+}
