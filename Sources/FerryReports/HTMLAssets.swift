@@ -41,6 +41,7 @@ enum HTMLAssets {
         td.error{min-width:16rem}
         .same{color:var(--muted)}
         td.num{text-align:right;white-space:nowrap}
+        td.nowrap{white-space:nowrap}
         tr.row.drift{background:var(--drift-bg)}
         tr.row.drift td:first-child{box-shadow:inset 4px 0 var(--drift)}
         tr.row.failed{background:var(--fail-bg)}

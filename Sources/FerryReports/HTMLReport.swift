@@ -44,8 +44,8 @@ public enum HTMLReport {
     public static func render(_ report: InventoryReport) -> String {
         var body = "<header>\n<h1>ferry inventory</h1>\n"
         let badge = report.counts.driftEvents > 0 ? "status-drift" : "status-ok"
-        body +=
-            "<p class=\"badges\"><span class=\"badge \(badge)\">\(report.counts.driftEvents) drift events</span></p>\n"
+        let events = report.counts.driftEvents == 1 ? "1 drift event" : "\(report.counts.driftEvents) drift events"
+        body += "<p class=\"badges\"><span class=\"badge \(badge)\">\(events)</span></p>\n"
         body +=
             "<p class=\"facts\">read \(escape(ReportTime.display(report.generatedAt))) · store schema "
             + "\(report.storeSchemaVersion)</p>\n</header>\n<main>\n"
@@ -92,7 +92,8 @@ public enum HTMLReport {
                     + "<code>\(escape(repository))</code>@" + digestMarkup(mapping.digest) + "</td>"
                     + "<td>\(escape(mapping.platform ?? ""))</td>" + digestCell(mapping.imageID)
                     + (mapping.childDigest.map(digestCell) ?? "<td></td>") + timeCell(mapping.firstSeen)
-                    + "<td><code>\(escape(mapping.firstRunID.rawValue))</code></td>" + endpointCell(mapping.servedBy)
+                    + "<td class=\"nowrap\"><code>\(escape(mapping.firstRunID.rawValue))</code></td>"
+                    + endpointCell(mapping.servedBy)
                     + "</tr>\n"
             }
             body += "</tbody></table></div>\n"
@@ -163,7 +164,8 @@ public enum HTMLReport {
                 + "<td>\(endpointMarkup(event.endpoint))"
                 + (event.upstreamEndpoint.map { "<br>upstream <code>\(escape($0))</code>" } ?? "") + "</td>"
                 + (withRun
-                    ? "<td><code>\(escape(event.runID.rawValue))</code></td>" + timeCell(event.occurredAt) : "")
+                    ? "<td class=\"nowrap\"><code>\(escape(event.runID.rawValue))</code></td>"
+                        + timeCell(event.occurredAt) : "")
                 + "</tr>\n"
         }
         return out + "</tbody></table></div>\n</section>\n"
@@ -320,7 +322,7 @@ public enum HTMLReport {
     }
 
     private static func timeCell(_ date: Date) -> String {
-        "<td data-value=\"\(escape(ReportTime.iso8601(date)))\">\(escape(ReportTime.display(date)))</td>"
+        "<td class=\"nowrap\" data-value=\"\(escape(ReportTime.iso8601(date)))\">\(escape(ReportTime.display(date)))</td>"
     }
 
     private static func endpointCell(_ endpoint: EndpointEntry) -> String { "<td>\(endpointMarkup(endpoint))</td>" }
