@@ -52,7 +52,7 @@ let package = Package(
         .target(
             name: "FerryMaintenance",
             dependencies: ["OCIModel", "LayoutStore", "Ledger", "FerrySystem", "FerryPull", "OCIRegistry", logging]),
-        .target(name: "FerryReports", dependencies: ["OCIModel", "Ledger"]),
+        .target(name: "FerryReports", dependencies: ["OCIModel", "Ledger", "FerrySystem"]),
         .target(
             name: "FerryCommands",
             dependencies: [
@@ -76,6 +76,9 @@ let package = Package(
         .testTarget(name: "LayoutStoreTests", dependencies: ["LayoutStore", "OCIModel", "FerryTestSupport"]),
         .testTarget(name: "LedgerTests", dependencies: ["Ledger", "OCIModel", "FerryTestSupport"]),
         .testTarget(
+            name: "FerryReportsTests",
+            dependencies: ["FerryReports", "Ledger", "OCIModel", "FerrySystem", "FerryTestSupport"]),
+        .testTarget(
             name: "FerryPullTests",
             dependencies: ["FerryPull", "OCIRegistry", "LayoutStore", "FerryHTTP", "OCIModel", "FerryTestSupport"]),
         .testTarget(
@@ -92,7 +95,7 @@ let package = Package(
                            "OCIModel", "FerryTestSupport", logging]),
         .testTarget(
             name: "FerryCommandsTests",
-            dependencies: ["FerryCommands", "OCIModel", "FerryTestSupport"]),
+            dependencies: ["FerryCommands", "FerryReports", "Ledger", "OCIModel", "FerryTestSupport"]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["FerryCommands", "CurlHTTP", "OCIRegistry", "LayoutStore", "Ledger", "FerryTestSupport"]),

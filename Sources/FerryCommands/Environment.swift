@@ -1,6 +1,7 @@
 import CurlHTTP
 import FerryHTTP
 import FerryPull
+import FerryReports
 import FerrySystem
 import Foundation
 import LayoutStore
@@ -58,7 +59,26 @@ struct Environment {
     }
 
     /// Writes the run's reports (JSON, Markdown, HTML) and `metrics.prom` into the store, and into `extraDirectory`.
+    ///
+    /// A dry run gets its reports but leaves `metrics.prom` alone: it changed nothing, and its counts must not move
+    /// the gauges that alerts watch.
     func writeReports(runID: RunID, ledger: ReferenceStore, extraDirectory: String?) async throws(CommandFailure) {
+        do {
+            guard let report = try await RunReport.load(run: runID, from: ledger) else {
+                throw CommandFailure("\(ledger.path): no run \(runID) to report", status: .ioError)
+            }
+            let history =
+                report.run.dryRun
+                ? nil
+                : MetricsHistory(
+                    runs: try await ledger.runs(limit: .max), excluding: runID, command: report.run.command)
+            try ReportWriter(storeDirectory: global.store, extraDirectory: extraDirectory)
+                .write(report, metrics: history)
+        } catch let failure as CommandFailure {
+            throw failure
+        } catch {
+            throw CommandFailure("\(error)", status: .ioError)
+        }
     }
 
     /// The store at `--store`, which must already exist (commands that only read or clean up).

@@ -24,6 +24,8 @@ public struct FerryCommand: AsyncParsableCommand {
             Push.self,
             Verify.self,
             Prune.self,
+            Ls.self,
+            Report.self,
 
         ]
     )
