@@ -67,8 +67,9 @@ struct Environment {
             guard let report = try await RunReport.load(run: runID, from: ledger) else {
                 throw CommandFailure("\(ledger.path): no run \(runID) to report", status: .ioError)
             }
+            // metrics.prom describes the last sync: a push or dry run must not reset its gauges.
             let history =
-                report.run.dryRun
+                report.run.dryRun || report.run.command != "sync"
                 ? nil
                 : MetricsHistory(
                     runs: try await ledger.runs(limit: .max), excluding: runID, command: report.run.command)

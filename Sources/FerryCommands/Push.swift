@@ -91,6 +91,7 @@ extension FerryCommand {
             } catch {
                 throw CommandFailure(error.message, status: .ioError)
             }
+            try await env.writeReports(runID: summary.runID, ledger: ledger, extraDirectory: nil)
             let failed = summary.pushes.filter { $0.outcome == .failed }.count
             let pushed = summary.pushes.filter { $0.outcome == .pushed }.count
             env.output.writeLine(
