@@ -100,10 +100,10 @@ final class Shared<Value: Sendable>: Sendable {
         let proxy: RegistryProxy
         let seeded: Seeded
 
-        init(seed: UInt64) async throws {
+        init(seed: UInt64, credentials: RegistryUser? = nil) async throws {
             keys = try TemporaryDirectory()
             let issuer = try await TokenIssuer.create(in: keys.path)
-            tokens = try TokenServer(issuer: issuer)
+            tokens = try TokenServer(issuer: issuer, credentials: credentials)
             registry = try await RegistryServer.start(RegistryServerOptions(auth: .token(issuer, realm: tokens.realm)))
             seeded = try Seeded(seed: seed)
             let push = "Bearer " + (try issuer.token(access: [.repository("team/app", actions: ["pull", "push"])]))
@@ -115,18 +115,31 @@ final class Shared<Value: Sendable>: Sendable {
     }
 
     @Test func tokenAuthFetchesOneTokenPerScopeForTheWholeRun() async throws {
-        let setup = try await TokenSetup(seed: 83)
+        let password = "pw-\(UUID().uuidString)"
+        let setup = try await TokenSetup(seed: 83, credentials: RegistryUser(username: "u", password: password))
         let workspace = try FerryWorkspace()
-        try workspace.writeConfig(plainHTTPList([setup.proxy.host], images: [
-            "- source: \(setup.proxy.host)/team/app", "  tags: [\"1\", \"2\"]",
-        ]))
+        try workspace.writeConfig("""
+            version: 1
+            registries:
+              "\(setup.proxy.host)":
+                tls: plain-http
+                credentials: {username: u, password-env: FERRY_TEST_PASSWORD}
+            images:
+              - source: \(setup.proxy.host)/team/app
+                tags: ["1", "2"]
 
-        let pull = try await workspace.pull("\(setup.proxy.host)/team/app:1")
+            """)
+        let environment = ["FERRY_TEST_PASSWORD": password]
+
+        let pull = try await workspace.pull("\(setup.proxy.host)/team/app:1", environment: environment)
         #expect(pull.status == 0, "\(pull)")
         #expect(setup.tokens.requests.count == 1)
+        // The credentials go to the token server (Basic, with account=), never to the registry.
+        #expect(setup.tokens.requests.first?.query?.contains("account=u") == true)
+        #expect(setup.proxy.requests.allSatisfy { $0.headers["Authorization"]?.hasPrefix("Basic") != true })
 
         let before = setup.tokens.requests.count
-        let sync = try await workspace.sync()
+        let sync = try await workspace.sync(environment: environment)
         #expect(sync.status == 0, "\(sync)")
         // Two tags of one repository in one run: one token, fetched once and reused.
         let fetched = setup.tokens.requests.dropFirst(before)
@@ -138,6 +151,8 @@ final class Shared<Value: Sendable>: Sendable {
             return try await ledger.observations(run: run.id)
         }
         #expect(observations.map(\.outcome).sorted { $0.rawValue < $1.rawValue } == [.pulled, .upToDate])
+        try Self.expectNoSecret(password, in: [pull, sync], store: workspace.store)
+        for token in setup.tokens.issuedTokens { try Self.expectNoSecret(token, in: [pull, sync], store: workspace.store) }
     }
 
     @Test func aRevokedCachedTokenIsReplacedOnceAndThePullSucceeds() async throws {
