@@ -41,62 +41,76 @@ import Testing
         }
     }
 
-    @Test func pullByTagPrintsDockerStatusLinesAndARepeatCostsOneHead() async throws {
+    /// `demo/app` is an OCI image, `demo/tool` a Docker schema-2 image.
+    static let images = [("demo/app", "1.1.0", MediaType.ociManifest), ("demo/tool", "1.0.0", MediaType.dockerManifest)]
+
+    @Test(arguments: images)
+    func pullByTagPrintsDockerStatusLinesAndARepeatCostsOneHead(
+        repository: String, tag: String, mediaType: MediaType
+    ) async throws {
         let demo = try DemoRegistry.get()
         let proxy = try RegistryProxy(for: demo.registry)
         let workspace = try Self.workspace([proxy.host])
-        let image = try demo.image("demo/app", "1.1.0")
-        let reference = "\(proxy.host)/demo/app:1.1.0"
+        let image = try demo.image(repository, tag)
+        #expect(image.manifest.mediaType == mediaType)
+        let reference = "\(proxy.host)/\(repository):\(tag)"
 
         let first = try await workspace.pull(reference)
         #expect(first.status == 0, "\(first)")
         let lines = first.stdoutLines
-        #expect(lines.first == "1.1.0: Pulling from demo/app")
+        #expect(lines.first == "\(tag): Pulling from \(repository)")
         #expect(Set(lines.dropFirst().dropLast(2)) == Self.layerLines([image]))
         #expect(lines.suffix(2) == ["Digest: \(image.manifestDigest)", "Status: Downloaded newer image for \(reference)"])
         #expect(first.stderr == "")
         #expect(try workspace.storedBlobs() == Self.digests(.image(image)))
-        #expect(Self.requests(proxy, from: 0).filter { $0.hasPrefix("HEAD") } == ["HEAD /v2/demo/app/manifests/1.1.0"])
+        #expect(Self.requests(proxy, from: 0).filter { $0.contains("/manifests/") } == [
+            "HEAD /v2/\(repository)/manifests/\(tag)", "GET /v2/\(repository)/manifests/\(image.manifestDigest)",
+        ])
+        let stored = try await Self.lastObservation(workspace)
+        #expect(stored.outcome == .pulled)
+        #expect(stored.mediaType == mediaType)
 
         let before = proxy.requests.count
         let second = try await workspace.pull(reference)
         #expect(second.status == 0, "\(second)")
         #expect(second.stdoutLines == [
-            "1.1.0: Pulling from demo/app", "Digest: \(image.manifestDigest)", "Status: Image is up to date for \(reference)",
+            "\(tag): Pulling from \(repository)", "Digest: \(image.manifestDigest)",
+            "Status: Image is up to date for \(reference)",
         ])
-        #expect(Self.requests(proxy, from: before) == ["HEAD /v2/demo/app/manifests/1.1.0"])
+        #expect(Self.requests(proxy, from: before) == ["HEAD /v2/\(repository)/manifests/\(tag)"])
         let observation = try await Self.lastObservation(workspace)
         #expect(observation.outcome == .upToDate)
         #expect(observation.servedBy == proxy.baseURL)
         #expect(observation.imageID == image.imageID)
     }
 
-    @Test func pullByDigestOfADockerImageAndARepeatCostsNothing() async throws {
+    @Test(arguments: images)
+    func pullByDigestAndARepeatCostsNothing(repository: String, tag: String, mediaType: MediaType) async throws {
         let demo = try DemoRegistry.get()
         let proxy = try RegistryProxy(for: demo.registry)
         let workspace = try Self.workspace([proxy.host])
-        let image = try demo.image("demo/tool", "1.0.0")
-        #expect(image.manifest.mediaType == .dockerManifest)
-        let reference = "\(proxy.host)/demo/tool@\(image.manifestDigest)"
+        let image = try demo.image(repository, tag)
+        let reference = "\(proxy.host)/\(repository)@\(image.manifestDigest)"
 
         let first = try await workspace.pull(reference)
         #expect(first.status == 0, "\(first)")
-        #expect(first.stdoutLines.first == "\(reference): Pulling from demo/tool")
+        #expect(first.stdoutLines.first == "\(reference): Pulling from \(repository)")
         #expect(Set(first.stdoutLines.dropFirst().dropLast(2)) == Self.layerLines([image]))
         #expect(first.stdoutLines.suffix(2) == [
             "Digest: \(image.manifestDigest)", "Status: Downloaded newer image for \(reference)",
         ])
         // By digest there is nothing to resolve: no HEAD, one GET of the manifest, then the blobs.
         #expect(Self.requests(proxy, from: 0).filter { $0.contains("/manifests/") } == [
-            "GET /v2/demo/tool/manifests/\(image.manifestDigest)"
+            "GET /v2/\(repository)/manifests/\(image.manifestDigest)"
         ])
         #expect(try workspace.storedBlobs() == Self.digests(.image(image)))
+        #expect(try await Self.lastObservation(workspace).mediaType == mediaType)
 
         let before = proxy.requests.count
         let second = try await workspace.pull(reference)
         #expect(second.status == 0, "\(second)")
         #expect(second.stdoutLines == [
-            "\(reference): Pulling from demo/tool", "Digest: \(image.manifestDigest)",
+            "\(reference): Pulling from \(repository)", "Digest: \(image.manifestDigest)",
             "Status: Image is up to date for \(reference)",
         ])
         #expect(Self.requests(proxy, from: before) == [])
@@ -113,6 +127,7 @@ import Testing
         let result = try await workspace.pull(reference)
         #expect(result.status == 0, "\(result)")
         #expect(result.stdoutLines.first == "\(reference): Pulling from demo/app")
+        #expect(Set(result.stdoutLines.dropFirst().dropLast(2)) == Self.layerLines([image]))
         #expect(result.stdoutLines.suffix(2) == [
             "Digest: \(image.manifestDigest)", "Status: Downloaded newer image for \(reference)",
         ])
@@ -120,49 +135,33 @@ import Testing
         #expect(try workspace.storedBlobs() == Self.digests(.image(image)))
     }
 
-    @Test func pullOnePlatformOfAnOCIIndex() async throws {
+    /// `demo/multi` is an OCI index, `demo/multi-docker` a Docker manifest list; both over amd64, arm64/v8, arm/v7.
+    @Test(arguments: ["demo/multi", "demo/multi-docker"], [false, true])
+    func pullAnIndexForOnePlatformOrAll(repository: String, allPlatforms: Bool) async throws {
         let demo = try DemoRegistry.get()
         let proxy = try RegistryProxy(for: demo.registry)
         let workspace = try Self.workspace([proxy.host])
-        let index = try demo.index("demo/multi", "1.0.0")
+        let index = try demo.index(repository, "1.0.0")
         let arm64 = try #require(index.child(for: FixturePlatform.linuxARM64))
-        let reference = "\(proxy.host)/demo/multi:1.0.0"
+        let kept = allPlatforms ? index.children : [arm64]
+        let reference = "\(proxy.host)/\(repository):1.0.0"
 
-        let result = try await workspace.pull(reference, ["--platform", "linux/arm64"])
+        let result = try await workspace.pull(reference, allPlatforms ? ["--all-platforms"] : ["--platform", "linux/arm64"])
         #expect(result.status == 0, "\(result)")
-        #expect(result.stdoutLines.first == "1.0.0: Pulling from demo/multi")
-        #expect(Set(result.stdoutLines.dropFirst().dropLast(2)) == Self.layerLines([arm64]))
+        #expect(result.stdoutLines.first == "1.0.0: Pulling from \(repository)")
+        #expect(Set(result.stdoutLines.dropFirst().dropLast(2)) == Self.layerLines(kept))
         // The index digest is what a tag of an index resolves to, as in Docker.
         #expect(result.stdoutLines.suffix(2) == [
             "Digest: \(index.digest)", "Status: Downloaded newer image for \(reference)",
         ])
-        #expect(try workspace.storedBlobs() == Set([index.digest, arm64.manifestDigest] + arm64.blobs.map(\.digest)))
+        #expect(try workspace.storedBlobs() == Set([index.digest] + kept.map(\.manifestDigest) + kept.flatMap(\.blobs).map(\.digest)))
         let observation = try await Self.lastObservation(workspace)
         #expect(observation.manifestDigest == index.digest)
-        #expect(observation.mediaType == .ociIndex)
-        #expect(observation.platforms.map(\.digest) == [arm64.manifestDigest])
-        #expect(observation.platforms.map(\.imageID) == [arm64.imageID])
-    }
-
-    @Test func pullAllPlatformsOfADockerManifestList() async throws {
-        let demo = try DemoRegistry.get()
-        let proxy = try RegistryProxy(for: demo.registry)
-        let workspace = try Self.workspace([proxy.host])
-        let list = try demo.index("demo/multi-docker", "latest")
-        #expect(list.index.mediaType == .dockerManifestList)
-        let reference = "\(proxy.host)/demo/multi-docker:latest"
-
-        let result = try await workspace.pull(reference, ["--all-platforms"])
-        #expect(result.status == 0, "\(result)")
-        #expect(result.stdoutLines.first == "latest: Pulling from demo/multi-docker")
-        #expect(Set(result.stdoutLines.dropFirst().dropLast(2)) == Self.layerLines(list.children))
-        #expect(result.stdoutLines.suffix(2) == [
-            "Digest: \(list.digest)", "Status: Downloaded newer image for \(reference)",
-        ])
-        #expect(try workspace.storedBlobs() == Self.digests(.index(list)))
-        let observation = try await Self.lastObservation(workspace)
-        #expect(observation.platforms.map(\.digest) == list.children.map(\.manifestDigest))
-        #expect(observation.mediaType == .dockerManifestList)
+        #expect(observation.mediaType == index.index.mediaType)
+        #expect(observation.platforms.map(\.digest) == kept.map(\.manifestDigest))
+        #expect(observation.platforms.map(\.imageID) == kept.map(\.imageID))
+        // For an index the image IDs are per platform; the observation itself carries none.
+        #expect(observation.imageID == nil)
     }
 
     @Test func deadMirrorFallsBackToTheRegistryAndProvenanceIsRecorded() async throws {
@@ -268,7 +267,24 @@ import Testing
             var history: [Entry]?
         }
         #expect(umoci.status.isSuccess)
-        _ = try JSONDecoder().decode(Stat.self, from: Data(umoci.stdout))
+        let stat = try JSONDecoder().decode(Stat.self, from: Data(umoci.stdout))
+        #expect(stat.history?.compactMap(\.layer?.digest) == image.layers.map(\.digest.description))
+
+        // An index kept for one platform: skopeo picks that child when asked for its platform.
+        let index = try demo.index("demo/multi", "1.0.0")
+        let indexReference = "\(proxy.host)/demo/multi:1.0.0"
+        #expect(try await workspace.pull(indexReference, ["--platform", "linux/arm64"]).status == 0)
+        let child = try await ProcessRunner.runChecked(
+            "skopeo", ["--insecure-policy", "--override-arch", "arm64", "--override-variant", "v8", "inspect",
+                       "oci:\(workspace.store):\(indexReference)"])
+        struct Platform: Decodable {
+            var Architecture: String
+            var Layers: [String]
+        }
+        let arm64 = try #require(index.child(for: FixturePlatform.linuxARM64))
+        let platform = try JSONDecoder().decode(Platform.self, from: Data(child.stdout))
+        #expect(platform.Architecture == "arm64")
+        #expect(platform.Layers == arm64.layers.map(\.digest.description))
     }
 
     @Test func skopeoIgnoresDockerTypedEntriesOfTheStore() async throws {
