@@ -99,8 +99,9 @@ final class SyncConsole: SyncObserver {
                 state.active[reference.string]?.blobs.removeAll { $0.0.digest == descriptor.digest }
                 state.active[reference.string]?.doneBytes += bytes
             }
-        case .listingFailed(let reference, let error):
-            printLine("failed      \(reference)  listing tags: \(error)")
+        case .listingFailed:
+            // The failed entry is recorded and arrives as a finished row: one line per reference, not two.
+            break
         case .endpointFailed(let reference, let endpoint, let error, let fellBack):
             if fellBack { printLine("            \(reference): \(endpoint) skipped: \(error)", important: false) }
         case .warning(let reference, let message):

@@ -230,6 +230,7 @@ import Testing
         let workspace = try FerryWorkspace()
         try workspace.writeConfig(plainHTTPList([proxy.host, dead], images: [
             "- source: \(proxy.host)/demo/app:1.0.0", "- source: \(dead)/gone/app:1", "- source: \(proxy.host)/demo/tool:1.0.0",
+            "- source: \(dead)/gone/listed", "  include: ['^1\\.']",
         ]))
 
         let result = try await workspace.sync(["--retry-delay", "0"])
@@ -245,6 +246,12 @@ import Testing
         #expect(failed.error == error)
         #expect(failed.attempts == [EndpointAttempt(endpoint: "http://\(dead)", error: error, fellBack: true)])
         #expect(Self.line(result, "failed", "\(dead)/gone/app:1") == Self.prefix("failed", "\(dead)/gone/app:1") + error)
-        #expect(result.stdoutLines.last?.contains("3 references (2 pulled, 0 up-to-date, 0 updated, 1 failed, 0 drift)") == true)
+        // A selector entry whose tag list cannot be read fails as a whole, under its repository name.
+        let listing = "listing tags: Get \"http://\(dead)/v2/gone/listed/tags/list\": dial tcp \(dead): connect: connection refused"
+        let unlisted = try #require(observations["\(dead)/gone/listed"])
+        #expect(unlisted.outcome == .failed)
+        #expect(unlisted.error == listing)
+        #expect(result.stdoutLines.filter { $0.contains("/gone/listed") } == [Self.prefix("failed", "\(dead)/gone/listed") + listing])
+        #expect(result.stdoutLines.last?.contains("4 references (2 pulled, 0 up-to-date, 0 updated, 2 failed, 0 drift)") == true)
     }
 }
