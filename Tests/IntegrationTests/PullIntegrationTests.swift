@@ -222,6 +222,28 @@ import Testing
         _ = try await empty.waitForRequest { $0.path == "/v2/demo/tool/manifests/1.1.0" && $0.status == 404 }
     }
 
+    @Test func missingTagOrRepositoryFailsWithDockersText() async throws {
+        let demo = try DemoRegistry.get()
+        let proxy = try RegistryProxy(for: demo.registry)
+        let workspace = try Self.workspace([proxy.host])
+
+        let noTag = try await workspace.pull("\(proxy.host)/demo/app:9.9.9")
+        #expect(noTag.status == 1, "\(noTag)")
+        #expect(noTag.stdout == "")
+        #expect(noTag.stderr == "Error: manifest for \(proxy.host)/demo/app:9.9.9 not found: manifest unknown: manifest unknown\n")
+
+        let noRepository = try await workspace.pull("\(proxy.host)/demo/nothing-here")
+        #expect(noRepository.status == 1, "\(noRepository)")
+        #expect(noRepository.stderr == """
+            Error: manifest for \(proxy.host)/demo/nothing-here:latest not found: manifest unknown: manifest unknown
+
+            """)
+        let observation = try await Self.lastObservation(workspace)
+        #expect(observation.reference == "\(proxy.host)/demo/nothing-here:latest")
+        #expect(observation.outcome == .failed)
+        #expect(try workspace.storedBlobs().isEmpty)
+    }
+
     @Test func tamperedLayerFailsVerificationAndNothingOfItIsKept() async throws {
         let registry = try await RegistryServer.start()
         let directory = try TemporaryDirectory()
