@@ -65,9 +65,11 @@ final class Shared<Value: Sendable>: Sendable {
                 credentials: {username: u, password-env: FERRY_TEST_PASSWORD}
 
             """)
-        let good = try await listed.pull(reference, environment: ["FERRY_TEST_PASSWORD": password])
+        // --verbose: debug logs (every request) go to the captured stderr too, and are checked for the secret.
+        let good = try await listed.pull(reference, ["--verbose"], environment: ["FERRY_TEST_PASSWORD": password])
         #expect(good.status == 0, "\(good)")
         #expect(good.stdoutLines.last == "Status: Downloaded newer image for \(reference)")
+        #expect(good.stderr.contains("DEBUG HTTP"), "\(good)")
 
         // Docker's config.json, found through DOCKER_CONFIG (the mirror list names no credentials).
         let docker = try FerryWorkspace()
@@ -131,7 +133,7 @@ final class Shared<Value: Sendable>: Sendable {
             """)
         let environment = ["FERRY_TEST_PASSWORD": password]
 
-        let pull = try await workspace.pull("\(setup.proxy.host)/team/app:1", environment: environment)
+        let pull = try await workspace.pull("\(setup.proxy.host)/team/app:1", ["--verbose"], environment: environment)
         #expect(pull.status == 0, "\(pull)")
         #expect(setup.tokens.requests.count == 1)
         // The credentials go to the token server (Basic, with account=), never to the registry.
@@ -139,7 +141,7 @@ final class Shared<Value: Sendable>: Sendable {
         #expect(setup.proxy.requests.allSatisfy { $0.headers["Authorization"]?.hasPrefix("Basic") != true })
 
         let before = setup.tokens.requests.count
-        let sync = try await workspace.sync(environment: environment)
+        let sync = try await workspace.sync(["--verbose"], environment: environment)
         #expect(sync.status == 0, "\(sync)")
         // Two tags of one repository in one run: one token, fetched once and reused.
         let fetched = setup.tokens.requests.dropFirst(before)
