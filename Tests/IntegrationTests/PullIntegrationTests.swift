@@ -262,6 +262,7 @@ import Testing
         let observation = try await Self.lastObservation(workspace)
         #expect(observation.outcome == .failed)
         #expect(observation.error == "filesystem layer verification failed for digest \(tampered)")
+        withExtendedLifetime(registry) {}
     }
 
     @Test func skopeoAndUmociReadWhatFerryStored() async throws {

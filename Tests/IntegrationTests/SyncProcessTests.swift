@@ -132,5 +132,6 @@ import Testing
         let inspected = try await ProcessRunner.runChecked(
             "skopeo", ["--insecure-policy", "inspect", "--raw", "oci:\(workspace.store):\(bigReference)"])
         #expect(inspected.stdout == big.manifestBytes)
+        withExtendedLifetime(registry) {}
     }
 }
