@@ -16,14 +16,14 @@ struct Environment {
     /// Options shared by every command.
     var global: GlobalOptions
     /// Where results and status lines go.
-    var output: Console = .standardOutput
-    /// Where errors go.
-    var errors: Console = .standardError
+    var output: any TextOutput = Console.standardOutput
+    /// Where errors and log events go.
+    var errors: any TextOutput = Console.standardError
     /// The process environment.
     var variables: [String: String] = ProcessInfo.processInfo.environment
 
     /// The logger for this run.
-    var logger: Logger { Logs.make(format: global.logFormat, level: global.logLevel) }
+    var logger: Logger { Logs.make(format: global.logFormat, level: global.logLevel, output: errors) }
 
     /// The retry policy from `--retries` and `--retry-delay`.
     var retryPolicy: RetryPolicy {

@@ -127,8 +127,8 @@ extension MirrorList {
 
 /// Docker's per-layer status lines for `ferry pull`.
 struct DockerStatusLines: SyncObserver {
-    let output: Console
-    let errors: Console
+    let output: any TextOutput
+    let errors: any TextOutput
     let quiet: Bool
 
     func handle(_ event: SyncEvent) {

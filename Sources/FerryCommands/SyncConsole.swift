@@ -32,19 +32,19 @@ final class SyncConsole: SyncObserver {
 
     private let mode: Mode
     private let quiet: Bool
-    private let output: Console
+    private let output: any TextOutput
     private let state = Mutex(State())
     private let clock = ContinuousClock()
     private let renderer = Mutex<Task<Void, Never>?>(nil)
 
-    init(mode: Mode, quiet: Bool, output: Console) {
+    init(mode: Mode, quiet: Bool, output: any TextOutput) {
         self.mode = mode
         self.quiet = quiet
         self.output = output
     }
 
     /// The mode for this process: JSON when asked, live on a terminal, plain otherwise.
-    static func mode(for options: GlobalOptions, output: Console) -> Mode {
+    static func mode(for options: GlobalOptions, output: any TextOutput) -> Mode {
         if options.logFormat == .json { return .json }
         return output.isTerminal && !options.quiet ? .live : .plain
     }
@@ -99,8 +99,9 @@ final class SyncConsole: SyncObserver {
                 state.active[reference.string]?.blobs.removeAll { $0.0.digest == descriptor.digest }
                 state.active[reference.string]?.doneBytes += bytes
             }
-        case .listingFailed(let reference, let error):
-            printLine("failed      \(reference)  listing tags: \(error)")
+        case .listingFailed:
+            // The failed entry is recorded and arrives as a finished row: one line per reference, not two.
+            break
         case .endpointFailed(let reference, let endpoint, let error, let fellBack):
             if fellBack { printLine("            \(reference): \(endpoint) skipped: \(error)", important: false) }
         case .warning(let reference, let message):
