@@ -63,7 +63,7 @@ extension FerryCommand {
             return report.isHealthy ? .ok : .someFailed
         }
 
-        private func print(_ report: VerifyReport, to output: Console) {
+        private func print(_ report: VerifyReport, to output: any TextOutput) {
             for entry in report.corrupt {
                 output.writeLine("corrupt     \(entry.digest): content hashes to \(entry.actual)")
             }

@@ -125,7 +125,12 @@ final class PushHarness {
         let patches = harness.transport.requests.filter { $0.method == .patch }
         // Two 10 000-byte layers in 4096-byte chunks: 2 full chunks each, the rest with the final PUT.
         #expect(patches.count == 4)
-        #expect(patches.prefix(2).map { $0.headers["Content-Range"] } == ["0-4095", "4096-8191"])
+        // Layers upload in parallel: check each upload session's chunks in order.
+        let sessions = Dictionary(grouping: patches) { $0.url.path }
+        #expect(sessions.count == 2)
+        for chunks in sessions.values {
+            #expect(chunks.map { $0.headers["Content-Range"] } == ["0-4095", "4096-8191"])
+        }
     }
 
     @Test func partialIndexIsRefusedWithAnExplanation() async throws {
