@@ -79,6 +79,15 @@ final class FerryWorkspace: Sendable {
             case let sync as FerryCommand.Sync:
                 exit = try await sync.run(
                     Environment(global: sync.global, output: out, errors: err, variables: environment(extra)))
+            case let push as FerryCommand.Push:
+                exit = try await push.run(
+                    Environment(global: push.global, output: out, errors: err, variables: environment(extra)))
+            case let verify as FerryCommand.Verify:
+                exit = try await verify.run(
+                    Environment(global: verify.global, output: out, errors: err, variables: environment(extra)))
+            case let prune as FerryCommand.Prune:
+                exit = try await prune.run(
+                    Environment(global: prune.global, output: out, errors: err, variables: environment(extra)))
             default:
                 Issue.record("no in-process runner for \(type(of: command))")
                 exit = .usage
