@@ -98,7 +98,7 @@ let package = Package(
             dependencies: ["FerryCommands", "FerryReports", "Ledger", "OCIModel", "FerryTestSupport"]),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["FerryCommands", "CurlHTTP", "OCIRegistry", "LayoutStore", "Ledger", "FerryTestSupport"]),
+            dependencies: ["FerryCommands", "CurlHTTP", "OCIRegistry", "LayoutStore", "Ledger", "FerrySystem", "FerryTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )
