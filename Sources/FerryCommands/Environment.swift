@@ -2,6 +2,7 @@ import CurlHTTP
 import FerryHTTP
 import FerryPull
 import FerryReports
+import FerrySync
 import FerrySystem
 import Foundation
 import LayoutStore
@@ -37,6 +38,19 @@ struct Environment {
         } catch {
             throw CommandFailure("cannot start the HTTP transport: \(error)", status: .ioError)
         }
+    }
+
+    /// A registry session for `list`: the libcurl transport, the list's credentials (Docker's config by default) and
+    /// the retry policy of `--retries`/`--retry-delay`.
+    func makeSession(for list: MirrorList) throws(CommandFailure) -> RegistrySession {
+        RegistrySession(
+            transport: try makeTransport(), credentials: MirrorListCredentials(list: list, environment: variables),
+            retry: retryPolicy, logger: logger)
+    }
+
+    /// The mirror list for commands where it is optional: loaded when `--config` was given, empty otherwise.
+    func optionalMirrorList() throws(CommandFailure) -> MirrorList {
+        global.config == nil ? MirrorList.empty : try loadMirrorList()
     }
 
     /// The mirror list at `--config`; every error is printed and the command exits 65.

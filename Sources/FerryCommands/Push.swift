@@ -66,10 +66,7 @@ extension FerryCommand {
             defer { lock.release() }
             let ledger = try env.openLedger()
             defer { try? ledger.close() }
-            let session = RegistrySession(
-                transport: try env.makeTransport(),
-                credentials: MirrorListCredentials(list: list, environment: env.variables),
-                retry: env.retryPolicy, logger: env.logger)
+            let session = try env.makeSession(for: list)
             let pusher = ImagePusher(session: session, store: store, ledger: ledger, resolver: EndpointResolver(mirrorList: list))
             let stop = StopSignal()
             let trap = SignalTrap { stop.request($0) }

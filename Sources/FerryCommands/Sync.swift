@@ -51,10 +51,7 @@ extension FerryCommand {
             defer { lock.release() }
             let ledger = try env.openLedger()
             defer { try? ledger.close() }
-            let session = RegistrySession(
-                transport: try env.makeTransport(),
-                credentials: MirrorListCredentials(list: list, environment: env.variables),
-                retry: env.retryPolicy, logger: env.logger)
+            let session = try env.makeSession(for: list)
             let resolver = EndpointResolver(mirrorList: list)
             let puller = FallbackPuller(
                 session: session, store: store, blobs: BlobFetcher(store: store), resolver: resolver)

@@ -44,11 +44,8 @@ extension FerryCommand {
             }
             print(report, to: env.output)
             if repair && !report.isHealthy {
-                let list = env.global.config == nil ? MirrorList.empty : try env.loadMirrorList()
-                let session = RegistrySession(
-                    transport: try env.makeTransport(),
-                    credentials: MirrorListCredentials(list: list, environment: env.variables),
-                    retry: env.retryPolicy, logger: env.logger)
+                let list = try env.optionalMirrorList()
+                let session = try env.makeSession(for: list)
                 let puller = FallbackPuller(
                     session: session, store: store, blobs: BlobFetcher(store: store),
                     resolver: EndpointResolver(mirrorList: list))

@@ -20,7 +20,8 @@ extension EndpointResolver {
             hosts[host] = HostSettings(tls: target.tls.map(HostSettings.TLSMode.init), caFile: target.caFile)
         }
         for (host, mirrors) in extraMirrors {
-            hosts[host, default: HostSettings()].mirrors = mirrors + (hosts[host]?.mirrors ?? [])
+            hosts[host, default: HostSettings()].mirrors =
+                mirrors.map(Self.withoutTrailingSlash) + (hosts[host]?.mirrors ?? [])
         }
         self.init(hosts: hosts)
     }
