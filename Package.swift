@@ -47,11 +47,13 @@ let package = Package(
                 "FerrySystem", logging,
             ]),
         .target(name: "FerryReports", dependencies: ["OCIModel", "Ledger"]),
+        // Writes and reads bundles (tar + ferry-bundle.json) itself: no tar binary, no zlib.
+        .target(name: "FerryBundle", dependencies: ["OCIModel", "LayoutStore", "Ledger", "FerrySystem", logging]),
         .target(
             name: "FerryCommands",
             dependencies: [
                 "OCIModel", "FerryHTTP", "CurlHTTP", "OCIRegistry", "LayoutStore", "Ledger", "MirrorConfig",
-                "FerryPull", "FerrySync", "FerryReports", "FerrySystem", argumentParser, logging,
+                "FerryPull", "FerrySync", "FerryReports", "FerryBundle", "FerrySystem", argumentParser, logging,
             ]),
         .executableTarget(name: "ferry", dependencies: ["FerryCommands"]),
 
@@ -76,11 +78,16 @@ let package = Package(
             dependencies: ["FerrySync", "FerryPull", "Ledger", "MirrorConfig", "OCIRegistry", "LayoutStore", "FerryHTTP",
                            "OCIModel", "FerryTestSupport", logging]),
         .testTarget(
+            name: "FerryBundleTests",
+            dependencies: ["FerryBundle", "LayoutStore", "Ledger", "FerrySystem", "OCIModel", "FerryTestSupport", logging]),
+        .testTarget(
             name: "FerryCommandsTests",
             dependencies: ["FerryCommands", "OCIModel", "FerryTestSupport"]),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["FerryCommands", "CurlHTTP", "OCIRegistry", "LayoutStore", "Ledger", "FerryTestSupport"]),
+            dependencies: [
+                "FerryCommands", "FerryBundle", "CurlHTTP", "OCIRegistry", "LayoutStore", "Ledger", "FerryTestSupport",
+            ]),
     ],
     swiftLanguageModes: [.v6]
 )
