@@ -21,7 +21,8 @@ public struct FerryCommand: AsyncParsableCommand {
             Reference.self,
             Pull.self,
             Sync.self,
-
+            Export.self,
+            Import.self,
         ]
     )
 
