@@ -55,8 +55,8 @@ public struct LocatedBundle: Sendable, Hashable {
     /// The bundle description.
     public var description: BundleDescription { sidecar.description }
 
-    /// Finds the sidecar and every part from `files` (any of: the sidecar, the single tar, parts), reads the
-    /// sidecar and checks that every part exists with the size the sidecar records.
+    /// Finds the sidecar and every part from `files` (any of: the sidecar, the single tar, parts, or the `--to`
+    /// name of a split bundle), reads the sidecar and checks that every part exists with the size it records.
     ///
     /// A part is looked for among the files given (by name), then next to the sidecar, then next to each file
     /// given, so parts spread over several media can be named one by one.
@@ -66,7 +66,12 @@ public struct LocatedBundle: Sendable, Hashable {
     ///   or a sidecar parse error.
     public static func locate(_ files: [String]) throws(BundleError) -> LocatedBundle {
         guard let first = files.first else { throw .fileNotFound(path: "(no file given)") }
-        for file in files where !FileSystem.exists(file) { throw .fileNotFound(path: file) }
+        // The `--to` name of a split bundle is no file of its own, but it names the bundle as well as its sidecar.
+        for file in files where !FileSystem.exists(file) {
+            guard file == BundleFiles.base(of: file), FileSystem.exists(BundleFiles.sidecarPath(for: file)) else {
+                throw .fileNotFound(path: file)
+            }
+        }
         let baseName = BundleFiles.name(BundleFiles.base(of: first))
         for file in files.dropFirst() where BundleFiles.name(BundleFiles.base(of: file)) != baseName {
             throw .mixedBundles(first: first, second: file)
