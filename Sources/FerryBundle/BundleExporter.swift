@@ -48,8 +48,9 @@ public struct BundleExporter: Sendable {
         public var now: Date
 
         /// Creates options.
-        public init(file: String, since: String? = nil, splitSize: Int64? = nil, toolVersion: String, now: Date = Date())
-        {
+        public init(
+            file: String, since: String? = nil, splitSize: Int64? = nil, toolVersion: String, now: Date = Date()
+        ) {
             self.file = file
             self.since = since
             self.splitSize = splitSize
@@ -181,7 +182,9 @@ public struct BundleExporter: Sendable {
             guard count <= Int64(BundleFiles.maximumParts) else {
                 throw .invalidSplitSize(
                     text: "\(splitSize)",
-                    reason: "the bundle (\(plan.size) bytes) would need \(count) parts; at most \(BundleFiles.maximumParts)")
+                    reason:
+                        "the bundle (\(plan.size) bytes) would need \(count) parts; at most \(BundleFiles.maximumParts)"
+                )
             }
         }
         try checkOutputsAreFree(options, size: plan.size)
@@ -336,7 +339,9 @@ public struct BundleExporter: Sendable {
 
     /// Every entry with its header, and the exact stream size (known before a byte is written, so the part count
     /// is checked up front).
-    static func plan(documents: Documents, blobs: [BundleBlob], modificationTime: Date) -> (
+    static func plan(
+        documents: Documents, blobs: [BundleBlob], modificationTime: Date
+    ) -> (
         items: [PlanItem], size: Int64
     ) {
         let time = Int64(modificationTime.timeIntervalSince1970)

@@ -44,7 +44,9 @@ public struct BundleImporter: Sendable {
     }
 
     /// Imports the located bundle.
-    public func importBundle(_ bundle: LocatedBundle, toolVersion: String, now: Date = Date()) async throws(BundleError)
+    public func importBundle(
+        _ bundle: LocatedBundle, toolVersion: String, now: Date = Date()
+    ) async throws(BundleError)
         -> ImportSummary
     {
         let description = bundle.description
@@ -314,7 +316,8 @@ public struct BundleImporter: Sendable {
                 read: { digest throws(BundleError) in
                     if staged[digest] != nil {
                         do throws(FileSystemError) {
-                            return try FileSystem.readFile(Self.stagingPath(digest, in: staging), limit: Self.documentLimit)
+                            return try FileSystem.readFile(
+                                Self.stagingPath(digest, in: staging), limit: Self.documentLimit)
                         } catch {
                             throw .io(error)
                         }
@@ -329,7 +332,8 @@ public struct BundleImporter: Sendable {
                     reference: parsed, digest: reference.digest, mediaType: reference.mediaType,
                     imageID: resolved.imageID,
                     platforms: resolved.children.map {
-                        PlatformManifest(platform: $0.platform, digest: $0.digest, mediaType: $0.mediaType, imageID: $0.imageID)
+                        PlatformManifest(
+                            platform: $0.platform, digest: $0.digest, mediaType: $0.mediaType, imageID: $0.imageID)
                     }))
         }
         return references
@@ -384,8 +388,11 @@ public struct BundleImporter: Sendable {
         let entries = references.filter { reference in
             !kept.contains((try? ImageReference(parsing: reference.name))?.string ?? reference.name)
         }.map { reference in
-            (name: reference.name, descriptor: Descriptor(
-                mediaType: reference.mediaType, digest: reference.digest, size: reference.size))
+            (
+                name: reference.name,
+                descriptor: Descriptor(
+                    mediaType: reference.mediaType, digest: reference.digest, size: reference.size)
+            )
         }
         do { try store.setReferences(entries) } catch { throw .store(error) }
     }

@@ -67,7 +67,9 @@ final class PartStreamWriter {
 
     /// Lets `body` fill the free end of the buffer directly (a blob read from disk is copied once) and returns
     /// what it wrote; 0 means `body` had nothing more.
-    func fill(upTo limit: Int, _ body: (UnsafeMutableRawBufferPointer) throws(BundleError) -> Int) throws(BundleError)
+    func fill(
+        upTo limit: Int, _ body: (UnsafeMutableRawBufferPointer) throws(BundleError) -> Int
+    ) throws(BundleError)
         -> Int
     {
         if filled == buffer.count {

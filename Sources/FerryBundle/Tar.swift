@@ -90,7 +90,8 @@ public enum Tar {
             // The name of a pax header is not used by readers; this is what GNU tar writes, shortened.
             let base = header.path.split(separator: "/").last.map(String.init) ?? "entry"
             out += ustarHeader(
-                name: Array("PaxHeaders/\(base)".utf8.prefix(100)), flag: 0x78, size: Int64(records.count), mode: 0o644, modificationTime: header.modificationTime,
+                name: Array("PaxHeaders/\(base)".utf8.prefix(100)), flag: 0x78, size: Int64(records.count), mode: 0o644,
+                modificationTime: header.modificationTime,
                 link: [])
             out += records
             out += [UInt8](repeating: 0, count: padding(after: Int64(records.count)))

@@ -25,7 +25,9 @@ struct TarReader {
             let parsed = try Tar.parseBlock(block, offset: offset)
             switch parsed {
             case .zero:
-                guard pax.isEmpty else { throw .invalidTarHeader(offset: offset, reason: "pax header without an entry") }
+                guard pax.isEmpty else {
+                    throw .invalidTarHeader(offset: offset, reason: "pax header without an entry")
+                }
                 try finishArchive()
                 return nil
             case .header(let flag, let name, let size, let mode, let modificationTime, let link):

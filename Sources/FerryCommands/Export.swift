@@ -24,9 +24,11 @@ extension FerryCommand {
         @Option(help: ArgumentHelp("The bundle file to write.", valueName: "file"))
         var to: String
 
-        @Option(help: ArgumentHelp(
-            "Only blobs not carried by this bundle (ID, ID prefix or file) and its bases, or not stored by this run.",
-            valueName: "bundle|run"))
+        @Option(
+            help: ArgumentHelp(
+                "Only blobs not carried by this bundle (ID, ID prefix or file) and its bases, or not stored by this "
+                    + "run.",
+                valueName: "bundle|run"))
         var since: String?
 
         @Option(help: ArgumentHelp("Cut the tar into parts of this size, e.g. 4GiB, 700MiB, 4.7G.", valueName: "size"))
@@ -65,7 +67,8 @@ extension FerryCommand {
                         file: to, since: since, splitSize: split, toolVersion: FerryCommand.version))
             } catch {
                 throw CommandFailure(
-                    error.description, status: error.isUsageError ? .usage : (error.isBadBundle ? .invalidInput : .ioError))
+                    error.description,
+                    status: error.isUsageError ? .usage : (error.isBadBundle ? .invalidInput : .ioError))
             }
             let description = summary.description
             if !env.global.quiet {

@@ -92,7 +92,8 @@ extension ReferenceStore {
     /// bundle by the short ID ferry prints.
     public func bundleExportIDs(matching prefix: String) async throws -> [Digest] {
         let hex = prefix.hasPrefix("sha256:") ? String(prefix.dropFirst(7)) : prefix
-        let pattern = "sha256:" + hex.replacingOccurrences(of: "%", with: "").replacingOccurrences(of: "_", with: "")
+        let pattern =
+            "sha256:" + hex.replacingOccurrences(of: "%", with: "").replacingOccurrences(of: "_", with: "")
             + "%"
         return try await read("find bundle \(prefix)") { db in
             try Row.fetchAll(db, sql: "SELECT id FROM bundleExport WHERE id LIKE ? ORDER BY seq", arguments: [pattern])
@@ -214,7 +215,8 @@ extension ReferenceStore {
             var driftEvents: [DriftEventRecord] = []
             var observationIDs: [Int64] = []
             for text in texts {
-                let events = try Queries.driftEvents(db, where: "WHERE reference = ? AND dryRun = 0 ORDER BY id", [text])
+                let events = try Queries.driftEvents(
+                    db, where: "WHERE reference = ? AND dryRun = 0 ORDER BY id", [text])
                 driftEvents += events
                 observationIDs += events.map(\.observationID)
                 let latest = try Int64.fetchOne(
@@ -315,7 +317,9 @@ enum BundleQueries {
             excludedBlobCount: try row.int("excludedBlobCount"), parts: parts)
     }
 
-    static func imports(_ db: Database, where clause: String, _ arguments: StatementArguments) throws
+    static func imports(
+        _ db: Database, where clause: String, _ arguments: StatementArguments
+    ) throws
         -> [BundleImportRecord]
     {
         try Row.fetchAll(db, sql: "SELECT * FROM bundleImport \(clause)", arguments: arguments).stored("bundleImport")
@@ -460,7 +464,8 @@ private struct ImportWriter {
                 INSERT INTO bundleImport
                     (id, importedAt, runId, createdAt, sourceStore, sinceBundleId, sinceRunId, toolVersion, files,
                      referenceCount, blobCount, blobsAdded, bytesAdded)
-                VALUES (\(bundle), \(stored(now)), \(run.rawValue), \(stored(request.createdAt)), \(request.sourceStore),
+                VALUES (\(bundle), \(stored(now)), \(run.rawValue), \(stored(request.createdAt)),
+                        \(request.sourceStore),
                         \(request.sinceBundle?.description), \(request.sinceRun?.rawValue),
                         \(request.exportToolVersion), \(files), \(request.references.count), \(request.blobCount),
                         \(request.blobsAdded), \(request.bytesAdded))
@@ -495,7 +500,9 @@ private struct ImportWriter {
                 try needRun(stretch.firstRunID, "history of \(entry.repository):\(stretch.tag)")
                 try needRun(stretch.lastRunID, "history of \(entry.repository):\(stretch.tag)")
             }
-            for mapping in entry.digests { try needRun(mapping.firstRunID, "mapping \(entry.repository)@\(mapping.digest)") }
+            for mapping in entry.digests {
+                try needRun(mapping.firstRunID, "mapping \(entry.repository)@\(mapping.digest)")
+            }
         }
         for observation in request.history.observations {
             try needRun(observation.runID, "observation of \(observation.reference)")
@@ -504,7 +511,10 @@ private struct ImportWriter {
         for event in request.history.driftEvents {
             try needRun(event.runID, "drift event of \(event.reference)")
             guard observations.contains(event.observationID) else {
-                throw invalid("drift event of \(event.reference) names observation \(event.observationID), which the bundle does not carry")
+                throw invalid(
+                    "drift event of \(event.reference) names observation \(event.observationID), "
+                        + "which the bundle does not carry"
+                )
             }
         }
     }
@@ -569,7 +579,9 @@ private struct ImportWriter {
     private func impliedMappings(_ reference: ImportedReference) -> [Mapping] {
         guard !reference.platforms.isEmpty else {
             guard let imageID = reference.imageID else { return [] }
-            return [Mapping(digest: reference.digest, platformKey: "", imageID: imageID, mediaType: reference.mediaType)]
+            return [
+                Mapping(digest: reference.digest, platformKey: "", imageID: imageID, mediaType: reference.mediaType)
+            ]
         }
         return reference.platforms.flatMap { child in
             [
@@ -719,12 +731,15 @@ private struct ImportWriter {
 
     private func upsertRepository(_ name: String, run: RunID) throws -> Int64 {
         let parsed: RepositoryName
-        do { parsed = try RepositoryName(parsing: name) } catch { throw invalid("\"\(name)\" is not a repository name") }
+        do { parsed = try RepositoryName(parsing: name) } catch {
+            throw invalid("\"\(name)\" is not a repository name")
+        }
         let entry = entry(name)
         // The first run the exporting store recorded anything of this repository in, else the import itself.
         let firstRun =
             entry.flatMap { entry in
-                (entry.tagHistory.map { ($0.firstSeen, $0.firstRunID) } + entry.digests.map { ($0.firstSeen, $0.firstRunID) })
+                (entry.tagHistory.map { ($0.firstSeen, $0.firstRunID) }
+                    + entry.digests.map { ($0.firstSeen, $0.firstRunID) })
                     .min { $0.0 < $1.0 }?.1
             } ?? run
         let firstSeen = entry?.firstSeen ?? now
@@ -741,7 +756,9 @@ private struct ImportWriter {
     }
 
     /// Writes the bundle's mappings this store lacks; returns those that contradict a mapping already here.
-    private func insertHistoryMappings(_ repositoryIDs: [String: Int64]) throws
+    private func insertHistoryMappings(
+        _ repositoryIDs: [String: Int64]
+    ) throws
         -> [MappingKey: (stored: Digest, bundle: Digest)]
     {
         var conflicts: [MappingKey: (stored: Digest, bundle: Digest)] = [:]
@@ -762,7 +779,8 @@ private struct ImportWriter {
                              firstRunId, servedBy)
                         VALUES (\(repositoryID), \(mapping.digest.description), \(key.platform),
                                 \(mapping.imageID.description), \(mapping.childDigest?.description),
-                                \(mapping.mediaType.rawValue), \(stored(mapping.firstSeen)), \(mapping.firstRunID.rawValue),
+                                \(mapping.mediaType.rawValue), \(stored(mapping.firstSeen)),
+                                \(mapping.firstRunID.rawValue),
                                 \(Redaction.endpoint(mapping.servedBy)))
                         """)
             }
@@ -789,7 +807,8 @@ private struct ImportWriter {
                 {
                     try db.execute(
                         literal: """
-                            UPDATE tagHistory SET lastSeen = \(stored(stretch.lastSeen)), lastRunId = \(stretch.lastRunID.rawValue)
+                            UPDATE tagHistory
+                            SET lastSeen = \(stored(stretch.lastSeen)), lastRunId = \(stretch.lastRunID.rawValue)
                             WHERE id = \(existing) AND lastSeen < \(stored(stretch.lastSeen))
                             """)
                 } else {
@@ -798,7 +817,8 @@ private struct ImportWriter {
                             INSERT INTO tagHistory
                                 (tagId, manifestDigest, imageId, firstSeen, lastSeen, firstRunId, lastRunId)
                             VALUES (\(tagID), \(stretch.manifestDigest.description), \(stretch.imageID?.description),
-                                    \(stored(stretch.firstSeen)), \(stored(stretch.lastSeen)), \(stretch.firstRunID.rawValue),
+                                    \(stored(stretch.firstSeen)), \(stored(stretch.lastSeen)),
+                                    \(stretch.firstRunID.rawValue),
                                     \(stretch.lastRunID.rawValue))
                             """)
                 }
@@ -822,7 +842,8 @@ private struct ImportWriter {
                     (repositoryId, name, manifestDigest, mediaType, imageId, firstSeen, lastSeen, lastChecked, servedBy,
                      lastRunId, bundleId)
                 VALUES (\(repositoryID), \(name), \(record.manifestDigest.description), \(record.mediaType.rawValue),
-                        \(record.imageID?.description), \(stored(record.firstSeen)), \(stored(record.lastSeen)), \(stored(record.lastChecked)),
+                        \(record.imageID?.description), \(stored(record.firstSeen)), \(stored(record.lastSeen)),
+                        \(stored(record.lastChecked)),
                         \(Redaction.endpoint(record.servedBy)), \(record.lastRunID.rawValue), \(bundle))
                 """)
         return db.lastInsertedRowID
@@ -844,7 +865,8 @@ private struct ImportWriter {
                     (repositoryId, name, manifestDigest, mediaType, imageId, firstSeen, lastSeen, lastChecked, servedBy,
                      lastRunId, bundleId)
                 VALUES (\(repositoryID), \(name), \(reference.digest.description), \(reference.mediaType.rawValue),
-                        \(imageID), \(stored(firstSeen)), \(stored(lastSeen)), \(stored(lastChecked)), \(servedBy), \(lastRun.rawValue),
+                        \(imageID), \(stored(firstSeen)), \(stored(lastSeen)), \(stored(lastChecked)), \(servedBy),
+                        \(lastRun.rawValue),
                         \(bundle))
                 ON CONFLICT (repositoryId, name) DO UPDATE SET
                     manifestDigest = excluded.manifestDigest, mediaType = excluded.mediaType,
@@ -866,7 +888,8 @@ private struct ImportWriter {
         try db.execute(
             literal: """
                 INSERT INTO tagHistory (tagId, manifestDigest, imageId, firstSeen, lastSeen, firstRunId, lastRunId)
-                VALUES (\(tagID), \(reference.digest.description), \(imageID), \(stored(firstSeen)), \(stored(lastSeen)),
+                VALUES (\(tagID), \(reference.digest.description), \(imageID), \(stored(firstSeen)),
+                        \(stored(lastSeen)),
                         \(lastRun.rawValue), \(lastRun.rawValue))
                 """)
     }
@@ -890,7 +913,8 @@ private struct ImportWriter {
         for (position, child) in reference.platforms.enumerated() {
             try db.execute(
                 literal: """
-                    INSERT INTO observationPlatform (observationId, position, platform, manifestDigest, mediaType, imageId)
+                    INSERT INTO observationPlatform
+                        (observationId, position, platform, manifestDigest, mediaType, imageId)
                     VALUES (\(id), \(position), \(PlatformKey.encode(child.platform)), \(child.digest.description),
                             \(child.mediaType.rawValue), \(child.imageID.description))
                     """)

@@ -96,7 +96,9 @@ enum Forge {
     }
 
     /// Replaces the embedded `ferry-bundle.json` with `description`.
-    static func replacingDescription(_ entries: [ForgedEntry], with description: BundleDescription) throws
+    static func replacingDescription(
+        _ entries: [ForgedEntry], with description: BundleDescription
+    ) throws
         -> [ForgedEntry]
     {
         try entries.map { entry in

@@ -96,9 +96,10 @@ import Testing
             #expect(record.blobsAdded == bundle.description.blobs.count)
 
             let inventory = try await ledger.inventory()
-            #expect(inventory.repositories.map(\.repository) == [
-                "registry.test/team/app", "registry.test/team/multi", "registry.test/team/tool",
-            ])
+            #expect(
+                inventory.repositories.map(\.repository) == [
+                    "registry.test/team/app", "registry.test/team/multi", "registry.test/team/tool",
+                ])
         }
     }
 
@@ -148,7 +149,10 @@ import Testing
         var archive: [UInt8] = []
         for part in bundle.parts { archive += try TestFiles.read(part.path) }
         let entries = Forge.entries(of: archive)
-        #expect(entries.prefix(5).map(\.path) == ["ferry-bundle.json", "oci-layout", "index.json", "blobs/", "blobs/sha256/"])
+        #expect(
+            entries.prefix(5).map(\.path) == [
+                "ferry-bundle.json", "oci-layout", "index.json", "blobs/", "blobs/sha256/",
+            ])
         #expect(entries[0].content == (try bundle.description.encoded()))
         #expect(entries[1].content == ContentStore.layoutMarker)
         #expect(entries.dropFirst(5).map(\.path) == bundle.description.blobs.map { "blobs/sha256/\($0.digest.hex)" })

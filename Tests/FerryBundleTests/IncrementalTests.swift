@@ -83,7 +83,10 @@ import Testing
         let run = try #require(try await source.ledger.latestRun()).id
         let added = try await source.addImage(Self.sharingImage(), repository: "team/app", tag: "1.1", at: at(5000))
         let bundle = try await source.export(to: directory.appending("delta.tar"), since: run.rawValue)
-        #expect(bundle.description.blobs.map(\.digest) == [added.manifestDigest, added.config.digest, added.layers[1].digest])
+        #expect(
+            bundle.description.blobs.map(\.digest) == [
+                added.manifestDigest, added.config.digest, added.layers[1].digest,
+            ])
         #expect(bundle.description.since == BundleDescription.Base(bundle: nil, chain: [], run: run))
         #expect(bundle.description.excludedBlobs.allSatisfy { $0.carriedBy == nil })
         let record = try await source.ledger.bundleExport(bundle.description.id)
@@ -116,13 +119,19 @@ import Testing
         #expect(try ByteCount.parse("64Ki") == 65_536)
         #expect(try ByteCount.parse("1k") == 1000)
         #expect(try ByteCount.parse("4096") == 4096)
-        #expect(throws: BundleError.invalidSplitSize(text: "4XB", reason: "unknown unit \"xb\" (use K, M, G, T, Ki, Mi, Gi or Ti)")) {
+        #expect(
+            throws: BundleError.invalidSplitSize(
+                text: "4XB", reason: "unknown unit \"xb\" (use K, M, G, T, Ki, Mi, Gi or Ti)")
+        ) {
             try ByteCount.parse("4XB")
         }
         #expect(throws: BundleError.invalidSplitSize(text: "100", reason: "parts must hold at least 512 bytes")) {
             try ByteCount.parse("100")
         }
-        #expect(throws: BundleError.invalidSplitSize(text: "-1G", reason: "expected a positive number with a unit, e.g. 4GiB")) {
+        #expect(
+            throws: BundleError.invalidSplitSize(
+                text: "-1G", reason: "expected a positive number with a unit, e.g. 4GiB")
+        ) {
             try ByteCount.parse("-1G")
         }
     }

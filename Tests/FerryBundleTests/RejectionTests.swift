@@ -95,7 +95,9 @@ struct RejectionScene {
                 .forbiddenEntryType(entry: "blobs/pipe", type: .fifo)
             )
         case .unknownEntry:
-            return (try write(inserting(.file("README.txt", Array("hi\n".utf8)))), .unexpectedEntry(entry: "README.txt"))
+            return (
+                try write(inserting(.file("README.txt", Array("hi\n".utf8)))), .unexpectedEntry(entry: "README.txt")
+            )
         case .blobNotMatchingItsName:
             var bytes = entries.first { $0.path == layerEntry }!.content
             bytes[bytes.count / 2] ^= 0xFF
@@ -227,7 +229,8 @@ struct RejectionScene {
         let archive = try Forge.tar(scene.entries)
         let layerStart = try #require(archive.firstRange(of: Array(scene.layerEntry.utf8))?.lowerBound)
         let cut = Array(archive.prefix(layerStart + 512 + 10))
-        let sidecar = try Forge.write(cut, description: scene.second.description, to: scene.directory.appending("cut.tar"))
+        let sidecar = try Forge.write(
+            cut, description: scene.second.description, to: scene.directory.appending("cut.tar"))
         let before = try treeSnapshot(scene.target.root)
         await #expect(throws: BundleError.truncatedArchive(entry: scene.layerEntry)) {
             try await scene.target.importBundle([sidecar])

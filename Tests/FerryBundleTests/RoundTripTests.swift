@@ -16,10 +16,14 @@ func populatedSource(_ directory: TemporaryDirectory) async throws -> (SourceSto
     digests["team/tool:stable"] =
         try await source.addImage(
             .small(seed: 2, format: .docker), repository: "team/tool", tag: "stable", at: at(100),
-            attempts: [EndpointAttempt(endpoint: "https://mirror-a.example", error: "503 Service Unavailable", fellBack: true)]
+            attempts: [
+                EndpointAttempt(endpoint: "https://mirror-a.example", error: "503 Service Unavailable", fellBack: true)
+            ]
         ).manifestDigest
-    digests["team/multi:1"] = try await source.addIndex(.multiArch(seed: 3), repository: "team/multi", tag: "1", at: at(200))
-        .digest
+    digests["team/multi:1"] = try await source.addIndex(
+        .multiArch(seed: 3), repository: "team/multi", tag: "1", at: at(200)
+    )
+    .digest
     return (source, digests)
 }
 
@@ -35,7 +39,8 @@ func populatedSource(_ directory: TemporaryDirectory) async throws -> (SourceSto
         #expect(try TestFiles.size(file) == summary.bundleBytes)
         #expect(Digest.sha256(of: try TestFiles.read(file)) == summary.parts[0].part.sha256)
         #expect(!TestFiles.exists(file + ".partial"))
-        #expect(summary.description.references.map(\.name).sorted() == digests.keys.map { "registry.test/" + $0 }.sorted())
+        #expect(
+            summary.description.references.map(\.name).sorted() == digests.keys.map { "registry.test/" + $0 }.sorted())
         #expect(Set(summary.description.blobs.map(\.digest)) == Set(try source.store.allBlobs()))
         #expect(summary.description.excludedBlobs.isEmpty)
         // Manifests and indexes stream first.
@@ -48,7 +53,8 @@ func populatedSource(_ directory: TemporaryDirectory) async throws -> (SourceSto
         #expect(imported.blobsAdded == summary.description.blobs.count)
         #expect(imported.partsChecked == 1)
         #expect(imported.rows.map(\.outcome) == [.pulled, .pulled, .pulled])
-        #expect(try target.references() == Dictionary(uniqueKeysWithValues: digests.map { ("registry.test/" + $0, $1) }))
+        #expect(
+            try target.references() == Dictionary(uniqueKeysWithValues: digests.map { ("registry.test/" + $0, $1) }))
         let blobs = try treeSnapshot(source.store.root + "/blobs")
         #expect(try treeSnapshot(target.root + "/blobs") == blobs)
         #expect(try FileSystem.list(target.root + "/tmp").isEmpty)
@@ -86,7 +92,8 @@ func populatedSource(_ directory: TemporaryDirectory) async throws -> (SourceSto
         // Any part names the bundle; the others are found next to it.
         let imported = try await target.importBundle([summary.parts.last!.path])
         #expect(imported.partsChecked == expectedCount)
-        #expect(try target.references() == Dictionary(uniqueKeysWithValues: digests.map { ("registry.test/" + $0, $1) }))
+        #expect(
+            try target.references() == Dictionary(uniqueKeysWithValues: digests.map { ("registry.test/" + $0, $1) }))
         #expect(try treeSnapshot(target.root + "/blobs") == treeSnapshot(source.store.root + "/blobs"))
     }
 
@@ -112,7 +119,8 @@ func populatedSource(_ directory: TemporaryDirectory) async throws -> (SourceSto
             let target = try TargetStore(in: out)
             _ = try await target.importBundle([summary.sidecarPath])
             #expect(
-                try target.references() == Dictionary(uniqueKeysWithValues: digests.map { ("registry.test/" + $0, $1) }))
+                try target.references() == Dictionary(uniqueKeysWithValues: digests.map { ("registry.test/" + $0, $1) })
+            )
         }
     }
 
@@ -174,7 +182,9 @@ func populatedSource(_ directory: TemporaryDirectory) async throws -> (SourceSto
         ) {
             try await source.export(to: out, splitSize: 4096)
         }
-        let left = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasPrefix("damaged") }
+        let left = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter {
+            $0.hasPrefix("damaged")
+        }
         #expect(left.isEmpty)
         #expect(try await source.ledger.bundleExports().isEmpty)
     }
@@ -207,6 +217,7 @@ func populatedSource(_ directory: TemporaryDirectory) async throws -> (SourceSto
         try FileSystem.rename(summary.sidecarPath, to: directory.appending("disc0/b.tar.ferry-bundle.json"))
         let target = try TargetStore(in: directory)
         _ = try await target.importBundle([directory.appending("disc0/b.tar.ferry-bundle.json"), given[1]])
-        #expect(try target.references() == Dictionary(uniqueKeysWithValues: digests.map { ("registry.test/" + $0, $1) }))
+        #expect(
+            try target.references() == Dictionary(uniqueKeysWithValues: digests.map { ("registry.test/" + $0, $1) }))
     }
 }

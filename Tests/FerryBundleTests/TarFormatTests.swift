@@ -23,7 +23,8 @@ func readEntries(_ bytes: [UInt8], in directory: TemporaryDirectory) throws -> [
 
 @Suite struct TarFormatTests {
     @Test func headersRoundTripAndMatchTheTestSupportWriter() throws {
-        let header = TarEntryHeader(path: "blobs/sha256/abc", type: .regular, size: 1234, mode: 0o644, modificationTime: 1_704_067_200)
+        let header = TarEntryHeader(
+            path: "blobs/sha256/abc", type: .regular, size: 1234, mode: 0o644, modificationTime: 1_704_067_200)
         let ours = Tar.headerBytes(for: header)
         let theirs = try TarFormat.header(
             path: "blobs/sha256/abc", type: .regular, size: 1234, mode: 0o644, modificationTime: 1_704_067_200)
@@ -52,7 +53,8 @@ func readEntries(_ bytes: [UInt8], in directory: TemporaryDirectory) throws -> [
         #expect(entries.first?.1 == [1, 2, 3])
 
         // An 11-digit octal field stops at 8 GiB - 1; a 10 GiB blob's size travels in a pax record.
-        let huge = TarEntryHeader(path: "blobs/sha256/x", type: .regular, size: 10 << 30, mode: 0o644, modificationTime: 0)
+        let huge = TarEntryHeader(
+            path: "blobs/sha256/x", type: .regular, size: 10 << 30, mode: 0o644, modificationTime: 0)
         let bytes = Tar.headerBytes(for: huge)
         #expect(bytes.count == 3 * 512)
         #expect(bytes[156] == 0x78)
@@ -98,7 +100,14 @@ func readEntries(_ bytes: [UInt8], in directory: TemporaryDirectory) throws -> [
 
         var badSum = good
         badSum[1] ^= 0x01
-        #expect(throws: BundleError.invalidTarHeader(offset: 0, reason: "header checksum is \(Self.checksum(good)), the header sums to \(Self.checksum(good) + (Int64(good[1] ^ 0x01) - Int64(good[1])))")) {
+        #expect(
+            throws: BundleError.invalidTarHeader(
+                offset: 0,
+                reason:
+                    "header checksum is \(Self.checksum(good)), the header sums to "
+                        + "\(Self.checksum(good) + (Int64(good[1] ^ 0x01) - Int64(good[1])))"
+            )
+        ) {
             try readEntries(badSum, in: directory)
         }
 

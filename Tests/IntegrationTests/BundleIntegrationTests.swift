@@ -38,7 +38,9 @@ func ferry(_ arguments: [String]) async throws -> (status: FerryCommands.ExitSta
 /// store, and skopeo copying the imported images to a second registry with their original digests.
 @Suite(.serialized) struct BundleIntegrationTests {
     /// Seeds registry A with the demo set and syncs some of it into store A.
-    static func syncedStore(_ directory: TemporaryDirectory, registry: RegistryServer, tags: [String]) async throws
+    static func syncedStore(
+        _ directory: TemporaryDirectory, registry: RegistryServer, tags: [String]
+    ) async throws
         -> [SeededReference]
     {
         let layout = try OCILayoutBuilder(path: directory.appending("seed-layout"))
@@ -97,7 +99,9 @@ func ferry(_ arguments: [String]) async throws -> (status: FerryCommands.ExitSta
         let storeB = directory.appending("store-b")
         let imported = try await ferry(["import", bundle + ".part0001", "--store", storeB])
         #expect(imported.status == .ok)
-        #expect(imported.lines.last?.hasPrefix("imported 3 references (3 pulled, 0 up-to-date, 0 updated, 0 drift)") == true)
+        #expect(
+            imported.lines.last?.hasPrefix("imported 3 references (3 pulled, 0 up-to-date, 0 updated, 0 drift)") == true
+        )
         #expect(imported.lines.contains { $0.hasPrefix("checked \(sidecar.parts.count) parts") })
 
         // skopeo reads the imported store and pushes it; the second registry serves the original digests.
@@ -113,12 +117,15 @@ func ferry(_ arguments: [String]) async throws -> (status: FerryCommands.ExitSta
                     "docker://\(registryB.host)/mirror/\(repository):\(tag)",
                 ])
             let pushed = try await ProcessRunner.runChecked(
-                "skopeo", ["inspect", "--raw", "--tls-verify=false", "docker://\(registryB.host)/mirror/\(repository):\(tag)"])
+                "skopeo",
+                ["inspect", "--raw", "--tls-verify=false", "docker://\(registryB.host)/mirror/\(repository):\(tag)"])
             #expect(Digest.sha256(of: pushed.stdout) == artifact.digest, "\(ref) on registry B")
             let inspected = try await ProcessRunner.runChecked(
                 "skopeo", ["inspect", "--tls-verify=false", "docker://\(registryB.host)/mirror/\(repository):\(tag)"])
-            let digest = try #require(
-                try JSONSerialization.jsonObject(with: Data(inspected.stdout)) as? [String: Any])["Digest"] as? String
+            let digest =
+                try #require(
+                    try JSONSerialization.jsonObject(with: Data(inspected.stdout)) as? [String: Any])["Digest"]
+                as? String
             #expect(digest == artifact.digest.description, "skopeo inspect of \(ref) on registry B")
             for child in artifact.images {
                 let served = try await ProcessRunner.runChecked(
@@ -141,7 +148,8 @@ func ferry(_ arguments: [String]) async throws -> (status: FerryCommands.ExitSta
         let ledger = try ReferenceStore.open(at: storeB + "/ferry.db")
         defer { try? ledger.close() }
         let inventory = try await ledger.inventory()
-        #expect(inventory.repositories.map(\.repository) == ["\(host)/demo/app", "\(host)/demo/multi", "\(host)/demo/tool"])
+        #expect(
+            inventory.repositories.map(\.repository) == ["\(host)/demo/app", "\(host)/demo/multi", "\(host)/demo/tool"])
         for entry in inventory.repositories {
             for tag in entry.tags {
                 #expect(tag.servedBy == registryA.baseURL, "\(entry.repository):\(tag.tag)")
@@ -175,7 +183,8 @@ func ferry(_ arguments: [String]) async throws -> (status: FerryCommands.ExitSta
             "export", "--store", storeA, "--to", week2, "--since", String(week1ID.hex.prefix(12)),
         ])
         #expect(exported.status == .ok)
-        #expect(exported.lines.contains { $0.hasPrefix("since bundle sha256:\(week1ID.hex.prefix(12)) (chain of 1): ") })
+        #expect(
+            exported.lines.contains { $0.hasPrefix("since bundle sha256:\(week1ID.hex.prefix(12)) (chain of 1): ") })
         let new = try #require(seeded.first { $0.repository == "demo/app" && $0.tag == "1.1.0" }).artifact
         let sidecar = try BundleSidecar.decode(try TestFiles.read(week2 + ".ferry-bundle.json"), path: week2)
         #expect(Set(sidecar.description.blobs.map(\.digest)) == Set([new.digest] + new.blobs.map(\.digest)))
@@ -183,7 +192,11 @@ func ferry(_ arguments: [String]) async throws -> (status: FerryCommands.ExitSta
 
         let imported = try await ferry(["import", week2 + ".ferry-bundle.json", "--store", storeB])
         #expect(imported.status == .ok)
-        #expect(imported.lines.last?.hasPrefix("imported 4 references (1 pulled, 3 up-to-date, 0 updated, 0 drift), \(sidecar.description.blobs.count) blobs (\(sidecar.description.blobs.count) new") == true)
+        #expect(
+            imported.lines.last?.hasPrefix(
+                "imported 4 references (1 pulled, 3 up-to-date, 0 updated, 0 drift), "
+                    + "\(sidecar.description.blobs.count) blobs (\(sidecar.description.blobs.count) new"
+            ) == true)
         let ref = "\(registryA.host)/demo/app:1.1.0"
         let raw = try await ProcessRunner.runChecked("skopeo", ["inspect", "--raw", "oci:\(storeB):\(ref)"])
         #expect(Digest.sha256(of: raw.stdout) == new.digest)
@@ -213,7 +226,8 @@ func ferry(_ arguments: [String]) async throws -> (status: FerryCommands.ExitSta
             "sync", "--config", directory.appending("list.yaml"), "--store", directory.appending("store-c"), "--quiet",
         ])
         #expect(status == .ok)
-        #expect(try await ferry(["export", "--store", directory.appending("store-c"), "--to", seedBundle]).status == .ok)
+        #expect(
+            try await ferry(["export", "--store", directory.appending("store-c"), "--to", seedBundle]).status == .ok)
         #expect(try await ferry(["import", seedBundle, "--store", storeB]).status == .ok)
         let before = try Self.snapshot(storeB)
         #expect(before["ferry.db"] != nil && before["index.json"] != nil)
@@ -226,7 +240,8 @@ func ferry(_ arguments: [String]) async throws -> (status: FerryCommands.ExitSta
         } throws: { error in
             guard let failure = error as? CommandFailure else { return false }
             return failure.status == .invalidInput
-                && failure.message.hasPrefix("cannot import \(bundle).ferry-bundle.json: \(bundle).part0002: bundle part is corrupt: SHA-256 ")
+                && failure.message.hasPrefix(
+                    "cannot import \(bundle).ferry-bundle.json: \(bundle).part0002: bundle part is corrupt: SHA-256 ")
                 && failure.message.hasSuffix("; the store is unchanged")
         }
         #expect(try Self.snapshot(storeB) == before)

@@ -41,20 +41,25 @@ import Testing
         try await harness.record("alpine:3.20", image("A", id: "config A"))
         let first = BundleExportRecord(
             id: digest("bundle 1"), createdAt: at(10), path: "/media/b1.tar", toolVersion: "test",
-            references: [BundleReference(name: "docker.io/library/alpine:3.20", digest: digest("A"), mediaType: .ociManifest, size: 10)],
+            references: [
+                BundleReference(
+                    name: "docker.io/library/alpine:3.20", digest: digest("A"), mediaType: .ociManifest, size: 10)
+            ],
             blobs: [BundleBlob(digest: digest("A"), size: 10), BundleBlob(digest: digest("config A"), size: 20)]
                 .sorted { $0.digest < $1.digest },  // the store lists them by digest
             excludedBlobCount: 0, parts: [BundlePart(name: "b1.tar", size: 4096, sha256: digest("part"))])
         try await store.recordExport(first)
         let second = BundleExportRecord(
-            id: digest("bundle 2"), createdAt: at(20), sinceBundle: first.id, path: "/media/b2.tar", toolVersion: "test",
+            id: digest("bundle 2"), createdAt: at(20), sinceBundle: first.id, path: "/media/b2.tar",
+            toolVersion: "test",
             references: first.references, blobs: [BundleBlob(digest: digest("L"), size: 30)], excludedBlobCount: 2,
             parts: [BundlePart(name: "b2.tar.part0001", size: 512, sha256: digest("p1"))])
         try await store.recordExport(second)
 
         #expect(try await store.bundleExport(first.id) == first)
         #expect(try await store.bundleExport(second.id) == second)
-        #expect(try await store.exportChain(from: second.id) == BundleExportChain(bundles: [second.id, first.id], run: nil))
+        #expect(
+            try await store.exportChain(from: second.id) == BundleExportChain(bundles: [second.id, first.id], run: nil))
         #expect(try await store.exportChain(from: digest("nope")) == nil)
         #expect(
             try await store.blobsCarried(by: [second.id, first.id]) == [
@@ -89,7 +94,10 @@ import Testing
         let request = BundleImportRequest(
             bundleID: digest("bundle"), createdAt: at(10), sourceStore: "abc", exportToolVersion: "test",
             toolVersion: "test", files: ["/media/b.tar.ferry-bundle.json", "/media/b.tar"],
-            references: [ImportedReference(reference: alpine, digest: digest("A"), mediaType: .ociManifest, imageID: digest("config A"))],
+            references: [
+                ImportedReference(
+                    reference: alpine, digest: digest("A"), mediaType: .ociManifest, imageID: digest("config A"))
+            ],
             history: history, blobCount: 3, blobsAdded: 3, bytesAdded: 100, importedAt: at(100))
         let result = try await target.recordImport(request)
         #expect(result.rows.map(\.outcome) == [.pulled])
@@ -118,7 +126,10 @@ import Testing
         let request = BundleImportRequest(
             bundleID: digest("bundle"), createdAt: at(10), sourceStore: "abc", exportToolVersion: "test",
             toolVersion: "test", files: [],
-            references: [ImportedReference(reference: alpine, digest: digest("A"), mediaType: .ociManifest, imageID: digest("config B"))],
+            references: [
+                ImportedReference(
+                    reference: alpine, digest: digest("A"), mediaType: .ociManifest, imageID: digest("config B"))
+            ],
             history: LedgerHistory(), blobCount: 0, blobsAdded: 0, bytesAdded: 0, importedAt: at(100))
         let result = try await target.store.recordImport(request)
         #expect(result.rows.map(\.outcome) == [.drift])
