@@ -41,6 +41,8 @@ extension FerryCommand {
             do { bundle = try LocatedBundle.locate(files) } catch {
                 throw Self.failure(error, bundle: files[0])
             }
+            // A store that this import creates is removed again if the bundle is refused: nothing is left behind.
+            let storeExisted = FileSystem.exists(env.global.store)
             let store = try env.openStore()
             let lock = try RunLockGuard.acquire(store: env.global.store, command: "import")
             defer { lock.release() }
@@ -52,6 +54,10 @@ extension FerryCommand {
             do {
                 summary = try await importer.importBundle(bundle, toolVersion: FerryCommand.version)
             } catch {
+                if !storeExisted, error.isBadBundle {
+                    lock.release()
+                    try? FileSystem.removeTree(env.global.store)
+                }
                 throw Self.failure(error, bundle: bundle.sidecarPath)
             }
             let description = bundle.description

@@ -246,6 +246,11 @@ func ferry(_ arguments: [String]) async throws -> (status: FerryCommands.ExitSta
         }
         #expect(try Self.snapshot(storeB) == before)
 
+        // Into a store that does not exist yet: refused, and no store directory is left behind.
+        let fresh = directory.appending("store-new")
+        await #expect(throws: CommandFailure.self) { try await ferry(["import", bundle, "--store", fresh]) }
+        #expect(!FileManager.default.fileExists(atPath: fresh))
+
         try FileManager.default.removeItem(atPath: bundle + ".part0003")
         await #expect {
             try await ferry(["import", bundle, "--store", storeB])
