@@ -214,7 +214,13 @@ public struct BundleExporter: Sendable {
             }
             let written: [WrittenPart]
             do { written = try writer.finish() } catch { throw BundleError.io(error) }
-            precondition(written.reduce(0) { $0 + $1.part.size } == plan.size, "bundle size differs from its plan")
+            let writtenSize = written.reduce(Int64(0)) { $0 + $1.part.size }
+            guard writtenSize == plan.size else {
+                throw BundleError.io(
+                    FileSystemError(
+                        path: options.file, operation: "export",
+                        message: "wrote \(writtenSize) bytes, planned \(plan.size); the store changed during the export"))
+            }
             for part in written {
                 do { try FileSystem.rename(part.temporaryPath, to: part.path) } catch { throw BundleError.io(error) }
                 renamed.append(part.path)

@@ -625,7 +625,8 @@ private struct ImportWriter {
         throw LedgerError.database(path: path, operation: "import", reason: "no free run ID for \(RunID.stamp(now))")
     }
 
-    /// Runs of the exporting store keep their IDs; one already here (imported by an earlier bundle) is kept.
+    /// Runs of the exporting store keep their IDs; one already here (imported by an earlier bundle) is kept. Rows
+    /// that travelled through several sites are marked with the bundle that brought them here.
     private func insertRuns() throws {
         for run in request.history.runs {
             let counts = run.counts
@@ -639,7 +640,7 @@ private struct ImportWriter {
                             \(run.dryRun), \(stored(run.startedAt)), \(stored(run.finishedAt)), \(run.status.rawValue),
                             \(run.exitStatus), \(counts.references), \(counts.pulled), \(counts.upToDate),
                             \(counts.updated), \(counts.failed), \(counts.drift), \(counts.driftEvents),
-                            \(counts.bytesTransferred), \(run.bundleID?.description ?? bundle))
+                            \(counts.bytesTransferred), \(bundle))
                     ON CONFLICT (id) DO NOTHING
                     """)
         }
@@ -672,7 +673,7 @@ private struct ImportWriter {
                             \(observation.error.map(Redaction.freeText)), \(observation.immutable),
                             \(observation.dryRun), \(observation.bytesTransferred),
                             \(observation.durationMilliseconds), \(stored(observation.observedAt)),
-                            \(observation.bundleID?.description ?? bundle))
+                            \(bundle))
                     """)
             let id = db.lastInsertedRowID
             ids[observation.id] = id
@@ -724,7 +725,7 @@ private struct ImportWriter {
                             \(event.repository), \(event.digest.description), \(platform),
                             \(event.oldValue.description), \(event.newValue.description),
                             \(Redaction.endpoint(event.endpoint)), \(event.upstreamEndpoint.map(Redaction.endpoint)),
-                            \(event.dryRun), \(stored(event.occurredAt)), \(event.bundleID?.description ?? bundle))
+                            \(event.dryRun), \(stored(event.occurredAt)), \(bundle))
                     """)
         }
     }
