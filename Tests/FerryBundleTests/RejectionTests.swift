@@ -9,7 +9,8 @@ import Testing
 
 /// Ways to damage or poison a bundle.
 enum Tamper: String, CaseIterable, CustomStringConvertible {
-    case dotDotEntry, absolutePath, symlink, hardLink, characterDevice, fifo, unknownEntry, blobNotMatchingItsName
+    case dotDotEntry, absolutePath, symlink, hardLink, characterDevice, blockDevice, fifo, unknownEntry
+    case blobNotMatchingItsName
     case referenceToAbsentBlob, blobDroppedFromTar, blobNotListed, sidecarOfAnotherBundle
     case truncatedPart, corruptedPart, corruptedHeaderByte, missingPart, missingSidecar, unsupportedFormat
 
@@ -88,6 +89,11 @@ struct RejectionScene {
             return (
                 try write(inserting(ForgedEntry(path: "dev/tty", type: 0x33))),
                 .forbiddenEntryType(entry: "dev/tty", type: .characterDevice)
+            )
+        case .blockDevice:
+            return (
+                try write(inserting(ForgedEntry(path: "blobs/sha256/sda", type: 0x34))),
+                .forbiddenEntryType(entry: "blobs/sha256/sda", type: .blockDevice)
             )
         case .fifo:
             return (
@@ -204,6 +210,22 @@ struct RejectionScene {
         }
     }
 
+    @Test func filesThatAreNotOneBundleAreRefusedBeforeTheStoreIsTouched() async throws {
+        let directory = try TemporaryDirectory()
+        let (source, _) = try await populatedSource(directory)
+        let one = try await source.export(to: directory.appending("one.tar"))
+        let two = try await source.export(to: directory.appending("two.tar"), now: at(11_000))
+        #expect(throws: BundleError.fileNotFound(path: directory.appending("three.tar"))) {
+            try LocatedBundle.locate([directory.appending("three.tar")])
+        }
+        #expect(throws: BundleError.mixedBundles(first: one.sidecarPath, second: two.parts[0].path)) {
+            try LocatedBundle.locate([one.sidecarPath, two.parts[0].path])
+        }
+        #expect(
+            BundleError.partMissing(name: "b.tar.part0002", number: 2, count: 3, searched: ["/media/a", "/media/b"])
+                .description == "bundle part 2 of 3 is missing: b.tar.part0002 (looked in /media/a, /media/b)")
+    }
+
     @Test func theUntamperedSceneImports() async throws {
         // The control for the table above: the same pieces, untouched, import fine.
         let scene = try await RejectionScene.make()
@@ -236,5 +258,61 @@ struct RejectionScene {
             try await scene.target.importBundle([sidecar])
         }
         #expect(try treeSnapshot(scene.target.root) == before)
+    }
+}
+
+@Suite struct BundleErrorTextTests {
+    static let digest = Digest.sha256(of: Array("x".utf8))
+
+    @Test(arguments: [
+        (
+            BundleError.unsafePath(entry: "../evil", reason: "\"..\" components are refused"),
+            #"entry "../evil": ".." components are refused"#
+        ),
+        (
+            BundleError.unsafePath(entry: "/etc/passwd", reason: "absolute paths are refused"),
+            #"entry "/etc/passwd": absolute paths are refused"#
+        ),
+        (
+            BundleError.forbiddenEntryType(entry: "blobs/sha256/a", type: .symbolicLink(target: "/etc/passwd")),
+            #"entry "blobs/sha256/a": symbolic link entries are refused"#
+        ),
+        (
+            BundleError.forbiddenEntryType(entry: "x", type: .hardLink(target: "oci-layout")),
+            #"entry "x": hard link entries are refused"#
+        ),
+        (
+            BundleError.forbiddenEntryType(entry: "dev/tty", type: .characterDevice),
+            #"entry "dev/tty": character device entries are refused"#
+        ),
+        (
+            BundleError.unexpectedEntry(entry: "README.txt"),
+            #"entry "README.txt": not part of a ferry bundle (only oci-layout, index.json, ferry-bundle.json and blobs/<algorithm>/<hex>)"#
+        ),
+        (
+            BundleError.blobDigestMismatch(entry: "blobs/sha256/\(digest.hex)", actual: digest),
+            #"entry "blobs/sha256/\#(digest.hex)": content does not match its name (it hashes to \#(digest))"#
+        ),
+        (
+            BundleError.missingReferencedBlob(reference: "registry.test/team/ghost:1", digest: digest),
+            "registry.test/team/ghost:1 needs blob \(digest), which is neither in the bundle nor in the store"
+        ),
+        (
+            BundleError.partTruncated(path: "/m/b.tar.part0002", size: 100, expected: 4096),
+            "/m/b.tar.part0002: bundle part is truncated: 100 of 4096 bytes"
+        ),
+        (
+            BundleError.partCorrupt(path: "/m/b.tar.part0002", actual: digest, expected: digest),
+            "/m/b.tar.part0002: bundle part is corrupt: SHA-256 \(digest.hex), expected \(digest.hex)"
+        ),
+        (
+            BundleError.sidecarMissing(path: "/m/b.tar.ferry-bundle.json"),
+            "/m/b.tar.ferry-bundle.json: bundle description not found; it holds the part checksums, so copy it along "
+                + "with the bundle"
+        ),
+    ])
+    func errorsNameTheThingAtFault(error: BundleError, text: String) {
+        #expect(error.description == text)
+        #expect(error.isBadBundle)
     }
 }
