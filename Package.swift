@@ -41,19 +41,26 @@ let package = Package(
         .target(name: "MirrorConfig", dependencies: ["OCIModel", yams]),
         .target(name: "FerryPull", dependencies: ["OCIModel", "FerryHTTP", "OCIRegistry", "LayoutStore", logging]),
         .target(
+            name: "FerryPush",
+            dependencies: ["OCIModel", "FerryHTTP", "OCIRegistry", "FerryPull", "LayoutStore", "Ledger", "FerrySystem", logging]),
+        .target(
             name: "FerrySync",
             dependencies: [
-                "OCIModel", "FerryHTTP", "OCIRegistry", "FerryPull", "LayoutStore", "Ledger", "MirrorConfig",
+                "OCIModel", "FerryHTTP", "OCIRegistry", "FerryPull", "FerryPush", "LayoutStore", "Ledger", "MirrorConfig",
                 "FerrySystem", logging,
             ]),
-        .target(name: "FerryReports", dependencies: ["OCIModel", "Ledger"]),
+        .target(
+            name: "FerryMaintenance",
+            dependencies: ["OCIModel", "LayoutStore", "Ledger", "FerrySystem", "FerryPull", "OCIRegistry", logging]),
+        .target(name: "FerryReports", dependencies: ["OCIModel", "Ledger", "FerrySystem"]),
         // Writes and reads bundles (tar + ferry-bundle.json) itself: no tar binary, no zlib.
         .target(name: "FerryBundle", dependencies: ["OCIModel", "LayoutStore", "Ledger", "FerrySystem", logging]),
         .target(
             name: "FerryCommands",
             dependencies: [
                 "OCIModel", "FerryHTTP", "CurlHTTP", "OCIRegistry", "LayoutStore", "Ledger", "MirrorConfig",
-                "FerryPull", "FerrySync", "FerryReports", "FerryBundle", "FerrySystem", argumentParser, logging,
+                "FerryPull", "FerryPush", "FerrySync", "FerryMaintenance", "FerryReports", "FerryBundle", "FerrySystem",
+                argumentParser, logging,
             ]),
         .executableTarget(name: "ferry", dependencies: ["FerryCommands"]),
 
@@ -71,8 +78,19 @@ let package = Package(
         .testTarget(name: "LayoutStoreTests", dependencies: ["LayoutStore", "OCIModel", "FerryTestSupport"]),
         .testTarget(name: "LedgerTests", dependencies: ["Ledger", "OCIModel", "FerryTestSupport"]),
         .testTarget(
+            name: "FerryReportsTests",
+            dependencies: ["FerryReports", "Ledger", "OCIModel", "FerrySystem", "FerryTestSupport"]),
+        .testTarget(
             name: "FerryPullTests",
             dependencies: ["FerryPull", "OCIRegistry", "LayoutStore", "FerryHTTP", "OCIModel", "FerryTestSupport"]),
+        .testTarget(
+            name: "FerryPushTests",
+            dependencies: ["FerryPush", "FerryPull", "Ledger", "OCIRegistry", "LayoutStore", "FerryHTTP", "OCIModel",
+                           "FerryTestSupport", logging]),
+        .testTarget(
+            name: "FerryMaintenanceTests",
+            dependencies: ["FerryMaintenance", "FerryPull", "Ledger", "OCIRegistry", "LayoutStore", "FerryHTTP", "OCIModel",
+                           "FerryTestSupport", logging]),
         .testTarget(
             name: "FerrySyncTests",
             dependencies: ["FerrySync", "FerryPull", "Ledger", "MirrorConfig", "OCIRegistry", "LayoutStore", "FerryHTTP",
@@ -82,11 +100,12 @@ let package = Package(
             dependencies: ["FerryBundle", "LayoutStore", "Ledger", "FerrySystem", "OCIModel", "FerryTestSupport", logging]),
         .testTarget(
             name: "FerryCommandsTests",
-            dependencies: ["FerryCommands", "OCIModel", "FerryTestSupport"]),
+            dependencies: ["FerryCommands", "FerryReports", "Ledger", "OCIModel", "FerryTestSupport"]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "FerryCommands", "FerryBundle", "CurlHTTP", "OCIRegistry", "LayoutStore", "Ledger", "FerryTestSupport",
+                "FerryCommands", "FerryBundle", "CurlHTTP", "OCIRegistry", "LayoutStore", "Ledger", "FerrySystem",
+                "FerryTestSupport",
             ]),
     ],
     swiftLanguageModes: [.v6]

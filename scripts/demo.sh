@@ -41,7 +41,13 @@ step "ferry ls"
 step "the store is a plain OCI image layout: skopeo reads it"
 skopeo inspect --format '{{.Digest}} {{.Architecture}}' "oci:$STORE:$HOST/demo/app:1.2.0"
 
-step "reports"
-ls "$STORE/reports" 2>/dev/null || true
+step "ferry verify (re-hash every blob, check every reference is complete)"
+"$BIN/ferry" verify --store "$STORE"
+
+step "ferry report (the last run, Markdown; JSON and a self-contained HTML page are in $STORE/reports/)"
+"$BIN/ferry" report --store "$STORE" --format md | head -20
+ls "$STORE/reports"
+echo "metrics for node_exporter's textfile collector: $STORE/metrics.prom"
+grep -E '^ferry_(images|drift_events|last_success)' "$STORE/metrics.prom" | head -8
 echo
 echo "demo done: store in $STORE"

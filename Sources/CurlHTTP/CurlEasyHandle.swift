@@ -112,6 +112,13 @@ final class CurlEasyHandle {
     var errorText: String? {
         errorBuffer[0] == 0 ? nil : String(cString: errorBuffer)
     }
+
+    /// `CURLINFO_OS_ERRNO`: the `errno` of the last failed connect, 0 when there is none.
+    var osErrno: Int32 {
+        var value = 0
+        guard ccurl_easy_getinfo_long(raw, CURLINFO_OS_ERRNO, &value) == CURLE_OK else { return 0 }
+        return Int32(truncatingIfNeeded: value)
+    }
 }
 
 @available(*, unavailable)

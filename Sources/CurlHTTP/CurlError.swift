@@ -1,5 +1,6 @@
 internal import CCurl
 import FerryHTTP
+import Foundation
 
 /// A libcurl failure at the C boundary: curl's numeric code and the best text it gave.
 ///
@@ -69,4 +70,12 @@ func transportError(for code: CURLcode, message: String, target: RequestTarget) 
     default:
         return .other(code: Int(code.rawValue), message: message)
     }
+}
+
+/// An `errno` as Go's syscall package spells it: strerror's text with a lower-case first letter
+/// (`connection refused`, `network is unreachable`, `no route to host`).
+func goErrnoText(_ code: Int32) -> String {
+    let text = String(cString: strerror(code))
+    guard let first = text.first else { return "errno \(code)" }
+    return first.lowercased() + text.dropFirst()
 }

@@ -226,7 +226,13 @@ final class CurlTransfer {
         } else if code == CURLE_OK {
             error = .other(code: -1, message: "transfer ended without a response")
         } else {
-            let message = target.scrub(handle.errorText ?? String(cString: curl_easy_strerror(code)))
+            var message = target.scrub(handle.errorText ?? String(cString: curl_easy_strerror(code)))
+            let osError = handle.osErrno
+            if code == CURLE_COULDNT_CONNECT, osError != 0 {
+                // Go's `connect: connection refused` rather than curl's text, which carries the elapsed time and
+                // so made the same failure read differently in every report.
+                message = "connect: " + goErrnoText(osError)
+            }
             error = transportError(for: code, message: message, target: target)
         }
         finish(.failure(error))

@@ -4,7 +4,16 @@ public protocol LineSink: Sendable {
     func writeLine(_ text: String)
 }
 
-extension Console: LineSink {}
+/// A text stream a command writes to: whole lines or raw text (live progress), and whether a person watches it.
+/// ``Console`` is the process's stdout or stderr; tests pass a sink that keeps the text in memory.
+public protocol TextOutput: LineSink {
+    /// Writes `text` as is.
+    func write(_ text: String)
+    /// True when the stream is a terminal (live progress is drawn only then).
+    var isTerminal: Bool { get }
+}
+
+extension Console: TextOutput {}
 
 /// Where a command writes: the process's stdout and stderr when run for real, memory in tests.
 public struct CommandOutput: Sendable {

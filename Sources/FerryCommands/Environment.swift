@@ -1,6 +1,9 @@
 import CurlHTTP
 import FerryHTTP
 import FerryPull
+import FerryReports
+import FerrySync
+import FerrySystem
 import Foundation
 import LayoutStore
 import Ledger
@@ -14,14 +17,14 @@ struct Environment {
     /// Options shared by every command.
     var global: GlobalOptions
     /// Where results and status lines go.
-    var output: Console = .standardOutput
-    /// Where errors go.
-    var errors: Console = .standardError
+    var output: any TextOutput = Console.standardOutput
+    /// Where errors and log events go.
+    var errors: any TextOutput = Console.standardError
     /// The process environment.
     var variables: [String: String] = ProcessInfo.processInfo.environment
 
     /// The logger for this run.
-    var logger: Logger { Logs.make(format: global.logFormat, level: global.logLevel) }
+    var logger: Logger { Logs.make(format: global.logFormat, level: global.logLevel, output: errors) }
 
     /// The retry policy from `--retries` and `--retry-delay`.
     var retryPolicy: RetryPolicy {
@@ -35,6 +38,19 @@ struct Environment {
         } catch {
             throw CommandFailure("cannot start the HTTP transport: \(error)", status: .ioError)
         }
+    }
+
+    /// A registry session for `list`: the libcurl transport, the list's credentials (Docker's config by default) and
+    /// the retry policy of `--retries`/`--retry-delay`.
+    func makeSession(for list: MirrorList) throws(CommandFailure) -> RegistrySession {
+        RegistrySession(
+            transport: try makeTransport(), credentials: MirrorListCredentials(list: list, environment: variables),
+            retry: retryPolicy, logger: logger)
+    }
+
+    /// The mirror list for commands where it is optional: loaded when `--config` was given, empty otherwise.
+    func optionalMirrorList() throws(CommandFailure) -> MirrorList {
+        global.config == nil ? MirrorList.empty : try loadMirrorList()
     }
 
     /// The mirror list at `--config`; every error is printed and the command exits 65.
@@ -57,7 +73,36 @@ struct Environment {
     }
 
     /// Writes the run's reports (JSON, Markdown, HTML) and `metrics.prom` into the store, and into `extraDirectory`.
+    ///
+    /// A dry run gets its reports but leaves `metrics.prom` alone: it changed nothing, and its counts must not move
+    /// the gauges that alerts watch.
     func writeReports(runID: RunID, ledger: ReferenceStore, extraDirectory: String?) async throws(CommandFailure) {
+        do {
+            guard let report = try await RunReport.load(run: runID, from: ledger) else {
+                throw CommandFailure("\(ledger.path): no run \(runID) to report", status: .ioError)
+            }
+            // metrics.prom describes the last sync: a push or dry run must not reset its gauges.
+            let history =
+                report.run.dryRun || report.run.command != "sync"
+                ? nil
+                : MetricsHistory(
+                    runs: try await ledger.runs(limit: .max), excluding: runID, command: report.run.command)
+            try ReportWriter(storeDirectory: global.store, extraDirectory: extraDirectory)
+                .write(report, metrics: history)
+        } catch let failure as CommandFailure {
+            throw failure
+        } catch {
+            throw CommandFailure("\(error)", status: .ioError)
+        }
+    }
+
+    /// The store at `--store`, which must already exist (commands that only read or clean up).
+    func openExistingStore() throws(CommandFailure) -> ContentStore {
+        let store = ContentStore(root: global.store)
+        guard FileSystem.exists(store.path("index.json")) else {
+            throw CommandFailure("no ferry store at \(global.store): run ferry sync or ferry pull first", status: .ioError)
+        }
+        return store
     }
 
     /// The store at `--store`, created when missing.

@@ -21,6 +21,11 @@ public struct FerryCommand: AsyncParsableCommand {
             Reference.self,
             Pull.self,
             Sync.self,
+            Push.self,
+            Verify.self,
+            Prune.self,
+            Ls.self,
+            Report.self,
             Export.self,
             Import.self,
         ]

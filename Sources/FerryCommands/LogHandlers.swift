@@ -4,12 +4,15 @@ import Logging
 /// Builds ferry's loggers without touching swift-log's global bootstrap, so commands can run many times in one
 /// test process.
 enum Logs {
-    /// A logger writing to stderr in `format` at `level`.
-    static func make(label: String = "ferry", format: LogFormat, level: Logger.Level) -> Logger {
+    /// A logger writing to `output` (stderr unless a test captures it) in `format` at `level`.
+    static func make(
+        label: String = "ferry", format: LogFormat, level: Logger.Level,
+        output: any TextOutput = Console.standardError
+    ) -> Logger {
         var logger = Logger(label: label) { label in
             switch format {
-            case .text: TextLogHandler(label: label, console: .standardError)
-            case .json: JSONLogHandler(label: label, console: .standardError)
+            case .text: TextLogHandler(label: label, console: output)
+            case .json: JSONLogHandler(label: label, console: output)
             }
         }
         logger.logLevel = level
@@ -23,7 +26,7 @@ enum Logs {
 /// `LEVEL message key=value …` lines.
 struct TextLogHandler: LogHandler {
     let label: String
-    let console: Console
+    let console: any TextOutput
     var metadata: Logger.Metadata = [:]
     var logLevel: Logger.Level = .info
 
@@ -44,7 +47,7 @@ struct TextLogHandler: LogHandler {
 /// One JSON object per event: `{"time":…,"level":…,"message":…, metadata…}` for log shippers.
 struct JSONLogHandler: LogHandler {
     let label: String
-    let console: Console
+    let console: any TextOutput
     var metadata: Logger.Metadata = [:]
     var logLevel: Logger.Level = .info
 

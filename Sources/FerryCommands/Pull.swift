@@ -66,21 +66,17 @@ extension FerryCommand {
             }
             var extraMirrors: [URL] = []
             for mirror in mirrors {
-                switch EndpointResolver.validateMirror(mirror) {
-                case .success(let url): extraMirrors.append(url)
-                case .failure(let error): throw CommandFailure(error.description, status: .invalidInput)
+                do { extraMirrors.append(try MirrorURL.validate(mirror)) } catch {
+                    throw CommandFailure(error.description, status: .invalidInput)
                 }
             }
-            let list = env.global.config == nil ? MirrorList.empty : try env.loadMirrorList()
+            let list = try env.optionalMirrorList()
             let store = try env.openStore()
             let lock = try RunLockGuard.acquire(store: env.global.store, command: "pull")
             defer { lock.release() }
             let ledger = try env.openLedger()
             defer { try? ledger.close() }
-            let session = RegistrySession(
-                transport: try env.makeTransport(),
-                credentials: MirrorListCredentials(list: list, environment: env.variables),
-                retry: env.retryPolicy, logger: env.logger)
+            let session = try env.makeSession(for: list)
             let puller = FallbackPuller(
                 session: session, store: store, blobs: BlobFetcher(store: store),
                 resolver: EndpointResolver(mirrorList: list, extraMirrors: [parsed.domain: extraMirrors]))
@@ -127,8 +123,8 @@ extension MirrorList {
 
 /// Docker's per-layer status lines for `ferry pull`.
 struct DockerStatusLines: SyncObserver {
-    let output: Console
-    let errors: Console
+    let output: any TextOutput
+    let errors: any TextOutput
     let quiet: Bool
 
     func handle(_ event: SyncEvent) {

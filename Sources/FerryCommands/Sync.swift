@@ -1,5 +1,6 @@
 import ArgumentParser
 import FerryPull
+import FerryPush
 import FerrySync
 import FerrySystem
 import Foundation
@@ -50,20 +51,18 @@ extension FerryCommand {
             defer { lock.release() }
             let ledger = try env.openLedger()
             defer { try? ledger.close() }
-            let session = RegistrySession(
-                transport: try env.makeTransport(),
-                credentials: MirrorListCredentials(list: list, environment: env.variables),
-                retry: env.retryPolicy, logger: env.logger)
+            let session = try env.makeSession(for: list)
+            let resolver = EndpointResolver(mirrorList: list)
             let puller = FallbackPuller(
-                session: session, store: store, blobs: BlobFetcher(store: store),
-                resolver: EndpointResolver(mirrorList: list))
+                session: session, store: store, blobs: BlobFetcher(store: store), resolver: resolver)
+            let pusher = ImagePusher(session: session, store: store, ledger: ledger, resolver: resolver)
             let stop = StopSignal()
             let trap = SignalTrap { stop.request($0) }
             defer { trap.release() }
             let engine = SyncEngine(
                 list: list, puller: puller, ledger: ledger,
                 options: SyncEngine.Options(dryRun: dryRun, jobs: jobs, toolVersion: FerryCommand.version),
-                stop: stop, logger: env.logger)
+                stop: stop, logger: env.logger, pusher: pusher, targets: list.targets.mapValues(PushTarget.init))
             let console = SyncConsole(mode: SyncConsole.mode(for: env.global, output: env.output), quiet: env.global.quiet,
                                       output: env.output)
             let clock = ContinuousClock()

@@ -32,19 +32,19 @@ final class SyncConsole: SyncObserver {
 
     private let mode: Mode
     private let quiet: Bool
-    private let output: Console
+    private let output: any TextOutput
     private let state = Mutex(State())
     private let clock = ContinuousClock()
     private let renderer = Mutex<Task<Void, Never>?>(nil)
 
-    init(mode: Mode, quiet: Bool, output: Console) {
+    init(mode: Mode, quiet: Bool, output: any TextOutput) {
         self.mode = mode
         self.quiet = quiet
         self.output = output
     }
 
     /// The mode for this process: JSON when asked, live on a terminal, plain otherwise.
-    static func mode(for options: GlobalOptions, output: Console) -> Mode {
+    static func mode(for options: GlobalOptions, output: any TextOutput) -> Mode {
         if options.logFormat == .json { return .json }
         return output.isTerminal && !options.quiet ? .live : .plain
     }
@@ -99,8 +99,9 @@ final class SyncConsole: SyncObserver {
                 state.active[reference.string]?.blobs.removeAll { $0.0.digest == descriptor.digest }
                 state.active[reference.string]?.doneBytes += bytes
             }
-        case .listingFailed(let reference, let error):
-            printLine("failed      \(reference)  listing tags: \(error)")
+        case .listingFailed:
+            // The failed entry is recorded and arrives as a finished row: one line per reference, not two.
+            break
         case .endpointFailed(let reference, let endpoint, let error, let fellBack):
             if fellBack { printLine("            \(reference): \(endpoint) skipped: \(error)", important: false) }
         case .warning(let reference, let message):
@@ -116,6 +117,9 @@ final class SyncConsole: SyncObserver {
             }
             let isProblem = row.outcome == .failed || row.outcome == .drift
             printLine(Self.line(for: row), important: isProblem)
+            for push in row.pushes {
+                printLine(Self.line(for: push), important: push.outcome == .failed)
+            }
         case .blobPresent:
             break
         }
@@ -142,6 +146,19 @@ final class SyncConsole: SyncObserver {
         parts.append(String(format: "%.1fs", seconds(row.duration)))
         if let servedBy = row.servedBy { parts.append("via \(servedBy)") }
         return parts.joined(separator: "  ")
+    }
+
+    /// `  pushed    -> registry.internal:5000/mirror/…  2 uploaded, 1 mounted, 3 present, 4.2 MB`.
+    static func line(for push: PushRecord, showingSource: Bool = false) -> String {
+        let lead = push.outcome.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0)
+        var text = showingSource ? "\(lead)  \(push.reference) -> \(push.destination)" : "  \(lead)-> \(push.destination)"
+        if push.outcome == .failed {
+            text += "  " + (push.error ?? "")
+        } else if push.outcome == .pushed {
+            text += "  \(push.blobsUploaded) uploaded, \(push.blobsMounted) mounted, \(push.blobsPresent) present"
+            if push.bytes > 0 { text += ", " + formatBytes(push.bytes) }
+        }
+        return text
     }
 
     /// The last line of a run.
@@ -255,6 +272,17 @@ final class SyncConsole: SyncObserver {
             if let previous = row.previousDigest { object["previousDigest"] = previous.description }
             if let servedBy = row.servedBy { object["servedBy"] = servedBy }
             if let error = row.error { object["error"] = error }
+            if !row.pushes.isEmpty {
+                object["pushes"] = row.pushes.map { push -> [String: Any] in
+                    var entry: [String: Any] = [
+                        "target": push.target, "destination": push.destination, "outcome": push.outcome.rawValue,
+                        "uploaded": push.blobsUploaded, "mounted": push.blobsMounted, "present": push.blobsPresent,
+                        "bytes": push.bytes,
+                    ]
+                    if let error = push.error { entry["error"] = error }
+                    return entry
+                }
+            }
             if !row.driftEvents.isEmpty {
                 object["drift"] = row.driftEvents.map {
                     ["kind": $0.kind.rawValue, "old": $0.oldValue.description, "new": $0.newValue.description,

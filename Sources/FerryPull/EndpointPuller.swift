@@ -159,7 +159,10 @@ struct EndpointPuller {
         }
         let blobs = self.blobs
         let client = self.client
-        let observer = self.observer
+        // moby pulls nothing for an image whose config it already has, so Docker prints no layer lines for it:
+        // "Already exists" is only for the known layers of an image that is new.
+        let imageKnown = store.hasBlob(image.config.digest)
+        let observer: any PullObserver = imageKnown ? KnownImageObserver(wrapped: self.observer) : self.observer
         let results = await withTaskGroup(of: (Int, Result<BlobFetcher.Outcome, PullError>).self) { group in
             for (position, blob) in image.blobs.enumerated() {
                 let kind: ContentKind = position == 0 ? .config : .layer
@@ -267,4 +270,20 @@ struct EndpointPuller {
         }
         return .stop(error)
     }
+}
+
+/// Forwards a pull's events except "blob already present", for an image whose config was already stored.
+struct KnownImageObserver: PullObserver {
+    let wrapped: any PullObserver
+
+    func pulling(_ reference: ImageReference, message: String) { wrapped.pulling(reference, message: message) }
+    func blobStarted(_ descriptor: Descriptor, progress: TransferProgress) {
+        wrapped.blobStarted(descriptor, progress: progress)
+    }
+    func blobPresent(_ descriptor: Descriptor) {}
+    func blobFinished(_ descriptor: Descriptor, bytes: Int64) { wrapped.blobFinished(descriptor, bytes: bytes) }
+    func endpointFailed(_ endpoint: RegistryEndpoint, error: String, fellBack: Bool) {
+        wrapped.endpointFailed(endpoint, error: error, fellBack: fellBack)
+    }
+    func warning(_ message: String) { wrapped.warning(message) }
 }

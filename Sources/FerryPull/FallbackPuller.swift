@@ -39,9 +39,11 @@ public struct FallbackPuller: Sendable {
     ///
     /// Errors before the loop (the reserved name `scratch`) are returned as is; endpoint errors go through the
     /// fallback rules and the final one through moby's translation. Cancellation never falls back.
-    public func pull(_ request: PullRequest, observer: any PullObserver = SilentPullObserver()) async throws(PullFailure)
-        -> Success
-    {
+    /// With `updateIndex: false` the content is stored but `index.json` is left alone (repairs re-fetch by digest
+    /// without renaming anything).
+    public func pull(
+        _ request: PullRequest, observer: any PullObserver = SilentPullObserver(), updateIndex: Bool = true
+    ) async throws(PullFailure) -> Success {
         let reference = request.reference
         if reference.familiarName == "scratch" {
             throw PullFailure(
@@ -58,8 +60,10 @@ public struct FallbackPuller: Sendable {
                 .pull(request)
         }
         do {
-            try store.setReference(reference.string, to: Descriptor(
-                mediaType: image.mediaType, digest: image.manifestDigest, size: image.size))
+            if updateIndex {
+                try store.setReference(reference.string, to: Descriptor(
+                    mediaType: image.mediaType, digest: image.manifestDigest, size: image.size))
+            }
         } catch {
             throw PullFailure(kind: .localStore, message: error.description, provenance: provenance)
         }

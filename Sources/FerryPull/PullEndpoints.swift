@@ -134,42 +134,4 @@ public struct EndpointResolver: Sendable {
         guard octets.count == 4, octets.allSatisfy({ UInt8($0) != nil }) else { return false }
         return octets[0] == "127"
     }
-
-    /// Validates a mirror URL like moby's `ValidateMirror`; a missing scheme becomes `https://`.
-    public static func validateMirror(_ text: String) -> Result<URL, MirrorValidationError> {
-        var candidate = text
-        if !candidate.contains("://") { candidate = "https://" + candidate }
-        guard let components = URLComponents(string: candidate), let scheme = components.scheme?.lowercased(),
-            components.host?.isEmpty == false
-        else {
-            return .failure(MirrorValidationError(message: "invalid mirror: \"\(text)\" is not a valid URI"))
-        }
-        guard scheme == "http" || scheme == "https" else {
-            return .failure(MirrorValidationError(
-                message: "invalid mirror: unsupported scheme \"\(scheme)\" in \"\(candidate)\""))
-        }
-        if components.user != nil || components.password != nil {
-            // moby quotes the URI as given; ferry masks the password so it never reaches a log or report.
-            var masked = components
-            if masked.password != nil { masked.password = "xxxxx" }
-            return .failure(MirrorValidationError(
-                message: "invalid mirror: username/password not allowed in URI \"\(masked.string ?? "<uri>")\""))
-        }
-        let path = components.percentEncodedPath
-        if (!path.isEmpty && path != "/") || components.query != nil || components.fragment != nil {
-            return .failure(MirrorValidationError(
-                message: "invalid mirror: path, query, or fragment at end of the URI \"\(candidate)\""))
-        }
-        var base = "\(scheme)://\(components.percentEncodedHost ?? "")"
-        if let port = components.port { base += ":\(port)" }
-        return .success(URL(string: base)!)
-    }
-}
-
-/// A rejected mirror URL, with moby's text.
-public struct MirrorValidationError: Error, Sendable, Hashable, CustomStringConvertible {
-    /// moby's message.
-    public var message: String
-    /// The message.
-    public var description: String { message }
 }

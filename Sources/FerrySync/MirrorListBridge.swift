@@ -1,4 +1,5 @@
 import FerryPull
+import FerryPush
 import Foundation
 import MirrorConfig
 import OCIModel
@@ -13,8 +14,14 @@ extension EndpointResolver {
                 mirrors: settings.mirrors.map(Self.withoutTrailingSlash), tls: settings.tls.map(HostSettings.TLSMode.init),
                 caFile: settings.caFile, clientCertificate: settings.clientCertificate, clientKey: settings.clientKey)
         }
+        // A registry target's own tls/ca-file count for its host when registries: does not mention it.
+        for target in mirrorList.targets.values {
+            guard case .registry(let host, _) = target.destination, hosts[host] == nil else { continue }
+            hosts[host] = HostSettings(tls: target.tls.map(HostSettings.TLSMode.init), caFile: target.caFile)
+        }
         for (host, mirrors) in extraMirrors {
-            hosts[host, default: HostSettings()].mirrors = mirrors + (hosts[host]?.mirrors ?? [])
+            hosts[host, default: HostSettings()].mirrors =
+                mirrors.map(Self.withoutTrailingSlash) + (hosts[host]?.mirrors ?? [])
         }
         self.init(hosts: hosts)
     }
@@ -85,6 +92,16 @@ public struct MirrorListCredentials: CredentialProvider {
             }
             // Secret files written by `echo` end with a newline that is not part of the secret.
             return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .newlines)
+        }
+    }
+}
+
+extension PushTarget {
+    /// The push target for a mirror-list target.
+    public init(_ target: Target) {
+        switch target.destination {
+        case .registry(let host, let prefix): self.init(name: target.name, destination: .registry(host: host, prefix: prefix))
+        case .layout(let path): self.init(name: target.name, destination: .layout(path: path))
         }
     }
 }

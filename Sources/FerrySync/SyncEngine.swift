@@ -1,5 +1,6 @@
 import FerryHTTP
 import FerryPull
+import FerryPush
 import Foundation
 import Ledger
 import Logging
@@ -46,11 +47,15 @@ public struct SyncEngine: Sendable {
     public let stop: StopSignal
     /// Diagnostics.
     public let logger: Logger
+    /// Pushes to the mirror list's targets; nil when the run pushes nothing.
+    public let pusher: ImagePusher?
+    /// Push targets by name.
+    public let targets: [String: PushTarget]
 
     /// Creates an engine.
     public init(
         list: MirrorList, puller: FallbackPuller, ledger: ReferenceStore, options: Options, stop: StopSignal,
-        logger: Logger
+        logger: Logger, pusher: ImagePusher? = nil, targets: [String: PushTarget] = [:]
     ) {
         self.list = list
         self.puller = puller
@@ -58,6 +63,8 @@ public struct SyncEngine: Sendable {
         self.options = options
         self.stop = stop
         self.logger = logger
+        self.pusher = pusher
+        self.targets = targets
     }
 
     /// Runs the whole list once.
@@ -226,7 +233,7 @@ public struct SyncEngine: Sendable {
     // MARK: Work
 
     enum ItemOutcome: Sendable {
-        case pulled(FallbackPuller.Success, UpstreamCheck?)
+        case pulled(FallbackPuller.Success, UpstreamCheck?, [PushResult])
         case resolved(Descriptor, Provenance)
         case failed(PullFailure)
         case cancelled
@@ -258,7 +265,7 @@ public struct SyncEngine: Sendable {
             func startNext() {
                 guard !stopped, let item = pending.next() else { return }
                 running += 1
-                group.addTask { .item(await engine.work(item, observer: observer)) }
+                group.addTask { .item(await engine.work(item, runID: runID, observer: observer)) }
             }
             group.addTask {
                 guard let signal = await stop.wait() else { return .watcherEnded }
@@ -294,7 +301,7 @@ public struct SyncEngine: Sendable {
     }
 
     /// Pulls (or, in a dry run, resolves) one item and checks the upstream when asked.
-    func work(_ item: SyncItem, observer: any SyncObserver) async -> ItemResult {
+    func work(_ item: SyncItem, runID: RunID, observer: any SyncObserver) async -> ItemResult {
         let clock = ContinuousClock()
         let start = clock.now
         observer.handle(.started(item.reference))
@@ -312,12 +319,27 @@ public struct SyncEngine: Sendable {
                 let success = try await puller.pull(
                     PullRequest(reference: item.reference, platforms: item.platforms),
                     observer: ItemPullObserver(reference: item.reference, sink: observer))
-                outcome = .pulled(success, await upstreamCheck(item, success: success, observer: observer))
+                let upstream = await upstreamCheck(item, success: success, observer: observer)
+                outcome = .pulled(success, upstream, await pushes(item, success: success, runID: runID))
             } catch {
                 outcome = error.kind == .cancelled ? .cancelled : .failed(error)
             }
         }
         return ItemResult(item: item, outcome: outcome, duration: clock.now - start)
+    }
+
+    /// Pushes a pulled item to each of its targets (recorded later by the parent task).
+    private func pushes(_ item: SyncItem, success: FallbackPuller.Success, runID: RunID) async -> [PushResult] {
+        guard let pusher, !item.targets.isEmpty else { return [] }
+        let image = success.image
+        let descriptor = Descriptor(mediaType: image.mediaType, digest: image.manifestDigest, size: image.size)
+        var results: [PushResult] = []
+        for name in item.targets {
+            guard let target = targets[name] else { continue }
+            if Task.isCancelled { break }
+            results.append(await pusher.attempt(item.reference, descriptor: descriptor, to: target, runID: runID))
+        }
+        return results
     }
 
     /// With `verify-upstream`, a tag a mirror served is also resolved at the registry itself (one HEAD).
@@ -340,6 +362,7 @@ public struct SyncEngine: Sendable {
     {
         let item = result.item
         let observation: Observation
+        var pushed: [PushRecord] = []
         var bytes: Int64 = 0
         var servedBy: String?
         switch result.outcome {
@@ -362,7 +385,9 @@ public struct SyncEngine: Sendable {
                 result: .resolved(ResolvedManifest(
                     digest: descriptor.digest, mediaType: descriptor.mediaType, imageID: nil,
                     servedBy: provenance.servedBy ?? Self.storeEndpoint)))
-        case .pulled(let success, let upstream):
+        case .pulled(let success, let upstream, let pushResults):
+            for result in pushResults { await pusher?.record(result) }
+            pushed = pushResults.map(\.record)
             let image = success.image
             bytes = image.bytesDownloaded
             // A digest already stored was served by the store itself: no endpoint saw a request.
@@ -381,9 +406,11 @@ public struct SyncEngine: Sendable {
                     },
                     servedBy: servedBy ?? Self.storeEndpoint, upstream: upstream)))
         }
-        let row = try await record(
+        var row = try await record(
             observation, reference: item.reference, bytes: bytes, duration: result.duration, servedBy: servedBy)
+        row.pushes = pushed
         if row.outcome == .failed { tally.failures += 1 }
+        tally.failures += pushed.filter { $0.outcome == .failed }.count
         tally.drifts += row.driftEvents.count
         tally.rows.append(row)
         return row

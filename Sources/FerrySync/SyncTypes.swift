@@ -49,6 +49,8 @@ public struct SyncRow: Sendable, Hashable {
     public var error: String?
     /// Drift events raised.
     public var driftEvents: [DriftEventRecord]
+    /// Pushes to the item's targets, in target order.
+    public var pushes: [PushRecord] = []
     /// Bytes received.
     public var bytes: Int64
     /// Wall time.
@@ -75,7 +77,7 @@ public enum SyncEvent: Sendable {
     case endpointFailed(ImageReference, String, String, Bool)
     /// A warning about a reference.
     case warning(ImageReference, String)
-    /// A reference finished (recorded).
+    /// A reference finished (recorded), pushes included.
     case finished(SyncRow)
     /// A stop was requested by a signal.
     case stopping(Int32)

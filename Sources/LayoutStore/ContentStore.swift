@@ -267,3 +267,45 @@ public enum ContentStoreError: Error, Sendable, Hashable, CustomStringConvertibl
         return false
     }
 }
+
+extension ContentStore {
+    /// Copies blob `digest` from `source` into this store, hashing while copying and committing only a verified
+    /// copy (layout targets, bundles). Memory stays at one buffer whatever the blob size.
+    /// - Returns: the bytes copied (0 when the blob was already here).
+    @discardableResult
+    public func copyBlob(_ digest: Digest, from source: ContentStore) throws(ContentStoreError) -> Int64 {
+        if hasBlob(digest) { return 0 }
+        do {
+            try FileSystem.createDirectory(path("tmp"))
+        } catch {
+            throw .io(error)
+        }
+        let staging = stagingPath(digest) + ".copy"
+        var hasher = DigestHasher(digest.algorithm)
+        do throws(FileSystemError) {
+            let input = try ReadableFile(path: source.blobPath(digest))
+            defer { input.close() }
+            let output = try WritableFile(path: staging, truncate: true)
+            defer { output.close() }
+            var buffer = [UInt8](repeating: 0, count: 1 << 20)
+            while true {
+                let count = try input.read(into: &buffer)
+                if count == 0 { break }
+                let slice = Array(buffer[0..<count])
+                hasher.update(slice)
+                try output.write(slice)
+            }
+        } catch {
+            try? FileSystem.removeFile(staging)
+            if error.code == ENOENT { throw .missingBlob(digest) }
+            throw .io(error)
+        }
+        let actual = hasher.finalize()
+        guard actual == digest else {
+            try? FileSystem.removeFile(staging)
+            throw .corruptBlob(digest, actual: actual, path: source.blobPath(digest))
+        }
+        try commitStaged(staging, as: digest)
+        return hasher.count
+    }
+}

@@ -10,7 +10,7 @@ extension Schema {
     // keep their original values; only row IDs are local.
     //
     // `storeInfo.id` names this store in the bundles it exports: random, made once, when the file gets this schema.
-    static let v2Bundles = """
+    static let v3Bundles = """
         CREATE TABLE storeInfo (
             key TEXT PRIMARY KEY,
             value TEXT NOT NULL
@@ -84,6 +84,6 @@ extension Schema {
         CREATE TRIGGER bundleImport_appendOnly BEFORE UPDATE ON bundleImport
         BEGIN SELECT RAISE(ABORT, 'bundle imports are append-only'); END;
 
-        PRAGMA user_version = 2;
+        PRAGMA user_version = 3;
         """
 }

@@ -1,3 +1,5 @@
+import OCIModel
+
 extension MirrorList {
     /// The plan as `ferry validate` prints it: stable, one record per line, greppable by its first word.
     ///

@@ -1,3 +1,4 @@
+import OCIModel
 import Foundation
 
 /// Why a mirror URL was rejected; the texts are moby's `ValidateMirror` (`registry/config.go`).
@@ -133,29 +134,3 @@ public enum MirrorURL {
     }
 }
 
-/// Go's `%q` (strconv.Quote) for the characters a config value can hold, so moby's texts come out byte for byte.
-func goQuoted(_ text: String) -> String {
-    var out = "\""
-    for scalar in text.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\t": out += "\\t"
-        case "\r": out += "\\r"
-        default:
-            if scalar.value < 0x20 || scalar.value == 0x7F {
-                out += "\\x" + String(scalar.value, radix: 16).leftPadded(to: 2)
-            } else {
-                out.unicodeScalars.append(scalar)
-            }
-        }
-    }
-    return out + "\""
-}
-
-extension String {
-    func leftPadded(to width: Int) -> String {
-        count >= width ? self : String(repeating: "0", count: width - count) + self
-    }
-}

@@ -1,3 +1,4 @@
+import OCIModel
 import Yams
 
 /// A key/value pair of a YAML mapping, with the key already read as text.

@@ -216,21 +216,3 @@ public enum PlatformError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// Go's `%q` for the strings platform errors quote: escapes quotes, backslashes and control characters.
-func goQuoted(_ text: String) -> String {
-    var out = "\""
-    for scalar in text.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        case _ where scalar.value < 0x20 || scalar.value == 0x7F:
-            let hex = String(scalar.value, radix: 16)
-            out += "\\x" + (hex.count == 1 ? "0" + hex : hex)
-        default: out.unicodeScalars.append(scalar)
-        }
-    }
-    return out + "\""
-}

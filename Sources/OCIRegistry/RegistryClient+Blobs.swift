@@ -18,6 +18,9 @@ extension RegistryClient {
         progress: TransferProgress? = nil
     ) async throws(RegistryError) -> Int64 {
         let blobURL = endpoint.url("/v2/\(repository)/blobs/\(descriptor.digest)")
+        if let cause = session.unreachableCause(endpoint) {
+            throw .request(method: .get, url: redacted(blobURL), cause: cause)
+        }
         let call = Call(method: .get, url: blobURL, scopes: [Self.pullScope(repository)])
         var (offset, hasher) = resumePoint(staging: staging, descriptor: descriptor)
         var received: Int64 = 0
@@ -55,7 +58,9 @@ extension RegistryClient {
                 offset = failure.fileLength
                 hasher = failure.hasher
                 guard failure.error.isRetryable, retry < session.retry.retries else {
-                    throw .request(method: .get, url: redacted(blobURL), cause: .transport(failure.error))
+                    let error = RegistryError.request(method: .get, url: redacted(blobURL), cause: .transport(failure.error))
+                    if failure.error.isBeforeHTTP { session.markUnreachable(endpoint, error) }
+                    throw error
                 }
                 retry += 1
                 try await pause(session.retry.delay(beforeRetry: retry), call: call,

@@ -91,6 +91,9 @@ public struct RegistryClient: Sendable {
 
     /// Sends `call` with auth, redirects and retries; returns the final response whatever its status.
     func perform(_ call: Call) async throws(RegistryError) -> HTTPResponse {
+        if endpoint.isSameOrigin(call.url), let cause = session.unreachableCause(endpoint) {
+            throw .request(method: call.method, url: redacted(call.url), cause: cause)
+        }
         var retry = 0
         var reauthorized = false
         while true {
@@ -135,9 +138,16 @@ public struct RegistryClient: Sendable {
                     try await pause(session.retry.delay(beforeRetry: retry), call: call, reason: "\(error)", retry: retry)
                     continue
                 }
+                if Self.isConnectionFailure(error), endpoint.isSameOrigin(call.url) { session.markUnreachable(endpoint, error) }
                 throw error
             }
         }
+    }
+
+    /// True for failures before any HTTP exchange (DNS, connect, TLS): the endpoint itself is not reachable.
+    static func isConnectionFailure(_ error: RegistryError) -> Bool {
+        if case .request(_, _, .transport(let transport)) = error { return transport.isBeforeHTTP }
+        return false
     }
 
     static func isRetryable(_ error: RegistryError) -> Bool {

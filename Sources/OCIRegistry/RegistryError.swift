@@ -39,11 +39,11 @@ public enum RegistryError: Error, Sendable, Hashable, CustomStringConvertible {
             if errors.count == 1 { return errors[0].description }
             return "errors:\n" + errors.map { $0.description + "\n" }.joined()
         case .unexpectedResponse(let status, let parseError, let body):
-            return "error parsing HTTP \(status) response body: \(parseError): \(goQuote(body))"
+            return "error parsing HTTP \(status) response body: \(parseError): \(goQuoted(body))"
         case .unexpectedStatus(let statusLine):
             return "received unexpected HTTP status: \(statusLine)"
         case .request(let method, let url, let cause):
-            return "\(method.rawValue.prefix(1))\(method.rawValue.dropFirst().lowercased()) \(goQuote(url)): \(cause)"
+            return "\(method.rawValue.prefix(1))\(method.rawValue.dropFirst().lowercased()) \(goQuoted(url)): \(cause)"
         case .verificationFailed(let kind, let digest):
             return "\(kind.verificationSubject) verification failed for digest \(digest)"
         case .manifestTooLarge(let url, let limit):
@@ -122,28 +122,8 @@ public enum RequestFailure: Error, Sendable, Hashable, CustomStringConvertible {
         case .noToken: "authorization server did not include a token in the response"
         case .tokenServer(_, let message): message
         case .tooManyRedirects: "stopped after 10 redirects"
-        case .badRedirect(let location): "unsupported redirect location \(goQuote(location))"
+        case .badRedirect(let location): "unsupported redirect location \(goQuoted(location))"
         }
     }
 }
 
-/// Go's `%q` for the ASCII cases ferry prints: quotes, backslashes and control characters escaped.
-func goQuote(_ text: String) -> String {
-    var out = "\""
-    for scalar in text.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        default:
-            if scalar.value < 0x20 || scalar.value == 0x7F {
-                out += String(format: "\\x%02x", scalar.value)
-            } else {
-                out.unicodeScalars.append(scalar)
-            }
-        }
-    }
-    return out + "\""
-}

@@ -18,6 +18,7 @@ public final class RegistrySession: Sendable {
     let challenges = ChallengeStore()
     private let requestCounts = Mutex<[String: Int]>([:])
     private let responded = Mutex<Set<String>>([])
+    private let unreachable = Mutex<[String: RequestFailure]>([:])
 
     /// Creates a session.
     public init(
@@ -45,6 +46,22 @@ public final class RegistrySession: Sendable {
     /// is then confirmed, which decides moby's `transportOK` for a later failure.
     public func hasResponded(_ endpoint: RegistryEndpoint) -> Bool {
         responded.withLock { $0.contains(endpoint.description) }
+    }
+
+    /// Why `endpoint` counts as unreachable for the rest of this session, if it does.
+    ///
+    /// An endpoint that never answered and failed to connect through all its retries is not asked again in the same
+    /// run: every later request fails at once with the same error, so a dead mirror costs one reference its retries
+    /// instead of every reference (the fallback orchestrator then moves on to the next endpoint immediately).
+    public func unreachableCause(_ endpoint: RegistryEndpoint) -> RequestFailure? {
+        unreachable.withLock { $0[endpoint.description] }
+    }
+
+    func markUnreachable(_ endpoint: RegistryEndpoint, _ error: RegistryError) {
+        guard !hasResponded(endpoint), case .request(_, _, let cause) = error else { return }
+        unreachable.withLock { $0[endpoint.description] = $0[endpoint.description] ?? cause }
+        logger.info(
+            "Endpoint unreachable; not asked again in this run", metadata: ["endpoint": "\(endpoint)", "error": "\(error)"])
     }
 
     func markResponded(_ endpoint: RegistryEndpoint) {

@@ -60,6 +60,24 @@ struct PullHarness {
         #expect(try harness.store.reference(named: "docker.io/library/alpine:3.20")?.digest == image.manifest)
     }
 
+    @Test func aDeadMirrorCostsItsRetriesOnceAndIsSkippedAfterwards() async throws {
+        let hub = InMemoryRegistry(host: "registry-1.docker.io")
+        hub.addImage(repository: "library/alpine", tag: "3.20", seed: "a320")
+        hub.addImage(repository: "library/alpine", tag: "3.21", seed: "a321")
+        let harness = try PullHarness(hosts: Self.mirrored) { request in
+            if request.url.host == "mirror.test" { return .failure(.connect(host: "mirror.test:443", message: "connection refused")) }
+            return hub.handle(request)
+        }
+        defer { harness.remove() }
+        _ = try await harness.pull("alpine:3.20")
+        // 1 attempt + 2 retries (the harness's policy).
+        #expect(harness.transport.requests(to: "mirror.test").count == 3)
+        let second = try await harness.pull("alpine:3.21")
+        #expect(harness.transport.requests(to: "mirror.test").count == 3)
+        #expect(second.provenance.attempts.first?.error.contains("connection refused") == true)
+        #expect(second.provenance.attempts.first?.fellBack == true)
+    }
+
     @Test func mirror404FallsBackToUpstream() async throws {
         let hub = InMemoryRegistry(host: "registry-1.docker.io")
         let mirror = InMemoryRegistry(host: "mirror.test")

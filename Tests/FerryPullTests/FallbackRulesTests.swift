@@ -160,25 +160,6 @@ import Testing
         #expect(verify.first?.tls == TLSOptions(verifyPeer: true, caFile: "/ca.pem"))
         #expect(resolver.endpoints(for: "r.example").first?.tls.verifyPeer == false)
     }
-
-    @Test(arguments: [
-        ("mirror.example", "https://mirror.example"),
-        ("https://mirror.example/", "https://mirror.example"),
-        ("http://127.0.0.1:5000", "http://127.0.0.1:5000"),
-    ])
-    func validMirrors(input: String, expected: String) throws {
-        #expect(try EndpointResolver.validateMirror(input).get().absoluteString == expected)
-    }
-
-    @Test(arguments: [
-        ("ftp://mirror.example", #"invalid mirror: unsupported scheme "ftp" in "ftp://mirror.example""#),
-        ("https://mirror.example/path", #"invalid mirror: path, query, or fragment at end of the URI "https://mirror.example/path""#),
-        ("https://mirror.example/?q=1", #"invalid mirror: path, query, or fragment at end of the URI "https://mirror.example/?q=1""#),
-        ("https://user:pw@mirror.example", #"invalid mirror: username/password not allowed in URI "https://user:xxxxx@mirror.example""#),
-    ])
-    func invalidMirrors(input: String, expected: String) {
-        #expect(throws: MirrorValidationError(message: expected)) { try EndpointResolver.validateMirror(input).get() }
-    }
 }
 
 @Suite struct PlatformSelectionTests {

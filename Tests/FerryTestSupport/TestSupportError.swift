@@ -22,6 +22,8 @@ public enum TestSupportError: Error, Sendable, Equatable, CustomStringConvertibl
     case httpFailed(url: String, curlExitCode: Int32, message: String)
     /// An argument to a helper was out of range or malformed.
     case invalidArgument(String)
+    /// A product of this package was not built where the tests look for it.
+    case productNotBuilt(String, searched: [String])
 
     /// A one-line message.
     public var description: String {
@@ -46,6 +48,9 @@ public enum TestSupportError: Error, Sendable, Equatable, CustomStringConvertibl
             "curl \(url) failed with exit code \(code): \(Self.tail(message))"
         case .invalidArgument(let message):
             message
+        case .productNotBuilt(let name, let searched):
+            "\(name) binary not found next to the test bundle (looked at \(searched.joined(separator: ", "))): "
+                + "build it with `swift build --build-tests` (or `make test`) before running the integration tests"
         }
     }
 

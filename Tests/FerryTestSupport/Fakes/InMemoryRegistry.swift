@@ -23,6 +23,11 @@ public final class InMemoryRegistry: Sendable {
         var issued: [String: Set<String>] = [:]  // token -> scopes
         var tokenCounter = 0
         var rangeSupported = true
+        var linked: [String: Set<Digest>] = [:]  // repo -> blobs pushed or mounted there
+        var uploads: [String: (repository: String, bytes: [UInt8])] = [:]
+        var uploadCounter = 0
+        var mountsHonoured = true
+        var seeded: Set<String> = []  // repositories filled by addManifest: their blobs are served from the pool
     }
 
     private let state = Mutex(State())
@@ -56,6 +61,7 @@ public final class InMemoryRegistry: Sendable {
     public func addManifest(_ bytes: [UInt8], mediaType: MediaType, repository: String, tag: String? = nil) -> Digest {
         let digest = Digest.sha256(of: bytes)
         state.withLock {
+            $0.seeded.insert(repository)
             $0.manifests[repository, default: [:]][digest.description] = (bytes, mediaType)
             if let tag { $0.manifests[repository, default: [:]][tag] = (bytes, mediaType) }
         }
@@ -97,6 +103,20 @@ public final class InMemoryRegistry: Sendable {
         return (digest, children)
     }
 
+    /// Whether cross-repository mount requests are honoured (false makes them open an upload session, as a
+    /// registry may).
+    public func setMountsHonoured(_ honoured: Bool) { state.withLock { $0.mountsHonoured = honoured } }
+
+    /// The manifest bytes stored for `reference` (tag or digest) in `repository`.
+    public func storedManifest(_ repository: String, _ reference: String) -> [UInt8]? {
+        state.withLock { $0.manifests[repository]?[reference]?.bytes }
+    }
+
+    /// True when `digest` was pushed or mounted into `repository`.
+    public func isLinked(_ digest: Digest, in repository: String) -> Bool {
+        state.withLock { $0.linked[repository]?.contains(digest) == true }
+    }
+
     /// Answers one request addressed to this registry or its token realm.
     public func handle(_ request: HTTPRequest) -> ScriptedTransport.Reply {
         if case .bearer(let realmHost, let service) = auth, request.url.host == realmHost {
@@ -109,6 +129,23 @@ public final class InMemoryRegistry: Sendable {
         }
         guard path.hasPrefix("/v2/") else { return .response(.registryError(404, code: "NOT_FOUND", message: "not found")) }
         let rest = String(path.dropFirst(4))
+        if let range = rest.range(of: "/blobs/uploads") {
+            return .response(upload(repository: String(rest[..<range.lowerBound]), request: request))
+        }
+        if request.method == .put, let range = rest.range(of: "/manifests/") {
+            return .response(putManifest(
+                repository: String(rest[..<range.lowerBound]), reference: String(rest[range.upperBound...]), request: request))
+        }
+        if request.method == .head, let range = rest.range(of: "/blobs/"),
+            state.withLock({ !$0.seeded.contains(String(rest[..<range.lowerBound])) })
+        {
+            // A repository that received pushes answers HEAD for its own blobs only, like a real registry.
+            let repository = String(rest[..<range.lowerBound])
+            guard let digest = try? Digest(parsing: String(rest[range.upperBound...])), isLinked(digest, in: repository) else {
+                return .response(HTTPResponse(status: 404, reason: "Not Found"))
+            }
+            return .response(HTTPResponse(status: 200, reason: "OK", headers: ["Docker-Content-Digest": digest.description]))
+        }
         if let range = rest.range(of: "/manifests/") {
             return .response(manifest(repository: String(rest[..<range.lowerBound]), reference: String(rest[range.upperBound...]),
                                       head: request.method == .head))
@@ -128,6 +165,105 @@ public final class InMemoryRegistry: Sendable {
             return .response(HTTPResponse(status: 200, reason: "OK", headers: ["Content-Type": "application/json"], body: Array(body)))
         }
         return .response(.registryError(404, code: "NOT_FOUND", message: "not found"))
+    }
+
+    private func body(of request: HTTPRequest) -> [UInt8] {
+        switch request.body {
+        case .empty: return []
+        case .bytes(let bytes): return bytes
+        case .file(let path, let offset, let length):
+            guard let handle = FileHandle(forReadingAtPath: path) else { return [] }
+            defer { try? handle.close() }
+            try? handle.seek(toOffset: UInt64(offset))
+            return Array((try? handle.read(upToCount: Int(length))) ?? Data())
+        }
+    }
+
+    private func upload(repository: String, request: HTTPRequest) -> HTTPResponse {
+        let query = URLComponents(url: request.url, resolvingAgainstBaseURL: false)?.queryItems ?? []
+        let value = { (name: String) in query.first { $0.name == name }?.value }
+        let sessionID = request.url.path.split(separator: "/").last.map(String.init) ?? ""
+        switch request.method {
+        case .post:
+            if let mount = value("mount"), let from = value("from"), let digest = try? Digest(parsing: mount),
+                state.withLock({ $0.mountsHonoured && $0.linked[from]?.contains(digest) == true })
+            {
+                _ = state.withLock { $0.linked[repository, default: []].insert(digest) }
+                return HTTPResponse(status: 201, reason: "Created", headers: ["Docker-Content-Digest": digest.description])
+            }
+            let id = state.withLock { state -> String in
+                state.uploadCounter += 1
+                let id = "u\(state.uploadCounter)"
+                state.uploads[id] = (repository, [])
+                return id
+            }
+            return HTTPResponse(status: 202, reason: "Accepted",
+                                headers: ["Location": "/v2/\(repository)/blobs/uploads/\(id)?_state=s\(id)", "Range": "0-0"])
+        case .patch:
+            let chunk = body(of: request)
+            let expectedStart = state.withLock { $0.uploads[sessionID]?.bytes.count }
+            guard let expectedStart else { return .registryError(404, code: "BLOB_UPLOAD_UNKNOWN", message: "blob upload unknown to registry") }
+            if let range = request.headers["Content-Range"], Int(range.split(separator: "-").first ?? "") != expectedStart {
+                return HTTPResponse(status: 416, reason: "Requested Range Not Satisfiable")
+            }
+            let total = state.withLock { state -> Int in
+                state.uploads[sessionID]?.bytes.append(contentsOf: chunk)
+                return state.uploads[sessionID]?.bytes.count ?? 0
+            }
+            return HTTPResponse(status: 202, reason: "Accepted",
+                                headers: ["Location": "/v2/\(repository)/blobs/uploads/\(sessionID)?_state=p\(total)",
+                                          "Range": "0-\(max(total - 1, 0))"])
+        case .put:
+            guard value("_state") != nil, let digestText = value("digest"), let digest = try? Digest(parsing: digestText) else {
+                return .registryError(400, code: "DIGEST_INVALID", message: "provided digest did not match uploaded content")
+            }
+            let last = body(of: request)
+            let bytes = state.withLock { state -> [UInt8]? in
+                guard var upload = state.uploads.removeValue(forKey: sessionID) else { return nil }
+                upload.bytes.append(contentsOf: last)
+                return upload.bytes
+            }
+            guard let bytes else { return .registryError(404, code: "BLOB_UPLOAD_UNKNOWN", message: "blob upload unknown to registry") }
+            guard Digest.sha256(of: bytes) == digest else {
+                return .registryError(400, code: "DIGEST_INVALID", message: "provided digest did not match uploaded content")
+            }
+            state.withLock {
+                $0.blobs[digest] = bytes
+                $0.linked[repository, default: []].insert(digest)
+            }
+            return HTTPResponse(status: 201, reason: "Created", headers: [
+                "Docker-Content-Digest": digest.description, "Location": "/v2/\(repository)/blobs/\(digest)",
+            ])
+        default:
+            return HTTPResponse(status: 405, reason: "Method Not Allowed")
+        }
+    }
+
+    private func putManifest(repository: String, reference: String, request: HTTPRequest) -> HTTPResponse {
+        let bytes = body(of: request)
+        let mediaType = MediaType(rawValue: request.headers["Content-Type"] ?? "")
+        let digest = Digest.sha256(of: bytes)
+        if let requested = try? Digest(parsing: reference), requested != digest {
+            return .registryError(400, code: "DIGEST_INVALID", message: "provided digest did not match uploaded content")
+        }
+        // Like distribution: an index needs its children, an image its blobs, in this repository.
+        let missing: Bool = state.withLock { state in
+            if mediaType.isIndex, let index = try? JSONDecoder().decode(ImageIndex.self, from: Data(bytes)) {
+                return index.manifests.contains { state.manifests[repository]?[$0.digest.description] == nil }
+            }
+            if let image = try? JSONDecoder().decode(ImageManifest.self, from: Data(bytes)) {
+                return image.blobs.contains { state.linked[repository]?.contains($0.digest) != true }
+            }
+            return false
+        }
+        if missing {
+            return .registryError(400, code: "MANIFEST_BLOB_UNKNOWN", message: "blob unknown to registry")
+        }
+        state.withLock {
+            $0.manifests[repository, default: [:]][digest.description] = (bytes, mediaType)
+            if (try? Digest(parsing: reference)) == nil { $0.manifests[repository, default: [:]][reference] = (bytes, mediaType) }
+        }
+        return HTTPResponse(status: 201, reason: "Created", headers: ["Docker-Content-Digest": digest.description])
     }
 
     private func manifest(repository: String, reference: String, head: Bool) -> HTTPResponse {

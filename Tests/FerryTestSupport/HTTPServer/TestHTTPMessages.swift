@@ -41,12 +41,15 @@ public struct TestHTTPResponse: Sendable {
         case bytes([UInt8])
         /// A byte range of a file, read and sent in chunks.
         case file(path: String, offset: Int64, length: Int64)
+        /// Bytes produced while the response is sent (a proxy relaying another server's body).
+        case stream(TestHTTPBodyStream)
 
-        /// The number of body bytes.
+        /// The number of body bytes (for a stream of unknown length: 0; send it `chunked`).
         public var length: Int64 {
             switch self {
             case .bytes(let bytes): Int64(bytes.count)
             case .file(_, _, let length): length
+            case .stream(let stream): stream.length ?? 0
             }
         }
     }
@@ -146,6 +149,7 @@ public struct TestHTTPResponse: Sendable {
         switch body {
         case .bytes(let bytes): slice = .bytes(Array(bytes[Int(first)...Int(last)]))
         case .file(let path, let offset, _): slice = .file(path: path, offset: offset + first, length: last - first + 1)
+        case .stream: return Self(status: 200, headers: headers, body: body)
         }
         return Self(status: 206, headers: partial, body: slice)
     }
@@ -182,5 +186,27 @@ public struct TestHTTPResponse: Sendable {
         case 503: "Service Unavailable"
         default: "Status \(status)"
         }
+    }
+}
+
+/// A response body read while it is sent: ``TestHTTPServer`` calls `read` with a buffer until it returns 0 (end)
+/// or a negative value (failure: the connection is closed), or until `length` bytes were sent, then `finish`
+/// exactly once, also when the client went away first.
+public struct TestHTTPBodyStream: Sendable {
+    /// The body length when known; nil sends the body chunked until `read` returns 0.
+    public var length: Int64?
+    /// Fills the buffer with the next bytes and returns their count; 0 at the end, negative on failure.
+    public var read: @Sendable (UnsafeMutableRawBufferPointer) -> Int
+    /// Called once after the last `read` (releases whatever produces the bytes).
+    public var finish: @Sendable () -> Void
+
+    /// Creates a stream.
+    public init(
+        length: Int64?, read: @escaping @Sendable (UnsafeMutableRawBufferPointer) -> Int,
+        finish: @escaping @Sendable () -> Void = {}
+    ) {
+        self.length = length
+        self.read = read
+        self.finish = finish
     }
 }

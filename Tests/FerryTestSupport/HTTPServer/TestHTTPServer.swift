@@ -240,6 +240,8 @@ final class TestHTTPServerCore: Sendable {
     private enum Outcome { case keepAlive, close, reset }
 
     private func respond(_ response: TestHTTPResponse, to request: TestHTTPRequest, on descriptor: Int32) -> Outcome {
+        // Whatever happens to the response, the producer of a streamed body is released.
+        defer { if case .stream(let stream) = response.body { stream.finish() } }
         let writer = SocketStream(descriptor: descriptor)
         switch response.fault {
         case .resetWithoutResponse:
@@ -295,6 +297,9 @@ final class TestHTTPServerCore: Sendable {
     private func sendBody(_ body: TestHTTPResponse.Body, limit: Int64, chunked: Bool, writer: SocketStream)
         -> Bool
     {
+        if case .stream(let stream) = body {
+            return sendStream(stream, limit: chunked ? nil : limit, chunked: chunked, writer: writer)
+        }
         let chunkSize = 256 * 1024
         var sent: Int64 = 0
         var buffer = [UInt8](repeating: 0, count: chunkSize)
@@ -311,11 +316,37 @@ final class TestHTTPServerCore: Sendable {
                     pread(descriptor, $0.baseAddress, count, off_t(offset + sent))
                 }
                 guard read == count else { return false }
+            case .stream:
+                return false
             }
             if chunked { guard writer.send(Array((String(count, radix: 16) + "\r\n").utf8)) else { return false } }
             guard buffer.withUnsafeBytes({ writer.send(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }) else {
                 return false
             }
+            if chunked { guard writer.send(Array("\r\n".utf8)) else { return false } }
+            sent += Int64(count)
+        }
+        if chunked { return writer.send(Array("0\r\n\r\n".utf8)) }
+        return true
+    }
+
+    /// Sends what `stream` produces: up to `limit` bytes (exactly that many, or the connection is closed), or
+    /// until the stream ends when `limit` is nil (chunked).
+    private func sendStream(_ stream: TestHTTPBodyStream, limit: Int64?, chunked: Bool, writer: SocketStream) -> Bool {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 256 * 1024, alignment: 16)
+        defer { buffer.deallocate() }
+        var sent: Int64 = 0
+        while limit.map({ sent < $0 }) ?? true {
+            let room = Int(min(Int64(buffer.count), limit.map { $0 - sent } ?? Int64(buffer.count)))
+            let count = stream.read(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<room]))
+            if count < 0 { return false }
+            if count == 0 {
+                // A known length not reached: the client must see a broken body, not a complete one.
+                if limit != nil { return false }
+                break
+            }
+            if chunked { guard writer.send(Array((String(count, radix: 16) + "\r\n").utf8)) else { return false } }
+            guard writer.send(UnsafeRawBufferPointer(rebasing: buffer[0..<count])) else { return false }
             if chunked { guard writer.send(Array("\r\n".utf8)) else { return false } }
             sent += Int64(count)
         }
@@ -378,6 +409,24 @@ struct SocketStream {
             start += take
         }
         return out
+    }
+
+    /// Copies what is buffered into `destination`, or else receives once into it; 0 at end of stream, negative
+    /// on a socket error.
+    mutating func readSome(into destination: UnsafeMutableRawBufferPointer) -> Int {
+        if start < buffer.count {
+            let count = min(destination.count, buffer.count - start)
+            buffer.withUnsafeBytes { source in
+                destination.copyMemory(from: UnsafeRawBufferPointer(rebasing: source[start..<start + count]))
+            }
+            start += count
+            return count
+        }
+        while true {
+            let count = recv(descriptor, destination.baseAddress, destination.count, 0)
+            if count < 0, errno == EINTR { continue }
+            return count
+        }
     }
 
     private mutating func fill() -> Bool {

@@ -1,0 +1,112 @@
+import ArgumentParser
+import FerryReports
+import Foundation
+import Ledger
+
+extension FerryCommand {
+    /// `ferry report`: re-render a past run's report, or the store's inventory, to stdout.
+    struct Report: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print a run's report, or the whole store's inventory.",
+            discussion: """
+                Renders from the reference store (DIR/ferry.db), so any past run can be re-rendered: by default \
+                the latest run, as Markdown. --inventory lists every repository, tag and digest with its image \
+                ID, first and last seen, where it came from, its tag history and the drift history, for \
+                auditors. --schema prints the JSON Schema of the chosen report instead. Exit status 65 when \
+                --run names no run or the store has no run yet; 74 when DIR holds no ferry store or it cannot \
+                be read.
+                """)
+
+        /// A report format as the command line spells it.
+        enum Format: String, ExpressibleByArgument, CaseIterable {
+            case json, md, html
+
+            var reportFormat: ReportFormat {
+                switch self {
+                case .json: .json
+                case .md: .markdown
+                case .html: .html
+                }
+            }
+        }
+
+        @OptionGroup var global: GlobalOptions
+
+        @Option(
+            name: .customLong("run"), help: ArgumentHelp("The run to report (default: the latest).", valueName: "id"))
+        var runID: String?
+
+        @Flag(help: "Report the whole store's inventory instead of one run.")
+        var inventory = false
+
+        @Option(help: ArgumentHelp("Output format: json, md or html.", valueName: "format"))
+        var format: Format = .md
+
+        @Flag(help: "Print the JSON Schema of the run report (or, with --inventory, of the inventory report).")
+        var schema = false
+
+        func validate() throws {
+            if runID != nil && inventory { throw ValidationError("--run and --inventory cannot be used together") }
+        }
+
+        func run() async throws {
+            let status = await run(output: .console)
+            if status != .ok { throw status.exitCode }
+        }
+
+        /// Renders the requested report to `output`'s stdout (errors to its stderr) and returns the exit status.
+        func run(output: CommandOutput, now: Date = Date()) async -> ExitStatus {
+            if schema {
+                output.standardOutput.writeLine(inventory ? ReportSchema.inventoryReportV1 : ReportSchema.runReportV1)
+                return .ok
+            }
+            do {
+                let store = try StoreAccess.openExisting(global.store)
+                defer { try? store.close() }
+                let bytes = try await render(from: store, now: now)
+                // The renderers end with a line feed; writeLine adds it back.
+                var text = String(decoding: bytes, as: UTF8.self)
+                if text.hasSuffix("\n") { text.removeLast() }
+                output.standardOutput.writeLine(text)
+                return .ok
+            } catch let failure as CommandFailure {
+                output.standardError.writeLine("Error: \(failure.message)")
+                return failure.status
+            } catch {
+                output.standardError.writeLine("Error: \(error)")
+                return .ioError
+            }
+        }
+
+        private func render(from store: ReferenceStore, now: Date) async throws -> [UInt8] {
+            if inventory {
+                return try format.reportFormat.render(try await InventoryReport.load(from: store, now: now))
+            }
+            let id: RunID
+            if let runID {
+                guard let parsed = RunID(rawValue: runID) else {
+                    throw try await unknownRun(runID, in: store, why: "is not a run ID (yyyyMMddTHHmmssZ-xxxx)")
+                }
+                id = parsed
+            } else {
+                guard let latest = try await store.latestRun() else {
+                    throw CommandFailure(
+                        "no runs recorded in \(store.path) yet: run ferry sync or ferry pull first",
+                        status: .invalidInput)
+                }
+                id = latest.id
+            }
+            guard let report = try await RunReport.load(run: id, from: store) else {
+                throw try await unknownRun(runID ?? id.rawValue, in: store, why: "is not in \(store.path)")
+            }
+            return try format.reportFormat.render(report)
+        }
+
+        private func unknownRun(_ text: String, in store: ReferenceStore, why: String) async throws -> CommandFailure {
+            let recent = try await store.runs(limit: 5).map(\.id.rawValue)
+            let hint =
+                recent.isEmpty ? "the store has no runs yet" : "the most recent: " + recent.joined(separator: ", ")
+            return CommandFailure("run \"\(text)\" \(why); \(hint)", status: .invalidInput)
+        }
+    }
+}

@@ -1,0 +1,200 @@
+import FerryPull
+import FerrySystem
+import Foundation
+import LayoutStore
+import Ledger
+import Logging
+import OCIModel
+
+/// What `ferry verify` found.
+public struct VerifyReport: Sendable {
+    /// A blob whose bytes do not hash to its name.
+    public struct Corrupt: Sendable, Hashable {
+        /// The blob's name.
+        public var digest: Digest
+        /// What its bytes hash to.
+        public var actual: Digest
+    }
+
+    /// Content a stored reference needs that is not in the store.
+    public struct Missing: Sendable, Hashable {
+        /// The reference (its `index.json` name).
+        public var reference: String
+        /// The missing digest.
+        public var digest: Digest
+        /// What it is: manifest, config, layer.
+        public var kind: String
+    }
+
+    /// Blobs re-hashed.
+    public var blobsChecked = 0
+    /// Bytes re-hashed.
+    public var bytesChecked: Int64 = 0
+    /// References checked.
+    public var referencesChecked = 0
+    /// Corrupt blobs.
+    public var corrupt: [Corrupt] = []
+    /// Missing content.
+    public var missing: [Missing] = []
+    /// Disagreements between the reference store and `index.json`.
+    public var inconsistent: [String] = []
+    /// Files under `blobs/` that are not named like a digest.
+    public var strayFiles: [String] = []
+    /// Partial downloads waiting in `tmp/` (resumed by the next run; not a problem).
+    public var partialDownloads = 0
+    /// References whose content is missing or corrupt: what `--repair` re-fetches.
+    public var affectedReferences: [String] = []
+
+    /// True when nothing is missing, corrupt or inconsistent.
+    public var isHealthy: Bool { corrupt.isEmpty && missing.isEmpty && inconsistent.isEmpty }
+}
+
+/// Checks a store: re-hashes every blob (in parallel), checks every reference's manifest, config and layers are
+/// present, and that the reference store agrees with `index.json`.
+public struct StoreVerifier: Sendable {
+    /// The store.
+    public let store: ContentStore
+    /// The reference store; nil skips the consistency check.
+    public let ledger: ReferenceStore?
+    /// Blobs hashed at once.
+    public let parallelism: Int
+
+    /// Creates a verifier.
+    public init(store: ContentStore, ledger: ReferenceStore?, parallelism: Int = ProcessInfo.processInfo.activeProcessorCount) {
+        self.store = store
+        self.ledger = ledger
+        self.parallelism = max(parallelism, 1)
+    }
+
+    /// Verifies the whole store.
+    public func verify() async throws -> VerifyReport {
+        var report = VerifyReport()
+        let digests = try store.allBlobs()
+        let hashed = await hashAll(digests)
+        var corrupt: Set<Digest> = []
+        for (digest, result) in hashed {
+            switch result {
+            case .success(let (actual, size)):
+                report.blobsChecked += 1
+                report.bytesChecked += size
+                if actual != digest {
+                    report.corrupt.append(.init(digest: digest, actual: actual))
+                    corrupt.insert(digest)
+                }
+            case .failure(let error):
+                report.inconsistent.append("blob \(digest): \(error)")
+            }
+        }
+        report.corrupt.sort { $0.digest < $1.digest }
+        report.strayFiles = strayFiles()
+        report.partialDownloads = ((try? FileSystem.list(store.path("tmp"))) ?? []).count
+
+        let inventory = try await ledger?.inventory()
+        var requiredChildren: Set<Digest> = []
+        for entry in inventory?.repositories ?? [] {
+            for mapping in entry.digests { if let child = mapping.childDigest { requiredChildren.insert(child) } }
+        }
+        var affected: Set<String> = []
+        let roots = try StoreWalk.roots(store)
+        for (name, top) in roots {
+            report.referencesChecked += 1
+            let tree = StoreWalk.tree(name: name, top: top, store: store, requiredChildren: requiredChildren)
+            for (digest, kind) in tree.needed {
+                if corrupt.contains(digest) {
+                    affected.insert(name)
+                } else if !store.hasBlob(digest) {
+                    report.missing.append(.init(reference: name, digest: digest, kind: kind))
+                    affected.insert(name)
+                }
+            }
+            for digest in tree.unreadable {
+                report.inconsistent.append("\(name): manifest \(digest) is not a readable manifest")
+            }
+        }
+        if let inventory {
+            let stored = Dictionary(roots.map { ($0.0, $0.1.digest) }, uniquingKeysWith: { first, _ in first })
+            for entry in inventory.repositories {
+                for tag in entry.tags {
+                    let name = "\(entry.repository):\(tag.tag)"
+                    switch stored[name] {
+                    case nil:
+                        report.inconsistent.append("\(name): recorded at \(tag.manifestDigest) but not in index.json")
+                    case let digest? where digest != tag.manifestDigest:
+                        report.inconsistent.append("\(name): recorded at \(tag.manifestDigest) but index.json has \(digest)")
+                    default:
+                        break
+                    }
+                }
+            }
+        }
+        report.affectedReferences = affected.sorted()
+        return report
+    }
+
+    private func hashAll(_ digests: [Digest]) async -> [(Digest, Result<(Digest, Int64), FileSystemError>)] {
+        let store = self.store
+        return await withTaskGroup(of: (Digest, Result<(Digest, Int64), FileSystemError>).self) { group in
+            var pending = digests.makeIterator()
+            var results: [(Digest, Result<(Digest, Int64), FileSystemError>)] = []
+            func startNext() {
+                guard let digest = pending.next() else { return }
+                group.addTask {
+                    do throws(FileSystemError) {
+                        let (actual, size) = try FileSystem.digest(ofFile: store.blobPath(digest), algorithm: digest.algorithm)
+                        return (digest, .success((actual, size)))
+                    } catch {
+                        return (digest, .failure(error))
+                    }
+                }
+            }
+            for _ in 0..<parallelism { startNext() }
+            while let result = await group.next() {
+                results.append(result)
+                startNext()
+            }
+            return results
+        }
+    }
+
+    private func strayFiles() -> [String] {
+        var stray: [String] = []
+        for algorithm in Digest.Algorithm.allCases {
+            let directory = store.path("blobs/\(algorithm.rawValue)")
+            for name in (try? FileSystem.list(directory)) ?? [] where (try? Digest(algorithm: algorithm, hex: name)) == nil {
+                stray.append("blobs/\(algorithm.rawValue)/\(name)")
+            }
+        }
+        return stray.sorted()
+    }
+
+    /// Deletes corrupt blobs and re-fetches the affected references by digest through `puller` (mirrors, then the
+    /// registry), keeping the platforms the store held. Returns what could not be repaired.
+    public func repair(_ report: VerifyReport, puller: FallbackPuller) async -> [String] {
+        for entry in report.corrupt { try? store.removeBlob(entry.digest) }
+        var failures: [String] = []
+        let roots = Dictionary(((try? StoreWalk.roots(store)) ?? []).map { ($0.0, $0.1) }, uniquingKeysWith: { a, _ in a })
+        for name in report.affectedReferences {
+            guard let top = roots[name], let reference = try? ImageReference(parsing: name) else {
+                failures.append("\(name): not a reference ferry can fetch")
+                continue
+            }
+            let pinned = reference.nameOnly.withDigest(top.digest)
+            let platforms = selection(for: top)
+            do throws(PullFailure) {
+                _ = try await puller.pull(PullRequest(reference: pinned, platforms: platforms), updateIndex: false)
+            } catch {
+                failures.append("\(name): \(error.message)")
+            }
+        }
+        return failures
+    }
+
+    /// For an index: the platforms of the children the store has (or had), so a repair keeps the same set.
+    private func selection(for top: Descriptor) -> PlatformSelection {
+        guard top.mediaType.isIndex, let bytes = try? store.readBlob(top.digest),
+            let index = try? JSONDecoder().decode(ImageIndex.self, from: Data(bytes))
+        else { return .all }
+        let kept = index.manifests.filter { store.hasBlob($0.digest) }.compactMap(\.platform)
+        return kept.isEmpty || kept.count == index.manifests.count ? .all : .list(kept)
+    }
+}

@@ -1,0 +1,414 @@
+import Foundation
+import Ledger
+import OCIModel
+
+/// Renders reports as one self-contained HTML page: inline CSS and a little inline JavaScript, no external
+/// assets, readable with JavaScript disabled.
+///
+/// Every text from the ledger (references, endpoints, errors) is untrusted and goes through ``escape(_:)``. As a
+/// second line of defence the page carries a Content-Security-Policy that forbids every fetch and allows only its
+/// own inline style and script, by hash: even an injected `<script>` would not run, and nothing is loaded.
+public enum HTMLReport {
+    /// The run report page: status badge, counts, drift, failures, fallbacks, then the sortable image table.
+    public static func render(_ report: RunReport) -> String {
+        let run = report.run
+        var body = ""
+        body += "<header>\n<h1>ferry \(escape(run.command)) run <code>\(escape(run.id.rawValue))</code></h1>\n"
+        body +=
+            "<p class=\"badges\"><span class=\"badge \(statusClass(run))\">"
+            + escape(MarkdownReport.statusText(run)) + "</span>"
+        if run.dryRun { body += " <span class=\"badge status-dry\">dry run</span>" }
+        body += "</p>\n"
+        var facts = ["started " + escape(ReportTime.display(run.startedAt))]
+        if let finished = run.finishedAt { facts.append("finished " + escape(ReportTime.display(finished))) }
+        if let duration = run.durationMilliseconds { facts.append(escape(ReportTime.duration(milliseconds: duration))) }
+        if let version = run.toolVersion { facts.append("ferry " + escape(version)) }
+        if let fingerprint = run.configFingerprint { facts.append("config <code>\(escape(fingerprint))</code>") }
+        body += "<p class=\"facts\">" + facts.joined(separator: " · ") + "</p>\n"
+        if run.dryRun {
+            body += "<p class=\"note\">Dry run: outcomes are what would have happened; the store was not changed.</p>\n"
+        }
+        body += "</header>\n<main>\n"
+        body += summary(report)
+        if !report.driftEvents.isEmpty { body += driftSection(report.driftEvents, title: "Drift", withRun: false) }
+        body += failureSection(report)
+        body += fallbackSection(report.fallbacks)
+        body += pushSection(report.pushes)
+        body += imageSection(report)
+        body += "</main>\n"
+        let title = "ferry \(run.command) run \(run.id.rawValue): \(MarkdownReport.statusText(run))"
+        return page(title: title, body: body)
+    }
+
+    /// The inventory page: counts, drift history, then sortable tables of tags and digest mappings.
+    public static func render(_ report: InventoryReport) -> String {
+        var body = "<header>\n<h1>ferry inventory</h1>\n"
+        let badge = report.counts.driftEvents > 0 ? "status-drift" : "status-ok"
+        let events = report.counts.driftEvents == 1 ? "1 drift event" : "\(report.counts.driftEvents) drift events"
+        body += "<p class=\"badges\"><span class=\"badge \(badge)\">\(events)</span></p>\n"
+        body +=
+            "<p class=\"facts\">read \(escape(ReportTime.display(report.generatedAt))) · store schema "
+            + "\(report.storeSchemaVersion)</p>\n</header>\n<main>\n"
+        let counts = report.counts
+        body +=
+            "<section id=\"summary\" aria-label=\"Summary\"><ul class=\"counts\">"
+            + card("repositories", counts.repositories, "total") + card("tags", counts.tags, "total")
+            + card("digests", counts.digests, "total")
+            + card("drift events", counts.driftEvents, counts.driftEvents > 0 ? "drift" : "zero")
+            + "</ul></section>\n"
+        if !report.driftHistory.isEmpty {
+            body += driftSection(report.driftHistory, title: "Drift history", withRun: true)
+        }
+        let tags = report.repositories.flatMap(\.tags)
+        body += "<section id=\"tags\">\n<h2>Tags (\(tags.count))</h2>\n"
+        if !tags.isEmpty {
+            body +=
+                "<div class=\"scroll\"><table class=\"sortable\" id=\"tag-table\">\n<thead><tr>"
+                + header("reference", "Reference") + header("digest", "Digest") + header("image", "Image ID")
+                + header("first", "First seen") + header("last", "Last seen") + header("served", "Served by")
+                + header("history", "History", numeric: true) + "</tr></thead>\n<tbody>\n"
+            for tag in tags {
+                body +=
+                    "<tr class=\"row\">" + referenceCell(tag.reference) + digestCell(tag.digest)
+                    + (tag.imageID.map(digestCell) ?? "<td>index</td>")
+                    + timeCell(tag.firstSeen) + timeCell(tag.lastSeen) + endpointCell(tag.servedBy)
+                    + historyCell(tag.history) + "</tr>\n"
+            }
+            body += "</tbody></table></div>\n"
+        }
+        body += "</section>\n"
+        let digests = report.repositories.flatMap(\.digests)
+        body += "<section id=\"digests\">\n<h2>Digest mappings (\(digests.count))</h2>\n"
+        if !digests.isEmpty {
+            body +=
+                "<div class=\"scroll\"><table class=\"sortable\" id=\"digest-table\">\n<thead><tr>"
+                + header("reference", "Reference") + header("platform", "Platform") + header("image", "Image ID")
+                + header("child", "Child manifest") + header("first", "First seen") + header("run", "Run")
+                + header("served", "Served by") + "</tr></thead>\n<tbody>\n"
+            for mapping in digests {
+                let repository = String(mapping.reference.prefix { $0 != "@" })
+                body +=
+                    "<tr class=\"row\">" + "<td class=\"ref\" data-value=\"\(escape(mapping.reference))\">"
+                    + "<code>\(escape(repository))</code>@" + digestMarkup(mapping.digest) + "</td>"
+                    + "<td>\(escape(mapping.platform ?? ""))</td>" + digestCell(mapping.imageID)
+                    + (mapping.childDigest.map(digestCell) ?? "<td></td>") + timeCell(mapping.firstSeen)
+                    + "<td class=\"nowrap\"><code>\(escape(mapping.firstRunID.rawValue))</code></td>"
+                    + endpointCell(mapping.servedBy)
+                    + "</tr>\n"
+            }
+            body += "</tbody></table></div>\n"
+        }
+        body += "</section>\n</main>\n"
+        return page(title: "ferry inventory", body: body)
+    }
+
+    /// Escapes text for HTML element content and quoted attribute values.
+    public static func escape(_ text: String) -> String {
+        var out = ""
+        out.reserveCapacity(text.utf8.count)
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&#39;"
+            // Control characters other than tab and line breaks are not allowed in HTML text.
+            case _ where scalar.value < 0x20 && scalar != "\t" && scalar != "\n" && scalar != "\r":
+                out += "\u{FFFD}"
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+
+    // MARK: Sections
+
+    private static func summary(_ report: RunReport) -> String {
+        let counts = report.counts
+        var cards = ""
+        for outcome in Outcome.allCases.sorted(by: { RunReport.rank($0) < RunReport.rank($1) }) {
+            let count = counts.count(outcome)
+            cards += card(outcome.rawValue, count, count == 0 ? "zero" : outcome.rawValue)
+        }
+        cards += card("references", counts.references, "total")
+        cards += card("drift events", counts.driftEvents, counts.driftEvents == 0 ? "zero" : "drift")
+        cards +=
+            "<li class=\"count total\"><span class=\"n\">\(escape(ReportTime.bytes(counts.bytesTransferred)))"
+            + "</span> transferred</li>"
+        if counts.targetsPushed + counts.targetsUpToDate + counts.targetsFailed > 0 {
+            cards += card("pushed to targets", counts.targetsPushed, counts.targetsPushed == 0 ? "zero" : "total")
+            cards += card("targets up to date", counts.targetsUpToDate, counts.targetsUpToDate == 0 ? "zero" : "total")
+            cards += card("target pushes failed", counts.targetsFailed, counts.targetsFailed == 0 ? "zero" : "failed")
+        }
+        return "<section id=\"summary\" aria-label=\"Summary\"><ul class=\"counts\">\(cards)</ul></section>\n"
+    }
+
+    private static func card(_ label: String, _ count: Int, _ kind: String) -> String {
+        "<li class=\"count \(kind)\"><span class=\"n\">\(count)</span> \(escape(label))</li>"
+    }
+
+    private static func driftSection(_ events: [DriftEntry], title: String, withRun: Bool) -> String {
+        var out = "<section id=\"drift\">\n<h2>\(title) (\(events.count))</h2>\n"
+        out +=
+            "<div class=\"scroll\"><table class=\"events\">\n<thead><tr><th>Kind</th><th>Reference</th>"
+            + "<th>Platform</th><th>Old</th><th>New</th><th>Served by</th>"
+            + (withRun ? "<th>Run</th><th>When</th>" : "") + "</tr></thead>\n<tbody>\n"
+        for event in events {
+            out +=
+                "<tr class=\"row drift\"><td><span class=\"outcome drift\">\(escape(event.kind.rawValue))</span>"
+                + (event.dryRun ? " <span class=\"badge status-dry\">dry run</span>" : "") + "</td>"
+                + referenceCell(event.reference) + "<td>\(escape(event.platform ?? ""))</td>"
+                + "<td>\(escape(event.valueName))<br>\(digestMarkup(event.oldValue))</td>"
+                + "<td>\(escape(event.valueName))<br>\(digestMarkup(event.newValue))</td>"
+                + "<td>\(endpointMarkup(event.endpoint))"
+                + (event.upstreamEndpoint.map { "<br>upstream <code>\(escape($0))</code>" } ?? "") + "</td>"
+                + (withRun
+                    ? "<td class=\"nowrap\"><code>\(escape(event.runID.rawValue))</code></td>"
+                        + timeCell(event.occurredAt) : "")
+                + "</tr>\n"
+        }
+        return out + "</tbody></table></div>\n</section>\n"
+    }
+
+    private static func failureSection(_ report: RunReport) -> String {
+        let failures = report.failures
+        let failedPushes = report.pushes.filter { $0.outcome == .failed }
+        guard !failures.isEmpty || !failedPushes.isEmpty else { return "" }
+        var out = "<section id=\"failures\">\n<h2>Failures (\(failures.count + failedPushes.count))</h2>\n"
+        out +=
+            "<div class=\"scroll\"><table class=\"events\">\n<thead><tr><th>Reference</th><th>Error</th>"
+            + "<th>Endpoints tried, targets</th></tr></thead>\n<tbody>\n"
+        for row in failures {
+            let error =
+                row.outcome == .failed
+                ? "<td class=\"error\">\(escape(row.error ?? "failed"))</td>"
+                : "<td>\(escape(row.outcome.rawValue)), but a push failed</td>"
+            out +=
+                "<tr class=\"row failed\">" + referenceCell(row.reference) + error
+                + "<td>\(attemptList(row.attempts))" + targetFailures(row.targets) + "</td></tr>\n"
+        }
+        for push in failedPushes {
+            out +=
+                "<tr class=\"row failed\">" + referenceCell(push.reference) + "<td>push failed</td>"
+                + "<td>\(targetFailures([push]))</td></tr>\n"
+        }
+        return out + "</tbody></table></div>\n</section>\n"
+    }
+
+    private static func pushSection(_ pushes: [TargetResult]) -> String {
+        guard !pushes.isEmpty else { return "" }
+        var out = "<section id=\"pushes\">\n<h2>Pushes (\(pushes.count))</h2>\n"
+        out +=
+            "<div class=\"scroll\"><table class=\"sortable\" id=\"push-table\">\n<thead><tr>"
+            + header("outcome", "Outcome") + header("reference", "Reference") + header("target", "Target")
+            + header("destination", "Destination") + header("digest", "Digest")
+            + header("bytes", "Uploaded", numeric: true) + header("error", "Error") + "</tr></thead>\n<tbody>\n"
+        for push in pushes {
+            out +=
+                "<tr class=\"row \(push.outcome.rawValue)\"><td><span class=\"outcome \(push.outcome.rawValue)\">"
+                + escape(push.outcome.rawValue) + "</span></td>" + referenceCell(push.reference)
+                + "<td><code>\(escape(push.target))</code></td><td><code>\(escape(push.destination))</code></td>"
+                + (push.digest.map(digestCell) ?? "<td></td>")
+                + "<td class=\"num\" data-value=\"\(push.bytesUploaded)\">\(escape(ReportTime.bytes(push.bytesUploaded)))</td>"
+                + "<td class=\"error\">\(escape(push.error ?? ""))</td></tr>\n"
+        }
+        return out + "</tbody></table></div>\n</section>\n"
+    }
+
+    private static func fallbackSection(_ rows: [ImageRow]) -> String {
+        guard !rows.isEmpty else { return "" }
+        var out = "<section id=\"fallbacks\">\n<h2>Fallbacks (\(rows.count))</h2>\n"
+        out +=
+            "<div class=\"scroll\"><table class=\"events\">\n<thead><tr><th>Reference</th><th>Served by</th>"
+            + "<th>Skipped first</th></tr></thead>\n<tbody>\n"
+        for row in rows {
+            out +=
+                "<tr class=\"row \(row.outcome.rawValue)\">" + referenceCell(row.reference)
+                + "<td>\(row.servedBy.map(endpointMarkup) ?? "")</td><td>\(attemptList(row.attempts))</td></tr>\n"
+        }
+        return out + "</tbody></table></div>\n</section>\n"
+    }
+
+    private static func imageSection(_ report: RunReport) -> String {
+        var out = "<section id=\"images\">\n<h2>Images (\(report.images.count))</h2>\n"
+        guard !report.images.isEmpty else { return out + "<p>No references were attempted.</p>\n</section>\n" }
+        out += "<p class=\"hint js-only\">Select a column header to sort.</p>\n"
+        out +=
+            "<div class=\"scroll\"><table class=\"sortable\" id=\"image-table\">\n<thead><tr>"
+            + header("outcome", "Outcome", numeric: true, sorted: true) + header("reference", "Reference")
+            + header("digest", "Digest") + header("previous", "Previous") + header("image", "Image ID")
+            + header("served", "Served by") + header("skipped", "Skipped", numeric: true)
+            + (report.hasTargets ? header("targets", "Targets") : "")
+            + header("bytes", "Bytes", numeric: true) + header("time", "Time", numeric: true)
+            + header("error", "Error") + "</tr></thead>\n<tbody>\n"
+        for row in report.images {
+            var cells =
+                "<td data-value=\"\(RunReport.rank(row.outcome))\">"
+                + "<span class=\"outcome \(row.outcome.rawValue)\">\(escape(row.outcome.rawValue))</span>"
+            if !row.driftKinds.isEmpty {
+                cells += "<br><small>" + row.driftKinds.map { escape($0.rawValue) }.joined(separator: ", ") + "</small>"
+            }
+            if row.dryRun { cells += "<br><small>dry run</small>" }
+            cells += "</td>" + referenceCell(row.reference)
+            cells += row.digest.map(digestCell) ?? "<td></td>"
+            if let previous = row.previousDigest, previous == row.digest {
+                // Unchanged is the common case; a second copy of the same digest would only add noise.
+                cells += "<td data-value=\"\(escape(previous.description))\"><span class=\"same\">same</span></td>"
+            } else {
+                cells += row.previousDigest.map(digestCell) ?? "<td></td>"
+            }
+            if let imageID = row.imageID {
+                cells += digestCell(imageID)
+            } else if !row.platforms.isEmpty {
+                cells +=
+                    "<td data-value=\"index\"><details><summary>index · \(row.platforms.count) platforms</summary>"
+                    + "<ul>"
+                    + row.platforms.map { child in
+                        "<li>\(escape(child.platform)): \(digestMarkup(child.imageID))</li>"
+                    }.joined() + "</ul></details></td>"
+            } else {
+                cells += "<td></td>"
+            }
+            cells += "<td>\(row.servedBy.map(endpointMarkup) ?? "")</td>"
+            cells +=
+                "<td data-value=\"\(row.attempts.count)\">"
+                + (row.attempts.isEmpty
+                    ? "" : "<details><summary>\(row.attempts.count)</summary>\(attemptList(row.attempts))</details>")
+                + "</td>"
+            if report.hasTargets {
+                cells +=
+                    "<td><ul class=\"plain\">"
+                    + row.targets.map { target in
+                        "<li><code>\(escape(target.target))</code> <span class=\"outcome \(target.outcome.rawValue)\">"
+                            + escape(target.outcome.rawValue) + "</span>"
+                            + (target.error.map { " <span class=\"error\">\(escape($0))</span>" } ?? "") + "</li>"
+                    }.joined() + "</ul></td>"
+            }
+            cells +=
+                "<td class=\"num\" data-value=\"\(row.bytesTransferred)\">"
+                + escape(ReportTime.bytes(row.bytesTransferred)) + "</td>"
+            cells +=
+                "<td class=\"num\" data-value=\"\(row.durationMilliseconds)\">"
+                + escape(ReportTime.duration(milliseconds: row.durationMilliseconds)) + "</td>"
+            cells += "<td class=\"error\">\(escape(row.error ?? ""))</td>"
+            out += "<tr class=\"row \(row.outcome.rawValue)\">\(cells)</tr>\n"
+        }
+        return out + "</tbody></table></div>\n</section>\n"
+    }
+
+    // MARK: Cells
+
+    private static func header(_ key: String, _ label: String, numeric: Bool = false, sorted: Bool = false)
+        -> String
+    {
+        "<th scope=\"col\" data-key=\"\(key)\"" + (numeric ? " data-type=\"number\"" : "")
+            + (sorted ? " aria-sort=\"ascending\"" : "") + ">\(escape(label))</th>"
+    }
+
+    private static func referenceCell(_ reference: String) -> String {
+        "<td class=\"ref\"><code>\(escape(reference))</code></td>"
+    }
+
+    private static func digestCell(_ digest: Digest) -> String {
+        "<td data-value=\"\(escape(digest.description))\">\(digestMarkup(digest))</td>"
+    }
+
+    /// The full digest in a `<code>` that CSS shortens, plus a copy button that the script reveals.
+    private static func digestMarkup(_ digest: Digest) -> String {
+        let text = escape(digest.description)
+        return "<span class=\"digest\"><code title=\"\(text)\">\(text)</code>"
+            + "<button type=\"button\" class=\"copy\" data-copy=\"\(text)\" hidden>Copy</button></span>"
+    }
+
+    private static func timeCell(_ date: Date) -> String {
+        "<td class=\"nowrap\" data-value=\"\(escape(ReportTime.iso8601(date)))\">\(escape(ReportTime.display(date)))</td>"
+    }
+
+    private static func endpointCell(_ endpoint: EndpointEntry) -> String { "<td>\(endpointMarkup(endpoint))</td>" }
+
+    private static func endpointMarkup(_ endpoint: EndpointEntry) -> String {
+        "<code>\(escape(endpoint.url))</code>" + (endpoint.mirror ? " <span class=\"tag\">mirror</span>" : "")
+    }
+
+    private static func attemptList(_ attempts: [AttemptEntry]) -> String {
+        guard !attempts.isEmpty else { return "" }
+        return "<ol class=\"attempts\">"
+            + attempts.map { attempt in
+                "<li>\(endpointMarkup(attempt.endpoint)): <span class=\"error\">\(escape(attempt.error))</span>"
+                    + (attempt.fellBack ? "" : " <em>(ended the pull)</em>") + "</li>"
+            }.joined() + "</ol>"
+    }
+
+    private static func targetFailures(_ targets: [TargetResult]) -> String {
+        let failed = targets.filter { $0.outcome == .failed }
+        guard !failed.isEmpty else { return "" }
+        return "<ul class=\"plain\">"
+            + failed.map { target in
+                "<li>target <code>\(escape(target.target))</code> → <code>\(escape(target.destination))</code>: "
+                    + "<span class=\"error\">\(escape(target.error ?? "failed"))</span></li>"
+            }.joined() + "</ul>"
+    }
+
+    private static func historyCell(_ history: [InventoryReport.HistoryEntry]) -> String {
+        guard history.count > 1 else { return "<td data-value=\"\(history.count)\"></td>" }
+        return "<td data-value=\"\(history.count)\"><details><summary>\(history.count) digests</summary><ol>"
+            + history.map { entry in
+                "<li>\(digestMarkup(entry.digest)) \(escape(ReportTime.display(entry.firstSeen))) – "
+                    + "\(escape(ReportTime.display(entry.lastSeen)))</li>"
+            }.joined() + "</ol></details></td>"
+    }
+
+    private static func statusClass(_ run: RunReport.RunInfo) -> String {
+        switch run.status {
+        case .running: return "status-running"
+        case .interrupted: return "status-interrupted"
+        case .failed: return "status-failed"
+        case .completed, .dryRun:
+            switch run.exitStatus {
+            case 0?: return "status-ok"
+            case 2?: return "status-drift"
+            default: return "status-failed"
+            }
+        }
+    }
+
+    // MARK: Page
+
+    private static func page(title: String, body: String) -> String {
+        let policy =
+            "default-src 'none'; style-src '\(cspHash(HTMLAssets.style))'; "
+            + "script-src '\(cspHash(HTMLAssets.script))'; img-src 'none'; base-uri 'none'; form-action 'none'"
+        return """
+            <!DOCTYPE html>
+            <html lang="en" class="nojs">
+            <head>
+            <meta charset="utf-8">
+            <meta name="viewport" content="width=device-width, initial-scale=1">
+            <meta http-equiv="Content-Security-Policy" content="\(policy)">
+            <meta name="referrer" content="no-referrer">
+            <meta name="generator" content="ferry">
+            <title>\(escape(title))</title>
+            <style>\(HTMLAssets.style)</style>
+            </head>
+            <body>
+            \(body)<script>\(HTMLAssets.script)</script>
+            </body>
+            </html>
+
+            """
+    }
+
+    /// `sha256-<base64>` of an inline block, as CSP source expressions want it.
+    static func cspHash(_ text: String) -> String {
+        let hex = Digest.sha256(of: Array(text.utf8)).hex
+        var bytes: [UInt8] = []
+        var index = hex.startIndex
+        while index < hex.endIndex {
+            let next = hex.index(index, offsetBy: 2)
+            bytes.append(UInt8(hex[index..<next], radix: 16) ?? 0)
+            index = next
+        }
+        return "sha256-" + Data(bytes).base64EncodedString()
+    }
+}

@@ -1,0 +1,156 @@
+import Foundation
+import Ledger
+
+/// What the metrics need from runs before this one: textfile metrics are rewritten whole after every run, so
+/// values that outlive a run are carried forward from the ledger's run history.
+public struct MetricsHistory: Sendable, Hashable {
+    /// The finish time of the last successful run before this one, or nil when there was none.
+    public var lastSuccess: Date?
+    /// Bytes transferred by all runs before this one.
+    public var bytesTransferredBefore: Int64
+
+    /// Creates a history from known values.
+    public init(lastSuccess: Date? = nil, bytesTransferredBefore: Int64 = 0) {
+        self.lastSuccess = lastSuccess
+        self.bytesTransferredBefore = bytesTransferredBefore
+    }
+
+    /// Derives the history from the store's runs (any order), ignoring the run `excluding` itself; with a
+    /// `command`, only runs of that command (e.g. `sync`) can be the last success.
+    public init(runs: [RunRecord], excluding current: RunID, command: String? = nil) {
+        var lastSuccess: Date?
+        var bytes: Int64 = 0
+        for run in runs where run.id != current {
+            bytes += run.counts.bytesTransferred
+            if MetricsHistory.isSuccess(run), command == nil || run.command == command, let finished = run.finishedAt {
+                lastSuccess = max(lastSuccess ?? finished, finished)
+            }
+        }
+        self.init(lastSuccess: lastSuccess, bytesTransferredBefore: bytes)
+    }
+
+    /// A success is a real (not dry) run that completed with an exit status of 0 or 2 (drift alone is not a
+    /// failure) and no failed reference or push.
+    public static func isSuccess(_ run: RunRecord) -> Bool {
+        run.status == .completed && !run.dryRun && run.counts.failed == 0
+            && (run.exitStatus == 0 || run.exitStatus == 2)
+    }
+
+    /// ``isSuccess(_:)`` for a run as reports carry it.
+    public static func isSuccess(_ report: RunReport) -> Bool {
+        report.run.status == .completed && !report.run.dryRun && report.counts.failed == 0
+            && report.counts.targetsFailed == 0 && (report.run.exitStatus == 0 || report.run.exitStatus == 2)
+    }
+}
+
+/// Renders a run's metrics in the Prometheus text exposition format 0.0.4, for node_exporter's textfile collector
+/// (which reads `*.prom` files and rejects samples with timestamps, so there are none).
+///
+/// Every series is always present, zero when nothing happened, so that alerts and graphs never see gaps.
+public enum PrometheusMetrics {
+    /// The metric families and their samples for `report`, given the run history before it.
+    public static func render(_ report: RunReport, history: MetricsHistory) -> String {
+        var out = Exposition()
+        let counts = report.counts
+        let run = report.run
+
+        out.family(
+            "ferry_images", .gauge, "References attempted by the last run, by outcome.",
+            Outcome.allCases.map { (["status": $0.rawValue], Double(counts.count($0))) })
+        out.family(
+            "ferry_references", .gauge, "References attempted by the last run.", [([:], Double(counts.references))])
+        out.family(
+            "ferry_failures", .gauge, "References that failed in the last run.", [([:], Double(counts.failed))])
+        out.family(
+            "ferry_drift_events", .gauge, "Drift events raised by the last run, by kind.",
+            DriftKind.allCases.map { kind in
+                (["kind": kind.rawValue], Double(report.driftEvents.filter { $0.kind == kind }.count))
+            })
+        out.family(
+            "ferry_fallbacks", .gauge,
+            "References the last run could fetch only after skipping at least one endpoint.",
+            [([:], Double(report.fallbacks.count))])
+        out.family(
+            "ferry_pushes", .gauge, "Pushes of references to target registries by the last run, by outcome.",
+            TargetOutcome.allCases.map { outcome in
+                (["status": outcome.rawValue], Double(report.allTargets.count { $0.outcome == outcome }))
+            })
+        out.family(
+            "ferry_bytes_transferred_total", .counter, "Bytes transferred from registries by all runs of this store.",
+            [([:], Double(history.bytesTransferredBefore + counts.bytesTransferred))])
+        out.family(
+            "ferry_run_bytes_transferred", .gauge, "Bytes transferred from registries by the last run.",
+            [([:], Double(counts.bytesTransferred))])
+        out.family(
+            "ferry_run_duration_seconds", .gauge, "Wall time of the last run.",
+            [([:], Double(run.durationMilliseconds ?? 0) / 1000)])
+        out.family(
+            "ferry_run_exit_status", .gauge,
+            "Exit status of the last run (0 ok, 1 failures, 2 drift, 3 both, 74 I/O error, 130/143 interrupted).",
+            [([:], Double(run.exitStatus ?? 0))])
+        out.family(
+            "ferry_run_timestamp_seconds", .gauge, "When the last run finished, in seconds since the Unix epoch.",
+            [([:], (run.finishedAt ?? run.startedAt).timeIntervalSince1970)])
+        out.family(
+            "ferry_run_interrupted", .gauge, "1 when the last run was stopped by SIGINT or SIGTERM.",
+            [([:], run.status == .interrupted ? 1 : 0)])
+        let lastSuccess =
+            MetricsHistory.isSuccess(report) ? (run.finishedAt ?? run.startedAt) : history.lastSuccess
+        out.family(
+            "ferry_last_success_timestamp_seconds", .gauge,
+            "When the last run without failed references finished (0: never), in seconds since the Unix epoch.",
+            [([:], lastSuccess?.timeIntervalSince1970 ?? 0)])
+        return out.text
+    }
+
+    /// A label value escaped as the exposition format requires: `\` → `\\`, `"` → `\"`, line feed → `\n`.
+    public static func escapeLabelValue(_ value: String) -> String {
+        var out = ""
+        for character in value {
+            switch character {
+            case "\\": out += "\\\\"
+            case "\"": out += "\\\""
+            case "\n": out += "\\n"
+            default: out.append(character)
+            }
+        }
+        return out
+    }
+
+    /// A sample value: integers without a fraction, others with up to three decimals; never exponent notation
+    /// for the magnitudes ferry writes.
+    static func format(_ value: Double) -> String {
+        if value.isNaN { return "NaN" }
+        if value.isInfinite { return value > 0 ? "+Inf" : "-Inf" }
+        if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
+        var text = String(format: "%.3f", value)
+        while text.hasSuffix("0") { text.removeLast() }
+        if text.hasSuffix(".") { text.removeLast() }
+        return text
+    }
+}
+
+/// Exposition text being built family by family.
+private struct Exposition {
+    enum Kind: String {
+        case gauge, counter
+    }
+
+    private(set) var text = ""
+
+    mutating func family(_ name: String, _ kind: Kind, _ help: String, _ samples: [([String: String], Double)]) {
+        let helpText = help.replacing("\\", with: "\\\\").replacing("\n", with: "\\n")
+        text += "# HELP \(name) \(helpText)\n# TYPE \(name) \(kind.rawValue)\n"
+        for (labels, value) in samples {
+            var line = name
+            if !labels.isEmpty {
+                line += "{"
+                line += labels.sorted { $0.key < $1.key }
+                    .map { "\($0.key)=\"\(PrometheusMetrics.escapeLabelValue($0.value))\"" }
+                    .joined(separator: ",")
+                line += "}"
+            }
+            text += line + " " + PrometheusMetrics.format(value) + "\n"
+        }
+    }
+}

@@ -1,0 +1,202 @@
+import Foundation
+import FerrySystem
+import Ledger
+import OCIModel
+
+/// What `ferry ls` shows: one entry per stored reference, from the ledger's tags and digest mappings.
+///
+/// Tags come first under their repository; a digest that no tag points to any more (an older tag target or a
+/// pinned `repo@digest`) is listed as `repository@digest`. The children of a stored index are part of that
+/// index's entry, not entries of their own.
+public struct StoreListing: Codable, Sendable, Hashable {
+    /// The stored references, by repository, tags before digests.
+    public var references: [Entry]
+    /// Totals.
+    public var counts: Counts
+    /// What `blobs/` holds on disk.
+    public var blobs: BlobUsage
+
+    /// Lists the inventory's references, with `blobs` measured by the caller.
+    public init(_ inventory: Inventory, blobs: BlobUsage) {
+        var entries: [Entry] = []
+        for repository in inventory.repositories {
+            let byDigest = Dictionary(grouping: repository.digests, by: \.digest)
+            let children = Set(repository.digests.compactMap(\.childDigest))
+            let lastSeen = Dictionary(
+                repository.tagHistory.map { ($0.manifestDigest, $0.lastSeen) }, uniquingKeysWith: max)
+            var tagged: Set<Digest> = []
+            for tag in repository.tags {
+                tagged.insert(tag.manifestDigest)
+                entries.append(
+                    Entry(
+                        reference: repository.repository + ":" + tag.tag, repository: repository.repository,
+                        tag: tag.tag, digest: tag.manifestDigest, mediaType: tag.mediaType, imageID: tag.imageID,
+                        platforms: Self.platforms(byDigest[tag.manifestDigest] ?? []), firstSeen: tag.firstSeen,
+                        lastSeen: tag.lastSeen,
+                        servedBy: EndpointEntry(url: tag.servedBy, repository: repository.repository)))
+            }
+            let untagged = byDigest.keys.filter { !tagged.contains($0) && !children.contains($0) }.sorted()
+            for digest in untagged {
+                let mappings = byDigest[digest] ?? []
+                guard let first = mappings.min(by: { $0.firstSeen < $1.firstSeen }) else { continue }
+                let isIndex = mappings.contains { $0.platform != nil }
+                entries.append(
+                    Entry(
+                        reference: repository.repository + "@" + digest.description,
+                        repository: repository.repository, tag: nil, digest: digest, mediaType: first.mediaType,
+                        imageID: isIndex ? nil : first.imageID, platforms: Self.platforms(mappings),
+                        firstSeen: first.firstSeen, lastSeen: lastSeen[digest] ?? first.firstSeen,
+                        servedBy: EndpointEntry(url: first.servedBy, repository: repository.repository)))
+            }
+        }
+        references = entries
+        counts = Counts(
+            repositories: inventory.repositories.count, tags: entries.count { $0.tag != nil },
+            untaggedDigests: entries.count { $0.tag == nil })
+        self.blobs = blobs
+    }
+
+    private static func platforms(_ mappings: [DigestRecord]) -> [Entry.Child] {
+        mappings.compactMap { mapping in
+            mapping.platform.map { platform in
+                Entry.Child(platform: platform.description, digest: mapping.childDigest, imageID: mapping.imageID)
+            }
+        }
+    }
+
+    /// Aligned text: a header, one line per reference, and (unless `footer` is false) a summary line.
+    public func textLines(footer: Bool = true) -> [String] {
+        var rows = [["REFERENCE", "DIGEST", "IMAGE ID", "LAST SEEN", "SERVED BY"]]
+        for entry in references {
+            let image =
+                entry.imageID?.shortHex
+                ?? (entry.platforms.isEmpty ? "-" : "\(entry.platforms.count) platforms")
+            rows.append([
+                entry.reference, entry.digest.shortHex, image, ReportTime.display(entry.lastSeen),
+                entry.servedBy.url + (entry.servedBy.mirror ? " (mirror)" : ""),
+            ])
+        }
+        var lines: [String] = []
+        if !references.isEmpty {
+            var widths = [Int](repeating: 0, count: rows[0].count)
+            for row in rows {
+                for (column, cell) in row.enumerated() { widths[column] = max(widths[column], cell.count) }
+            }
+            lines = rows.map { row in
+                row.enumerated().map { column, cell in
+                    column == row.count - 1 ? cell : cell + String(repeating: " ", count: widths[column] - cell.count)
+                }.joined(separator: "  ")
+            }
+        }
+        if footer { lines.append(summary) }
+        return lines
+    }
+
+    /// `8 references (6 tags, 2 untagged digests) in 6 repositories · blobs: 12.3 MiB in 42 files`.
+    public var summary: String {
+        func count(_ number: Int, _ one: String, _ many: String) -> String { "\(number) \(number == 1 ? one : many)" }
+        return count(references.count, "reference", "references") + " ("
+            + count(counts.tags, "tag", "tags") + ", "
+            + count(counts.untaggedDigests, "untagged digest", "untagged digests")
+            + ") in " + count(counts.repositories, "repository", "repositories")
+            + " · blobs: \(ReportTime.bytes(blobs.bytes)) in " + count(blobs.files, "file", "files")
+    }
+
+    /// The listing as pretty-printed JSON with sorted keys and ISO-8601 UTC dates.
+    public func json() throws(ReportError) -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(ReportTime.iso8601(date))
+        }
+        do {
+            return Array(try encoder.encode(self)) + [0x0A]
+        } catch {
+            throw .json(what: "store listing", reason: "cannot encode: \(error)")
+        }
+    }
+}
+
+extension StoreListing {
+    /// One stored reference.
+    public struct Entry: Codable, Sendable, Hashable {
+        /// `repository:tag` or `repository@digest`.
+        public var reference: String
+        /// The repository's full name.
+        public var repository: String
+        /// The tag; absent for an untagged digest.
+        public var tag: String?
+        /// The manifest or index digest.
+        public var digest: Digest
+        /// Its media type.
+        public var mediaType: MediaType
+        /// The image ID of an image manifest; absent for an index.
+        public var imageID: Digest?
+        /// For an index: its stored children.
+        public var platforms: [Child]
+        /// First observation.
+        public var firstSeen: Date
+        /// Last observation confirming this digest.
+        public var lastSeen: Date
+        /// Where it came from (for a tag: where its current digest came from).
+        public var servedBy: EndpointEntry
+
+        /// One stored child of an index.
+        public struct Child: Codable, Sendable, Hashable {
+            /// `os/architecture[/variant]`.
+            public var platform: String
+            /// The child manifest's digest.
+            public var digest: Digest?
+            /// The child's image ID.
+            public var imageID: Digest
+        }
+    }
+
+    /// Totals.
+    public struct Counts: Codable, Sendable, Hashable {
+        /// Repositories stored.
+        public var repositories: Int
+        /// Tags listed.
+        public var tags: Int
+        /// Digests listed that no tag points to.
+        public var untaggedDigests: Int
+    }
+}
+
+/// How much `DIR/blobs` holds on disk.
+public struct BlobUsage: Codable, Sendable, Hashable {
+    /// Files under `blobs/`.
+    public var files: Int
+    /// Their total size in bytes.
+    public var bytes: Int64
+
+    /// Creates a usage from known values.
+    public init(files: Int, bytes: Int64) {
+        self.files = files
+        self.bytes = bytes
+    }
+
+    /// Sums the regular files under `directory` (recursively); a missing directory holds nothing.
+    public static func measure(_ directory: String) throws(ReportError) -> BlobUsage {
+        guard FileSystem.isDirectory(directory) else { return BlobUsage(files: 0, bytes: 0) }
+        var usage = BlobUsage(files: 0, bytes: 0)
+        var pending = [directory]
+        do throws(FileSystemError) {
+            while let next = pending.popLast() {
+                for name in try FileSystem.list(next) {
+                    let path = next + "/" + name
+                    if FileSystem.isDirectory(path) {
+                        pending.append(path)
+                    } else if let size = FileSystem.fileSize(path) {
+                        usage.files += 1
+                        usage.bytes += size
+                    }
+                }
+            }
+        } catch {
+            throw .io(error)
+        }
+        return usage
+    }
+}

@@ -1,0 +1,165 @@
+import FerryTestSupport
+import Foundation
+import Ledger
+import OCIModel
+import Synchronization
+import Testing
+
+@testable import FerryCommands
+
+/// Text a command wrote, kept in memory.
+final class CapturedOutput: TextOutput {
+    private let text = Mutex("")
+
+    func write(_ text: String) { self.text.withLock { $0 += text } }
+    func writeLine(_ text: String) { write(text + "\n") }
+    var isTerminal: Bool { false }
+
+    /// Everything written.
+    var all: String { text.withLock { $0 } }
+    /// Complete lines.
+    var lines: [String] { all.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init) }
+}
+
+/// How one ferry invocation ended.
+struct FerryResult: CustomStringConvertible {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+
+    var stdoutLines: [String] { Self.lines(stdout) }
+    var stderrLines: [String] { Self.lines(stderr) }
+
+    static func lines(_ text: String) -> [String] {
+        text.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
+    }
+
+    var description: String { "exit \(status)\n--- stdout\n\(stdout)--- stderr\n\(stderr)" }
+}
+
+/// A store, a home directory and a mirror list for one test, and ways to run ferry on them: in-process
+/// (parsed like argv, run through the same `run(Environment)` as the binary, output captured) or as the
+/// built `ferry` binary (for the lock and signals).
+final class FerryWorkspace: Sendable {
+    let directory: TemporaryDirectory
+    /// `--store`.
+    let store: String
+    /// HOME for runs: no user's docker config can leak in.
+    let home: String
+    /// The mirror list file (`--config`).
+    let config: String
+
+    init() throws {
+        directory = try TemporaryDirectory(prefix: "ferry-integ")
+        store = directory.appending("store")
+        home = try directory.makeSubdirectory("home")
+        config = directory.appending("mirrors.yaml")
+    }
+
+    /// Writes the mirror list.
+    func writeConfig(_ yaml: String) throws { try TestFiles.write(yaml, to: config) }
+
+    /// The environment runs see: only HOME (and PATH for the binary) plus `extra`.
+    func environment(_ extra: [String: String] = [:]) -> [String: String] {
+        ["HOME": home, "PATH": "/usr/local/bin:/usr/bin:/bin"].merging(extra) { _, new in new }
+    }
+
+    /// `ferry <arguments> --store STORE` in this process, like `main` does it (a failure prints `Error: …`).
+    func run(_ arguments: [String], environment extra: [String: String] = [:]) async throws -> FerryResult {
+        let command = try FerryCommand.parseAsRoot(arguments + ["--store", store])
+        let out = CapturedOutput()
+        let err = CapturedOutput()
+        let status: Int32
+        do {
+            let exit: FerryCommands.ExitStatus
+            switch command {
+            case let pull as FerryCommand.Pull:
+                exit = try await pull.run(
+                    Environment(global: pull.global, output: out, errors: err, variables: environment(extra)))
+            case let sync as FerryCommand.Sync:
+                exit = try await sync.run(
+                    Environment(global: sync.global, output: out, errors: err, variables: environment(extra)))
+            case let push as FerryCommand.Push:
+                exit = try await push.run(
+                    Environment(global: push.global, output: out, errors: err, variables: environment(extra)))
+            case let verify as FerryCommand.Verify:
+                exit = try await verify.run(
+                    Environment(global: verify.global, output: out, errors: err, variables: environment(extra)))
+            case let prune as FerryCommand.Prune:
+                exit = try await prune.run(
+                    Environment(global: prune.global, output: out, errors: err, variables: environment(extra)))
+            default:
+                Issue.record("no in-process runner for \(type(of: command))")
+                exit = .usage
+            }
+            status = exit.rawValue
+        } catch let failure {
+            err.writeLine("Error: \(failure.message)")
+            status = failure.status.rawValue
+        }
+        return FerryResult(status: status, stdout: out.all, stderr: err.all)
+    }
+
+    /// `ferry pull REF --config CONFIG …` in this process.
+    func pull(_ reference: String, _ options: [String] = [], environment: [String: String] = [:]) async throws
+        -> FerryResult
+    {
+        try await run(["pull", reference, "--config", config] + options, environment: environment)
+    }
+
+    /// `ferry sync --config CONFIG …` in this process.
+    func sync(_ options: [String] = [], environment: [String: String] = [:]) async throws -> FerryResult {
+        try await run(["sync", "--config", config] + options, environment: environment)
+    }
+
+    /// The built `ferry` binary started with `arguments --store STORE`.
+    func spawn(_ arguments: [String], environment extra: [String: String] = [:]) throws -> BackgroundProcess {
+        try BackgroundProcess(
+            path: try PackageProduct.path(of: "ferry"), arguments: arguments + ["--store", store],
+            environment: environment(extra))
+    }
+
+    /// The reference store, opened read-write; close it before the next run.
+    func ledger() throws -> ReferenceStore { try ReferenceStore.open(at: store + "/ferry.db") }
+
+    /// Runs `body` with the reference store open, closing it afterwards.
+    func withLedger<T>(_ body: (ReferenceStore) async throws -> T) async throws -> T {
+        let ledger = try ledger()
+        do {
+            let value = try await body(ledger)
+            try ledger.close()
+            return value
+        } catch {
+            try? ledger.close()
+            throw error
+        }
+    }
+
+    /// The digests under `STORE/blobs/sha256`.
+    func storedBlobs() throws -> Set<Digest> {
+        let directory = store + "/blobs/sha256"
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return Set(try names.map { try Digest(parsing: "sha256:" + $0) })
+    }
+
+    /// The names under `STORE/tmp`.
+    func temporaryFiles() -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: store + "/tmp")) ?? []).sorted()
+    }
+
+    /// Re-hashes every blob in the store; returns the ones whose content does not match their name.
+    func corruptBlobs() throws -> [Digest] {
+        try storedBlobs().filter { digest in
+            Digest.sha256(of: try TestFiles.read(store + "/blobs/sha256/" + digest.hex)) != digest
+        }
+    }
+}
+
+/// A mirror list registering `hosts` as plain HTTP, plus `images` (YAML list items, already indented by 2).
+func plainHTTPList(_ hosts: [String], images: [String] = [], extra: String = "") -> String {
+    var yaml = "version: 1\nregistries:\n"
+    for host in hosts { yaml += "  \"\(host)\":\n    tls: plain-http\n" }
+    yaml += extra
+    if !images.isEmpty { yaml += "images:\n" + images.map { "  " + $0 + "\n" }.joined() }
+    return yaml
+}
