@@ -2,7 +2,7 @@
 # `make demo` and `make test` install what is missing (apt-get, as root or through sudo).
 
 SWIFT ?= swift
-APT_PACKAGES := libcurl4-openssl-dev libsqlite3-dev pkg-config docker-registry skopeo umoci apache2-utils openssl time
+APT_PACKAGES := libcurl4-openssl-dev libsqlite3-dev pkg-config docker-registry skopeo umoci apache2-utils openssl curl time
 # Chromium renders the HTML report in one test; it is large, so it is installed only when missing.
 APT_OPTIONAL := chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

@@ -70,6 +70,8 @@ let package = Package(
             path: "Tests/FerryTestSupport"),
         // Starts seeded registries for demos, benchmarks and scripts; never shipped.
         .executableTarget(name: "ferry-devtool", dependencies: ["FerryTestSupport"], path: "Tests/DevTool"),
+        // In-process measurements for scripts/bench.sh (`make bench`); never shipped.
+        .executableTarget(name: "ferry-bench", dependencies: ["OCIModel", "FerrySystem"], path: "Benchmarks/FerryBench"),
 
         .testTarget(name: "OCIModelTests", dependencies: ["OCIModel"]),
         .testTarget(name: "MirrorConfigTests", dependencies: ["MirrorConfig", "OCIModel", "FerryTestSupport"]),

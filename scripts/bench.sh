@@ -1,0 +1,381 @@
+#!/usr/bin/env bash
+# make bench: every benchmark of ferry, each figure next to a reference tool measured in the same run.
+#
+# The machine is shared and noisy, so every figure is a median over several rounds in which ferry and its
+# reference run alternately, and what counts is the ratio. Misses are marked MISS; the script
+# still exits 0 (a human reads the table). Figures also go to bench-results.txt. See scripts/README-bench.md.
+#
+# Needs a release build (`swift build -c release`, which `make bench` runs first) and the tools `make deps`
+# installs: docker-registry, skopeo, curl, openssl, GNU time. Everything runs on 127.0.0.1 under one temporary
+# directory, and every process started here is stopped by PID on exit.
+#
+# Environment: BENCH_REPEAT (rounds of figures 1-3, default 5), BENCH_SYNC_REPEAT (rounds of figures 4-7,
+# default 3), BENCH_KEEP=1 (keep the work directory), FERRY_BIN
+# (default .build/release), BENCH_BLOB_SIZE (default 256MiB), BENCH_REPOS / BENCH_TAGS / BENCH_LAYERS /
+# BENCH_LAYER_SIZE (default 20 / 3 / 4 / 2MiB), BENCH_HASH_SECONDS (default 2).
+set -euo pipefail
+set -m # background jobs get their own process group, so one kill stops /usr/bin/time and what it runs
+export LC_ALL=C
+
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+BIN=${FERRY_BIN:-$ROOT/.build/release}
+FERRY=$BIN/ferry
+DEVTOOL=$BIN/ferry-devtool
+FBENCH=$BIN/ferry-bench
+REPEAT=${BENCH_REPEAT:-5}
+SYNC_REPEAT=${BENCH_SYNC_REPEAT:-3}
+BLOB_SIZE=${BENCH_BLOB_SIZE:-256MiB}
+REPOS=${BENCH_REPOS:-20}
+TAGS=${BENCH_TAGS:-3}
+LAYERS=${BENCH_LAYERS:-4}
+LAYER_SIZE=${BENCH_LAYER_SIZE:-2MiB}
+HASH_SECONDS=${BENCH_HASH_SECONDS:-2}
+RESULTS=$ROOT/bench-results.txt
+
+die() { echo "bench: $*" >&2; exit 1; }
+for tool in "$FERRY" "$DEVTOOL" "$FBENCH"; do
+    [ -x "$tool" ] || die "$tool missing: run \`swift build -c release\` (or \`make bench\`)"
+done
+for tool in docker-registry skopeo curl openssl /usr/bin/time; do
+    command -v "$tool" >/dev/null || die "$tool not found: run \`make deps\`"
+done
+[ -n "${EPOCHREALTIME:-}" ] || die "bash 5 or later is needed (EPOCHREALTIME)"
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/ferry-bench.XXXXXX")
+CHILD=""          # process group of the measured command running right now
+REGISTRY_DIRS=()  # ferry-devtool --dir of every registry started here
+
+# Stops what this script started, by PID: the measured command's process group, then each registry (the PID in
+# its registry.env, or, when ferry-devtool was interrupted before writing it, the docker-registry whose command
+# line names that directory's config).
+cleanup() {
+    local status=$?
+    trap - EXIT INT TERM
+    if [ -n "$CHILD" ]; then kill -TERM -- "-$CHILD" 2>/dev/null || true; wait "$CHILD" 2>/dev/null || true; fi
+    local dir pid
+    for dir in "${REGISTRY_DIRS[@]}"; do
+        pid=""
+        [ -f "$dir/registry.env" ] && pid=$(envval "$dir/registry.env" PID)
+        if [ -z "$pid" ]; then
+            for proc in /proc/[0-9]*; do
+                if tr '\0' ' ' 2>/dev/null <"$proc/cmdline" | grep -qF "docker-registry serve $dir/"; then
+                    pid=${proc#/proc/}
+                fi
+            done
+        fi
+        [ -n "$pid" ] && stop_pid "$pid"
+    done
+    if [ "${BENCH_KEEP:-0}" = 1 ]; then echo "bench: work directory kept: $WORK" >&2; else rm -rf "$WORK"; fi
+    exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Sends SIGTERM to a docker-registry PID and waits up to 10 s for it to go (then SIGKILL).
+stop_pid() {
+    local pid=$1 i
+    tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -q docker-registry || return 0
+    kill -TERM "$pid" 2>/dev/null || return 0
+    for i in $(seq 100); do
+        [ -e "/proc/$pid" ] && [ -n "$(tr -d '\0' 2>/dev/null <"/proc/$pid/cmdline")" ] || return 0
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+}
+
+envval() { sed -n "s/^$2=//p" "$1" | head -n1; }
+
+# run_timed LOG CMD...: runs CMD with stdout and stderr to LOG; sets T_WALL (seconds, from EPOCHREALTIME),
+# T_RSS (peak resident set in KiB: of CMD, or of the largest process it waited for) and T_CPU (user + system
+# seconds of CMD and everything it waited for), both from GNU time. Returns CMD's exit status.
+# Dirty pages left by the previous command are flushed first (not timed), so no run pays for another's writeback.
+run_timed() {
+    local log=$1 timefile=$WORK/time.out rc=0 t0 t1
+    shift
+    sync
+    t0=$EPOCHREALTIME
+    /usr/bin/time -f '%e %M %U %S' -o "$timefile" "$@" >"$log" 2>&1 &
+    CHILD=$!
+    wait "$CHILD" || rc=$?
+    CHILD=""
+    t1=$EPOCHREALTIME
+    T_WALL=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+    T_RSS=$(tail -n1 "$timefile" | awk '{ print $2 }')
+    T_CPU=$(tail -n1 "$timefile" | awk '{ printf "%.2f", $3 + $4 }')
+    return "$rc"
+}
+
+# must LOG CMD...: run_timed, and stop the benchmark with the log when CMD fails.
+must() {
+    local log=$1
+    if ! run_timed "$@"; then
+        echo "bench: command failed: ${*:2}" >&2
+        tail -n 30 "$log" >&2
+        exit 1
+    fi
+}
+
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) { print "nan" } else if (NR % 2) { print v[(NR + 1) / 2] } else { printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 } }'; }
+calc() { awk "BEGIN { printf \"%.${2:-1}f\", $1 }"; }
+progress() { printf '  %s\n' "$*" >&2; }
+
+# Registry access-log lines of requests; `since` = line count before the window.
+log_lines() { wc -l <"$1" | tr -d ' '; }
+requests_since() { tail -n "+$(($2 + 1))" "$1" | grep -E '"(GET|HEAD|PUT|POST|PATCH|DELETE) /' || true; }
+
+# Waits until the registry log stops growing (it writes an access-log entry after the response went out).
+settle_log() {
+    local before after
+    after=$(log_lines "$1")
+    while :; do
+        before=$after
+        sleep 0.2
+        after=$(log_lines "$1")
+        [ "$before" = "$after" ] && return 0
+    done
+}
+
+# ---------------------------------------------------------------------------------------------------------------
+cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
+sha_ni=$(grep -qw sha_ni /proc/cpuinfo && echo yes || echo no)
+HEADER=$(
+    echo "ferry benchmarks — $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+    echo "machine: nproc=$(nproc), CPU: ${cpu_model:-unknown} (sha_ni: $sha_ni), $(awk '/MemTotal/ { printf "%.0f GiB RAM", $2 / 1048576 }' /proc/meminfo), load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet HEAD 2>/dev/null || echo ' (modified)'), rounds: $REPEAT (figures 1-3), $SYNC_REPEAT (4-7); medians, ferry and reference alternate"
+    echo "tools: $(openssl version | cut -d' ' -f1-2), $(curl --version | head -n1 | cut -d' ' -f1-2), $(skopeo --version), $(docker-registry --version 2>/dev/null | awk '{ print $1, $3 }')"
+)
+echo "$HEADER"
+echo
+
+# ---------------------------------------------------------------------------------------------------------------
+echo "== setting up: seeded registries on 127.0.0.1 (not timed)"
+BIG=$WORK/big
+SET=$WORK/set
+REGISTRY_DIRS+=("$BIG")
+must "$WORK/seed-big.log" "$DEVTOOL" big-blob --dir "$BIG" --size "$BLOB_SIZE"
+progress "big-blob registry: $(envval "$BIG/registry.env" URL) (seeded in ${T_WALL}s)"
+REGISTRY_DIRS+=("$SET")
+must "$WORK/seed-set.log" "$DEVTOOL" bench-registry --dir "$SET" --repos "$REPOS" --tags "$TAGS" --layers "$LAYERS" \
+    --layer-size "$LAYER_SIZE"
+progress "bench-registry: $(envval "$SET/registry.env" URL), $(wc -l <"$SET/images.tsv") references (seeded in ${T_WALL}s)"
+rm -rf "$BIG/layout" "$SET/layout" # the registries keep their own copies; only page cache and disk are saved here
+
+BIG_HOST=$(envval "$BIG/registry.env" HOST)
+BIG_URL=$(envval "$BIG/registry.env" URL)
+SET_HOST=$(envval "$SET/registry.env" HOST)
+SET_LOG=$(envval "$SET/registry.env" LOG)
+
+# ---------------------------------------------------------------------------------------------------------------
+echo "== 1. SHA-256 while streaming: ferry's file-hashing path vs openssl speed -evp sha256 (16 KiB blocks), per CPU second"
+# openssl speed divides by CPU time (no -elapsed), so ferry's figures are per CPU second as well (user + system,
+# so the read(2) copies count): on a shared machine wall-clock throughput mostly measures the other tenants.
+HASH_FILE=$WORK/hash-input
+head -c 268435456 /dev/urandom >"$HASH_FILE"
+field() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p"; }
+ossl=() ; ferry_hash=() ; ferry_hash_wall=() ; ferry_mem=() ; ossl_file=()
+for round in $(seq "$REPEAT"); do
+    o=$(openssl speed -mr -seconds "$HASH_SECONDS" -evp sha256 -bytes 16384 2>/dev/null | awk -F: '/^\+F:/ { printf "%.1f", $4 / 1e6 }')
+    out=$("$FBENCH" hash-file "$HASH_FILE" --seconds "$HASH_SECONDS")
+    f=$(printf ' %s' "$out" | field cpuMBps); w=$(printf ' %s' "$out" | field MBps)
+    m=$("$FBENCH" hash-memory --chunk 1048576 --seconds "$HASH_SECONDS" | sed 's/^/ /' | field cpuMBps)
+    /usr/bin/time -f '%U %S' -o "$WORK/dgst.time" openssl dgst -sha256 "$HASH_FILE" >/dev/null
+    d=$(awk '{ printf "%.1f", 268.435456 / ($1 + $2) }' "$WORK/dgst.time")
+    ossl+=("$o"); ferry_hash+=("$f"); ferry_hash_wall+=("$w"); ferry_mem+=("$m"); ossl_file+=("$d")
+    progress "round $round: openssl speed $o, ferry digest(ofFile:) $f ($w per wall s), DigestHasher from memory $m, openssl dgst FILE $d MB/s"
+done
+rm -f "$HASH_FILE"
+HASH_OSSL=$(calc "$(printf '%s\n' "${ossl[@]}" | median)" 0)
+HASH_FERRY=$(calc "$(printf '%s\n' "${ferry_hash[@]}" | median)" 0)
+HASH_FERRY_WALL=$(calc "$(printf '%s\n' "${ferry_hash_wall[@]}" | median)" 0)
+HASH_MEM=$(calc "$(printf '%s\n' "${ferry_mem[@]}" | median)" 0)
+HASH_OSSL_FILE=$(calc "$(printf '%s\n' "${ossl_file[@]}" | median)" 0)
+
+# ---------------------------------------------------------------------------------------------------------------
+echo "== 2./3. pull of a $BLOB_SIZE blob: ferry pull into a fresh store vs curl -o of the blob URL"
+# The seeded image has one layer: a tar of BLOB_SIZE pseudo-random bytes (plus tar headers). Keys are sorted.
+manifest=$(curl -sSf -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+    -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' "$BIG_URL/v2/big/blob/manifests/latest")
+layer=$(printf '%s' "$manifest" | grep -o '"layers":\[{"digest":"sha256:[0-9a-f]\{64\}","mediaType":"[^"]*","size":[0-9]*' || true)
+LAYER=$(printf '%s' "$layer" | sed -n 's/.*"digest":"\([^"]*\)".*/\1/p')
+blob_bytes=$(printf '%s' "$layer" | sed -n 's/.*"size":\([0-9]*\)$/\1/p')
+[ -n "$LAYER" ] && [ -n "$blob_bytes" ] || die "no layer found in big/blob:latest: $manifest"
+BLOB_URL=$BIG_URL/v2/big/blob/blobs/$LAYER
+cat >"$WORK/big.yaml" <<EOF
+version: 1
+registries:
+  $BIG_HOST:
+    tls: plain-http
+images:
+  - source: $BIG_HOST/big/blob:latest
+EOF
+curl -sSf -o "$WORK/warm.blob" "$BLOB_URL" && rm -f "$WORK/warm.blob" # warm the registry's page cache
+curl_t=() ; curl_rss=() ; curl_cpu=() ; pull_t=() ; pull_rss=() ; pull_cpu=() ; pull_xfer=()
+pull_once() {
+    local store=$WORK/pull-store-$1
+    rm -rf "$store"
+    must "$WORK/pull-$1.log" "$FERRY" pull --verbose --store "$store" --config "$WORK/big.yaml" "$BIG_HOST/big/blob:latest"
+    [ "$(stat -c %s "$store/blobs/sha256/${LAYER#sha256:}")" = "$blob_bytes" ] || die "ferry pull stored no $blob_bytes-byte layer"
+    pull_t+=("$T_WALL"); pull_rss+=("$T_RSS"); pull_cpu+=("$T_CPU")
+    # The layer's GET as ferry's transport logged it (--verbose): the streaming part of the command.
+    pull_xfer+=("$(sed -n "s/.*http\.bytes=$blob_bytes http\.duration_ms=\([0-9]*\).*/\1/p" "$WORK/pull-$1.log" |
+        awk '{ printf "%.3f", $1 / 1000 }' | tail -n1)")
+    rm -rf "$store"
+}
+curl_once() {
+    rm -f "$WORK/curl.blob"
+    must "$WORK/curl-$1.log" curl -sSf -o "$WORK/curl.blob" "$BLOB_URL"
+    [ "$(stat -c %s "$WORK/curl.blob")" = "$blob_bytes" ] || die "curl fetched the wrong size"
+    curl_t+=("$T_WALL"); curl_rss+=("$T_RSS"); curl_cpu+=("$T_CPU")
+    rm -f "$WORK/curl.blob"
+}
+for round in $(seq "$REPEAT"); do
+    if [ $((round % 2)) = 1 ]; then curl_once "$round"; pull_once "$round"; else pull_once "$round"; curl_once "$round"; fi
+    progress "round $round: curl ${curl_t[-1]}s (CPU ${curl_cpu[-1]}s, RSS $((curl_rss[-1] / 1024)) MiB), ferry pull ${pull_t[-1]}s (layer GET ${pull_xfer[-1]:-?}s, CPU ${pull_cpu[-1]}s, RSS $((pull_rss[-1] / 1024)) MiB)"
+done
+PULL_CURL=$(printf '%s\n' "${curl_t[@]}" | median)
+PULL_FERRY=$(printf '%s\n' "${pull_t[@]}" | median)
+PULL_CURL_RSS=$(printf '%s\n' "${curl_rss[@]}" | sort -n | tail -n1)
+PULL_RSS=$(printf '%s\n' "${pull_rss[@]}" | sort -n | tail -n1)
+PULL_CPU=$(printf '%s\n' "${pull_cpu[@]}" | median)
+PULL_XFER=$(printf '%s\n' "${pull_xfer[@]}" | grep . | median)
+PULL_CURL_CPU=$(printf '%s\n' "${curl_cpu[@]}" | median)
+stop_pid "$(envval "$BIG/registry.env" PID)"
+
+# ---------------------------------------------------------------------------------------------------------------
+NREFS=$(wc -l <"$SET/images.tsv" | tr -d ' ')
+echo "== 4.-7. sync of $NREFS references ($REPOS repositories x $TAGS tags x $LAYERS layers of $LAYER_SIZE): ferry sync vs sequential skopeo copy"
+# The mirror list: one entry per repository with its exact tags (no tag listing needed), plain HTTP.
+{
+    printf 'version: 1\nregistries:\n  %s:\n    tls: plain-http\nimages:\n' "$SET_HOST"
+    cut -f1 "$SET/images.tsv" | awk '{ i = match($0, /:[^:\/]*$/); repo = substr($0, 1, i - 1); tag = substr($0, i + 1)
+        if (!(repo in tags)) order[++n] = repo; tags[repo] = tags[repo] (tags[repo] == "" ? "" : ", ") "\"" tag "\"" }
+        END { for (k = 1; k <= n; k++) printf "  - source: %s\n    tags: [%s]\n    platforms: all\n", order[k], tags[order[k]] }'
+} >"$WORK/set.yaml"
+"$FERRY" validate --config "$WORK/set.yaml" >"$WORK/validate.log" 2>&1 || { cat "$WORK/validate.log" >&2; die "generated mirror list is invalid"; }
+
+skopeo_all() { # skopeo_all LAYOUT: one skopeo process per reference, sequentially, into one OCI layout
+    local layout=$1 ref
+    while IFS=$'\t' read -r ref _; do
+        skopeo copy --all --src-tls-verify=false "docker://$ref" "oci:$layout:${ref#*/}" || return 1
+    done <"$SET/images.tsv"
+}
+export -f skopeo_all
+export SET
+
+sync_first=() ; sync_rss=() ; sync_noop=() ; skopeo_first=() ; skopeo_rss=() ; skopeo_noop=()
+sync_cpu=() ; noop_cpu=() ; skopeo_cpu=() ; skopeo_noop_cpu=()
+noop_requests="" ; skopeo_noop_requests=""
+ferry_round() {
+    local store=$WORK/sync-store-$1 since
+    rm -rf "$store"
+    must "$WORK/sync-$1.log" "$FERRY" sync --store "$store" --config "$WORK/set.yaml"
+    [ "$(ls "$store/blobs/sha256" | wc -l)" -ge "$((NREFS * (LAYERS + 2)))" ] || die "ferry sync stored too few blobs (see $WORK/sync-$1.log)"
+    sync_first+=("$T_WALL"); sync_rss+=("$T_RSS"); sync_cpu+=("$T_CPU")
+    settle_log "$SET_LOG"; since=$(log_lines "$SET_LOG")
+    must "$WORK/resync-$1.log" "$FERRY" sync --store "$store" --config "$WORK/set.yaml"
+    sync_noop+=("$T_WALL"); noop_cpu+=("$T_CPU")
+    settle_log "$SET_LOG"; noop_requests=$(requests_since "$SET_LOG" "$since")
+    rm -rf "$store"
+}
+skopeo_round() {
+    local layout=$WORK/skopeo-layout-$1 since
+    rm -rf "$layout"
+    must "$WORK/skopeo-$1.log" bash -c 'skopeo_all "$1"' _ "$layout"
+    skopeo_first+=("$T_WALL"); skopeo_rss+=("$T_RSS"); skopeo_cpu+=("$T_CPU")
+    settle_log "$SET_LOG"; since=$(log_lines "$SET_LOG")
+    must "$WORK/skopeo-noop-$1.log" bash -c 'skopeo_all "$1"' _ "$layout"
+    skopeo_noop+=("$T_WALL"); skopeo_noop_cpu+=("$T_CPU")
+    settle_log "$SET_LOG"; skopeo_noop_requests=$(requests_since "$SET_LOG" "$since")
+    rm -rf "$layout"
+}
+for round in $(seq "$SYNC_REPEAT"); do
+    if [ $((round % 2)) = 1 ]; then skopeo_round "$round"; ferry_round "$round"; else ferry_round "$round"; skopeo_round "$round"; fi
+    progress "round $round: first sync: skopeo ${skopeo_first[-1]}s, ferry ${sync_first[-1]}s (RSS $((sync_rss[-1] / 1024)) MiB); no-op: skopeo ${skopeo_noop[-1]}s, ferry ${sync_noop[-1]}s"
+done
+SYNC_SKOPEO=$(printf '%s\n' "${skopeo_first[@]}" | median)
+SYNC_FERRY=$(printf '%s\n' "${sync_first[@]}" | median)
+NOOP_SKOPEO=$(printf '%s\n' "${skopeo_noop[@]}" | median)
+NOOP_FERRY=$(printf '%s\n' "${sync_noop[@]}" | median)
+SYNC_RSS=$(printf '%s\n' "${sync_rss[@]}" | sort -n | tail -n1)
+SKOPEO_RSS=$(printf '%s\n' "${skopeo_rss[@]}" | sort -n | tail -n1)
+SYNC_CPU=$(printf '%s\n' "${sync_cpu[@]}" | median)
+NOOP_CPU=$(printf '%s\n' "${noop_cpu[@]}" | median)
+SKOPEO_CPU=$(printf '%s\n' "${skopeo_cpu[@]}" | median)
+SKOPEO_NOOP_CPU=$(printf '%s\n' "${skopeo_noop_cpu[@]}" | median)
+
+# Requests of the last no-op re-sync, by method and kind of path (manifests, blobs, /v2/ ping, tags list).
+summarize_requests() {
+    awk '{ match($0, /"[A-Z]+ [^ "]+/); r = substr($0, RSTART + 1, RLENGTH - 1); split(r, p, " ")
+        kind = (p[2] ~ /\/manifests\//) ? "manifest" : (p[2] ~ /\/blobs\//) ? "blob" : (p[2] ~ /\/tags\/list/) ? "tags" : (p[2] ~ /^\/v2\/?$/) ? "ping" : "other"
+        c[p[1] " " kind]++ } END { for (k in c) printf "%d %s, ", c[k], k }' | sed 's/, $//'
+}
+NOOP_REQ=$(printf '%s\n' "$noop_requests" | grep -c . || true)
+NOOP_HEAD=$(printf '%s\n' "$noop_requests" | grep -c '"HEAD ' || true)
+NOOP_DETAIL=$(printf '%s\n' "$noop_requests" | grep . | summarize_requests || true)
+SKOPEO_NOOP_REQ=$(printf '%s\n' "$skopeo_noop_requests" | grep -c . || true)
+SKOPEO_NOOP_DETAIL=$(printf '%s\n' "$skopeo_noop_requests" | grep . | summarize_requests || true)
+
+# ---------------------------------------------------------------------------------------------------------------
+# verdict VALUE OP LIMIT -> PASS or MISS
+verdict() { awk -v v="$1" -v l="$3" -v op="$2" 'BEGIN { ok = (op == ">=") ? v >= l : (op == "<=") ? v <= l : (op == "<") ? v < l : v == l; print ok ? "PASS" : "MISS" }'; }
+mib() { calc "$1 / 1024" 1; }
+
+HASH_RATIO=$(calc "100 * $HASH_FERRY / $HASH_OSSL")
+HASH_MEM_RATIO=$(calc "100 * $HASH_MEM / $HASH_OSSL")
+PULL_RATIO=$(calc "100 * $PULL_CURL / $PULL_FERRY")
+PULL_RSS_RATIO=$(calc "$PULL_RSS / $PULL_CURL_RSS" 1)
+SYNC_RATIO=$(calc "100 * $SYNC_FERRY / $SYNC_SKOPEO")
+NOOP_RATIO=$(calc "100 * $NOOP_FERRY / $NOOP_SKOPEO")
+SYNC_RSS_RATIO=$(calc "$SYNC_RSS / $SKOPEO_RSS" 1)
+blob_mb=$(calc "$blob_bytes / 1e6" 1)
+
+row() { printf '%-44s %-22s %-26s %-9s %-11s %s\n' "$@"; }
+TABLE=$(
+    row "figure" "ferry" "reference" "ratio" "target" "result"
+    row "1 SHA-256 streaming from a file, MB/s" "$HASH_FERRY" "$HASH_OSSL openssl" "$HASH_RATIO%" ">= 90%" \
+        "$(verdict "$HASH_RATIO" ">=" 90)"
+    row "1b DigestHasher alone (memory), MB/s" "$HASH_MEM" "$HASH_OSSL openssl" "$HASH_MEM_RATIO%" "(>= 90%)" \
+        "info: $(verdict "$HASH_MEM_RATIO" ">=" 90 | sed 's/PASS/at target/; s/MISS/below target/')"
+    row "2 pull $BLOB_SIZE blob, s (MB/s)" "$PULL_FERRY ($(calc "$blob_mb / $PULL_FERRY" 0))" \
+        "$PULL_CURL ($(calc "$blob_mb / $PULL_CURL" 0)) curl" "$PULL_RATIO%" ">= 80%" "$(verdict "$PULL_RATIO" ">=" 80)"
+    row "3 peak RSS of that pull, MiB" "$(mib "$PULL_RSS")" "$(mib "$PULL_CURL_RSS") curl" "${PULL_RSS_RATIO}x" "< 64 MiB" \
+        "$(verdict "$(mib "$PULL_RSS")" "<" 64)"
+    row "4 first sync, $NREFS refs, s" "$SYNC_FERRY" "$SYNC_SKOPEO skopeo" "$SYNC_RATIO%" "<= 50%" \
+        "$(verdict "$SYNC_RATIO" "<=" 50)"
+    row "5 no-op re-sync, s" "$NOOP_FERRY" "$NOOP_SKOPEO skopeo" "$NOOP_RATIO%" "<= 20%" \
+        "$(verdict "$NOOP_RATIO" "<=" 20)"
+    row "6 peak RSS of the first sync, MiB" "$(mib "$SYNC_RSS")" "$(mib "$SKOPEO_RSS") skopeo" "${SYNC_RSS_RATIO}x" \
+        "<= 64 MiB" "$(verdict "$(mib "$SYNC_RSS")" "<=" 64)"
+    row "7 requests of the no-op re-sync" "$NOOP_REQ ($NOOP_HEAD HEAD)" "$SKOPEO_NOOP_REQ skopeo" \
+        "$(calc "100 * $NOOP_REQ / ($SKOPEO_NOOP_REQ > 0 ? $SKOPEO_NOOP_REQ : 1)" 0)%" "$NREFS HEAD" \
+        "$( [ "$NOOP_REQ" = "$NREFS" ] && [ "$NOOP_HEAD" = "$NREFS" ] && echo PASS || echo MISS)"
+)
+NOTES=$(
+    echo "notes:"
+    echo "  1: MB (10^6 bytes) per CPU second, as openssl speed counts; ferry = FileSystem.digest(ofFile:) over a 256 MiB"
+    echo "     file in page cache (1 MiB read(2)s into DigestHasher; user + system time, so the kernel's copy counts);"
+    echo "     per wall second: $HASH_FERRY_WALL MB/s. 1b = DigestHasher.update with 1 MiB buffers already in memory."
+    echo "     openssl dgst -sha256 of the same file: $HASH_OSSL_FILE MB per CPU second ($(calc "100 * $HASH_FERRY / $HASH_OSSL_FILE")% for ferry)"
+    echo "  2: ratio = curl time / ferry time (throughput); ferry's time is the whole ferry pull command. The layer's GET"
+    echo "     inside it took $PULL_XFER s (curl / that = $(calc "100 * $PULL_CURL / $PULL_XFER")%); the rest is start-up, store and"
+    echo "     reference-store setup, manifest and config, fsync of the blob, index.json and the ledger record"
+    echo "  3, 6: largest peak RSS (VmHWM, GNU time %M) over the rounds; the reference column is informative"
+    echo "  4, 5: skopeo = one 'skopeo copy --all' process per reference, sequentially, into one OCI layout"
+    echo "  7: ferry: ${NOOP_DETAIL:-none}; skopeo: ${SKOPEO_NOOP_DETAIL:-none}"
+    echo "  CPU s (user + system, medians): pull ferry $PULL_CPU, curl $PULL_CURL_CPU; first sync ferry $SYNC_CPU, skopeo $SKOPEO_CPU ($(calc "100 * $SYNC_CPU / $SKOPEO_CPU" 0)%);"
+    echo "     no-op ferry $NOOP_CPU, skopeo $SKOPEO_NOOP_CPU ($(calc "100 * $NOOP_CPU / $SKOPEO_NOOP_CPU" 0)%); the registry's own CPU is not counted"
+    echo "  wall s per round: pull ferry ${pull_t[*]} | curl ${curl_t[*]}"
+    echo "     first sync ferry ${sync_first[*]} | skopeo ${skopeo_first[*]}; no-op ferry ${sync_noop[*]} | skopeo ${skopeo_noop[*]}"
+)
+
+echo
+echo "$TABLE"
+echo
+echo "$NOTES"
+MISSES=$(printf '%s\n' "$TABLE" | grep -c 'MISS$' || true)
+[ "$MISSES" = 0 ] && echo "all targets met" || echo "$MISSES target(s) MISSED"
+{ echo "$HEADER"; echo; echo "$TABLE"; echo; echo "$NOTES"; } >"$RESULTS"
+echo "(written to $RESULTS)"
+exit 0
