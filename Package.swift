@@ -53,11 +53,13 @@ let package = Package(
             name: "FerryMaintenance",
             dependencies: ["OCIModel", "LayoutStore", "Ledger", "FerrySystem", "FerryPull", "OCIRegistry", logging]),
         .target(name: "FerryReports", dependencies: ["OCIModel", "Ledger", "FerrySystem"]),
+        // Writes and reads bundles (tar + ferry-bundle.json) itself: no tar binary, no zlib.
+        .target(name: "FerryBundle", dependencies: ["OCIModel", "LayoutStore", "Ledger", "FerrySystem", logging]),
         .target(
             name: "FerryCommands",
             dependencies: [
                 "OCIModel", "FerryHTTP", "CurlHTTP", "OCIRegistry", "LayoutStore", "Ledger", "MirrorConfig",
-                "FerryPull", "FerryPush", "FerrySync", "FerryMaintenance", "FerryReports", "FerrySystem",
+                "FerryPull", "FerryPush", "FerrySync", "FerryMaintenance", "FerryReports", "FerryBundle", "FerrySystem",
                 argumentParser, logging,
             ]),
         .executableTarget(name: "ferry", dependencies: ["FerryCommands"]),
@@ -96,11 +98,17 @@ let package = Package(
             dependencies: ["FerrySync", "FerryPull", "Ledger", "MirrorConfig", "OCIRegistry", "LayoutStore", "FerryHTTP",
                            "OCIModel", "FerryTestSupport", logging]),
         .testTarget(
+            name: "FerryBundleTests",
+            dependencies: ["FerryBundle", "LayoutStore", "Ledger", "FerrySystem", "OCIModel", "FerryTestSupport", logging]),
+        .testTarget(
             name: "FerryCommandsTests",
             dependencies: ["FerryCommands", "FerryReports", "Ledger", "OCIModel", "FerryTestSupport"]),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["FerryCommands", "CurlHTTP", "OCIRegistry", "LayoutStore", "Ledger", "FerrySystem", "FerryTestSupport"]),
+            dependencies: [
+                "FerryCommands", "FerryBundle", "CurlHTTP", "OCIRegistry", "LayoutStore", "Ledger", "FerrySystem",
+                "FerryTestSupport",
+            ]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -26,7 +26,8 @@ public struct FerryCommand: AsyncParsableCommand {
             Prune.self,
             Ls.self,
             Report.self,
-
+            Export.self,
+            Import.self,
         ]
     )
 

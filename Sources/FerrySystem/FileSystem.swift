@@ -188,6 +188,23 @@ public final class ReadableFile {
         }
     }
 
+    /// Reads up to `buffer.count` bytes into `buffer`; 0 means end of file.
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws(FileSystemError) -> Int {
+        while true {
+            let count = Glibc.read(fd, buffer.baseAddress, buffer.count)
+            if count >= 0 { return count }
+            if Glibc.errno == EINTR { continue }
+            throw .errno("read", path)
+        }
+    }
+
+    /// The size of the open file.
+    public func size() throws(FileSystemError) -> Int64 {
+        var info = stat()
+        if fstat(fd, &info) != 0 { throw .errno("stat", path) }
+        return Int64(info.st_size)
+    }
+
     /// Moves the read position to `offset`.
     public func seek(to offset: Int64) throws(FileSystemError) {
         if lseek(fd, off_t(offset), SEEK_SET) < 0 { throw .errno("seek", path) }

@@ -163,6 +163,29 @@ public final class ContentStore: Sendable {
         }
     }
 
+    /// Points each name at its descriptor in one atomic rewrite of `index.json` (an import's references appear
+    /// together or not at all). Entries keep their order; new names are appended in the order given.
+    public func setReferences(_ entries: [(name: String, descriptor: Descriptor)]) throws(ContentStoreError) {
+        try indexLock.withLock { _ throws(ContentStoreError) in
+            var index = try readIndex()
+            let before = index.manifests
+            for (name, descriptor) in entries {
+                var entry = descriptor
+                var annotations = entry.annotations ?? [:]
+                annotations[Descriptor.refNameAnnotation] = name
+                entry.annotations = annotations
+                if let existing = index.manifests.firstIndex(where: {
+                    $0.annotations?[Descriptor.refNameAnnotation] == name
+                }) {
+                    index.manifests[existing] = entry
+                } else {
+                    index.manifests.append(entry)
+                }
+            }
+            if index.manifests != before { try writeIndex(index) }
+        }
+    }
+
     /// Removes the entry named `name`; returns whether one existed.
     @discardableResult
     public func removeReference(_ name: String) throws(ContentStoreError) -> Bool {

@@ -1,3 +1,5 @@
+import OCIModel
+
 /// Why the reference store refused or failed an operation; every case names the database file.
 public enum LedgerError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The file could not be opened as a ferry reference store.
@@ -18,6 +20,10 @@ public enum LedgerError: Error, Sendable, Equatable, CustomStringConvertible {
     case invalidObservation(path: String, reference: String, reason: String)
     /// A stored value could not be read back (edited by hand, or written by a buggy build).
     case corruptRow(path: String, table: String, reason: String)
+    /// The bundle was imported before; importing it again would change nothing.
+    case bundleAlreadyImported(path: String, bundle: Digest)
+    /// A bundle's history contradicts itself or the bundle (a run it names is missing, a bad repository name).
+    case invalidBundleHistory(path: String, bundle: Digest, reason: String)
 
     /// One line, starting with the database path, as the CLI prints it.
     public var description: String {
@@ -42,6 +48,10 @@ public enum LedgerError: Error, Sendable, Equatable, CustomStringConvertible {
             "\(path): refusing to record \(reference): \(reason)"
         case .corruptRow(let path, let table, let reason):
             "\(path): unreadable \(table) row: \(reason)"
+        case .bundleAlreadyImported(let path, let bundle):
+            "\(path): bundle \(bundle) was already imported"
+        case .invalidBundleHistory(let path, let bundle, let reason):
+            "\(path): refusing the history of bundle \(bundle): \(reason)"
         }
     }
 }

@@ -88,6 +88,8 @@ public struct ObservationRecord: Sendable, Hashable, Codable {
     public var durationMilliseconds: Int64
     /// When it was observed.
     public var observedAt: Date
+    /// The bundle this observation arrived in (`ferry import`); nil when observed by this store.
+    public var bundleID: Digest? = nil
 }
 
 /// A stored drift event.
@@ -120,6 +122,8 @@ public struct DriftEventRecord: Sendable, Hashable, Codable {
     public var dryRun: Bool
     /// When it was observed.
     public var occurredAt: Date
+    /// The bundle this event arrived in, or whose import raised it; nil when raised by a sync here.
+    public var bundleID: Digest? = nil
 }
 
 /// A tag's current mapping.
@@ -144,6 +148,8 @@ public struct TagRecord: Sendable, Hashable, Codable {
     public var servedBy: String
     /// The run that last observed it.
     public var lastRunID: RunID
+    /// The bundle the current mapping arrived in (`ferry import`); nil when it was synced into this store.
+    public var bundleID: Digest? = nil
 }
 
 /// One stretch of time during which a tag pointed to one digest.

@@ -90,7 +90,7 @@ enum Queries {
     static func tags(_ db: Database, where clause: String, _ arguments: StatementArguments) throws -> [TagRecord] {
         let sql = """
             SELECT repository.name AS repositoryName, tag.name AS tagName, tag.manifestDigest, tag.mediaType,
-                tag.imageId, tag.firstSeen, tag.lastSeen, tag.lastChecked, tag.servedBy, tag.lastRunId
+                tag.imageId, tag.firstSeen, tag.lastSeen, tag.lastChecked, tag.servedBy, tag.lastRunId, tag.bundleId
             FROM tag JOIN repository ON repository.id = tag.repositoryId
             \(clause) ORDER BY repository.name, tag.name
             """
@@ -100,7 +100,8 @@ enum Queries {
                 manifestDigest: try row.digest("manifestDigest"), mediaType: try row.mediaType("mediaType"),
                 imageID: try row.optionalDigest("imageId"), firstSeen: try row.date("firstSeen"),
                 lastSeen: try row.date("lastSeen"), lastChecked: try row.date("lastChecked"),
-                servedBy: try row.string("servedBy"), lastRunID: try row.runID("lastRunId"))
+                servedBy: try row.string("servedBy"), lastRunID: try row.runID("lastRunId"),
+                bundleID: try row.optionalDigest("bundleId"))
         }
     }
 
@@ -161,18 +162,26 @@ enum Queries {
                     digest: try row.digest("digest"), platform: try row.platform("platform"),
                     oldValue: try row.digest("oldValue"), newValue: try row.digest("newValue"),
                     endpoint: try row.string("endpoint"), upstreamEndpoint: try row.optionalString("upstreamEndpoint"),
-                    dryRun: try row.bool("dryRun"), occurredAt: try row.date("occurredAt"))
+                    dryRun: try row.bool("dryRun"), occurredAt: try row.date("occurredAt"),
+                    bundleID: try row.optionalDigest("bundleId"))
             }
     }
 
     static func observations(_ db: Database, run: RunID) throws -> [ObservationRecord] {
+        try observations(db, matching: "o.runId = ?", [run.rawValue])
+    }
+
+    /// Observations whose row `o` satisfies `filter`, by ID.
+    static func observations(_ db: Database, matching filter: String, _ arguments: StatementArguments) throws
+        -> [ObservationRecord]
+    {
         let attemptsSQL = """
             SELECT a.observationId, a.endpoint, a.error, a.fellBack
             FROM observationAttempt a JOIN observation o ON o.id = a.observationId
-            WHERE o.runId = ? ORDER BY a.observationId, a.position
+            WHERE \(filter) ORDER BY a.observationId, a.position
             """
         var attempts: [Int64: [EndpointAttempt]] = [:]
-        for row in try Row.fetchAll(db, sql: attemptsSQL, arguments: [run.rawValue]).stored("observationAttempt") {
+        for row in try Row.fetchAll(db, sql: attemptsSQL, arguments: arguments).stored("observationAttempt") {
             attempts[try row.int64("observationId"), default: []].append(
                 EndpointAttempt(
                     endpoint: try row.string("endpoint"), error: try row.string("error"),
@@ -181,10 +190,10 @@ enum Queries {
         let platformsSQL = """
             SELECT p.observationId, p.platform, p.manifestDigest, p.mediaType, p.imageId
             FROM observationPlatform p JOIN observation o ON o.id = p.observationId
-            WHERE o.runId = ? ORDER BY p.observationId, p.position
+            WHERE \(filter) ORDER BY p.observationId, p.position
             """
         var platforms: [Int64: [PlatformManifest]] = [:]
-        for row in try Row.fetchAll(db, sql: platformsSQL, arguments: [run.rawValue]).stored("observationPlatform") {
+        for row in try Row.fetchAll(db, sql: platformsSQL, arguments: arguments).stored("observationPlatform") {
             guard let platform = try row.platform("platform") else {
                 throw StoredValueError(table: "observationPlatform", reason: "platform is empty")
             }
@@ -194,7 +203,7 @@ enum Queries {
                     mediaType: try row.mediaType("mediaType"), imageID: try row.digest("imageId")))
         }
         let rows = try Row.fetchAll(
-            db, sql: "SELECT * FROM observation WHERE runId = ? ORDER BY id", arguments: [run.rawValue])
+            db, sql: "SELECT * FROM observation o WHERE \(filter) ORDER BY o.id", arguments: arguments)
         return try rows.stored("observation").map { row in
             let id = try row.int64("id")
             let upstream: UpstreamCheck? =
@@ -214,7 +223,8 @@ enum Queries {
                 previousDigest: try row.optionalDigest("previousDigest"), error: try row.optionalString("error"),
                 immutable: try row.bool("immutable"), dryRun: try row.bool("dryRun"),
                 bytesTransferred: try row.int64("bytesTransferred"),
-                durationMilliseconds: try row.int64("durationMs"), observedAt: try row.date("observedAt"))
+                durationMilliseconds: try row.int64("durationMs"), observedAt: try row.date("observedAt"),
+                bundleID: try row.optionalDigest("bundleId"))
         }
     }
 }

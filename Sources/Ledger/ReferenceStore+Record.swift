@@ -255,7 +255,7 @@ private struct Recorder {
                 ON CONFLICT (repositoryId, name) DO UPDATE SET
                     manifestDigest = excluded.manifestDigest, mediaType = excluded.mediaType,
                     imageId = excluded.imageId, lastSeen = excluded.lastSeen, lastChecked = excluded.lastChecked,
-                    servedBy = excluded.servedBy, lastRunId = excluded.lastRunId
+                    servedBy = excluded.servedBy, lastRunId = excluded.lastRunId, bundleId = NULL
                 """)
         let tagID =
             try current?.id

@@ -94,7 +94,8 @@ extension ReferenceStore {
                 finishedAt: try row.optionalDate("finishedAt"), status: try row.value(RunStatus.self, "status"),
                 exitStatus: try row.optionalInt64("exitStatus").map { Int32(truncatingIfNeeded: $0) },
                 configFingerprint: try row.optionalString("configFingerprint"),
-                toolVersion: try row.optionalString("toolVersion"), dryRun: try row.bool("dryRun"), counts: counts)
+                toolVersion: try row.optionalString("toolVersion"), dryRun: try row.bool("dryRun"), counts: counts,
+                bundleID: try row.optionalDigest("bundleId"))
         }
     }
 

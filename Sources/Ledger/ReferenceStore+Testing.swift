@@ -19,3 +19,17 @@ extension ReferenceStore {
         }
     }
 }
+
+extension ReferenceStore {
+    /// Creates `path` with the migrations up to and including `lastMigration` only and runs `sql` on it, the way an
+    /// older ferry left it; LedgerTests uses it to check that a newer open upgrades such a file.
+    static func openAsOlderVersion(at path: String, through lastMigration: String, then sql: String = "") throws {
+        var configuration = Configuration()
+        configuration.foreignKeysEnabled = true
+        let pool = try DatabasePool(path: path, configuration: configuration)
+        try Schema.migrator.migrate(pool, upTo: lastMigration)
+        if !sql.isEmpty { try pool.write { db in try db.execute(sql: sql) } }
+        _ = try? pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+        try pool.close()
+    }
+}

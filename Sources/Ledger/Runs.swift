@@ -1,4 +1,5 @@
 import Foundation
+import OCIModel
 
 /// How a run ended.
 public enum RunStatus: String, Sendable, Hashable, Codable, CaseIterable {
@@ -114,4 +115,6 @@ public struct RunRecord: Sendable, Hashable, Codable {
     public var dryRun: Bool
     /// Totals: frozen at finish, live while running.
     public var counts: RunCounts
+    /// The bundle this run's record arrived in (a run of the exporting store); nil for a run of this store.
+    public var bundleID: Digest? = nil
 }

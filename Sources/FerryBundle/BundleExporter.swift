@@ -1,0 +1,435 @@
+import FerrySystem
+import Foundation
+import LayoutStore
+import Ledger
+import Logging
+import OCIModel
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Writes the store's references into a bundle: one uncompressed tar (an OCI image layout plus
+/// `ferry-bundle.json`), optionally cut into parts, and the sidecar `FILE.ferry-bundle.json`.
+///
+/// Stream order: `ferry-bundle.json`, `oci-layout`, `index.json` (the exported references with their
+/// annotations), the `blobs/` directories, then every blob once (manifests and indexes first, then configs and
+/// layers). Each blob is hashed while it is copied, so a blob damaged in the store stops the export instead of
+/// travelling. Files appear under their final names only when complete; the export is recorded in the reference
+/// store last, so `--since` never counts a bundle that was not written.
+///
+/// The caller holds the store's run lock.
+public struct BundleExporter: Sendable {
+    /// The store exported from.
+    public let store: ContentStore
+    /// Its reference store.
+    public let ledger: ReferenceStore
+    /// Debug detail goes here.
+    public let logger: Logger
+
+    /// Creates an exporter.
+    public init(store: ContentStore, ledger: ReferenceStore, logger: Logger) {
+        self.store = store
+        self.ledger = ledger
+        self.logger = logger
+    }
+
+    /// What to export and where.
+    public struct Options: Sendable, Hashable {
+        /// `--to FILE`.
+        public var file: String
+        /// `--since BUNDLE|RUN` as given: a run ID, a bundle ID or unique prefix of one, or a bundle's file.
+        public var since: String?
+        /// `--split-size`, in bytes.
+        public var splitSize: Int64?
+        /// The running ferry's version.
+        public var toolVersion: String
+        /// The creation time written into the bundle.
+        public var now: Date
+
+        /// Creates options.
+        public init(
+            file: String, since: String? = nil, splitSize: Int64? = nil, toolVersion: String, now: Date = Date()
+        ) {
+            self.file = file
+            self.since = since
+            self.splitSize = splitSize
+            self.toolVersion = toolVersion
+            self.now = now
+        }
+    }
+
+    /// What a `--since` argument stands for.
+    public struct Base: Sendable, Hashable {
+        /// The description's `since`.
+        public var description: BundleDescription.Base
+        /// Every blob the importing side already has, with the bundle that carried it (nil: covered by the run).
+        public var covered: [Digest: Digest?]
+    }
+
+    /// Resolves `--since`: a run ID of this store, a bundle ID (or a unique prefix of one) exported from it, or
+    /// the path of any file of such a bundle.
+    ///
+    /// The rule: a blob is left out when the importing side has it already, provided it imported the `--since`
+    /// bundle and every bundle that one was based on; that is, when one of those bundles carried it, or when it
+    /// is reachable from a manifest the reference store had recorded by the end of the run at the chain's root
+    /// (`--since RUN` itself is such a root).
+    public func resolveBase(_ text: String) async throws(BundleError) -> Base {
+        var chain: BundleExportChain
+        var given: Digest?
+        if let run = RunID(rawValue: text) {
+            chain = BundleExportChain(bundles: [], run: run)
+        } else {
+            let id = try await bundleID(named: text)
+            given = id
+            guard let found = try await ledgerCall({ try await ledger.exportChain(from: id) }) else {
+                throw .unknownSince(text: text)
+            }
+            chain = found
+        }
+        var covered: [Digest: Digest?] = [:]
+        if let run = chain.run {
+            guard let manifests = try await ledgerCall({ try await ledger.manifestsRecorded(through: run) }) else {
+                throw .unknownSince(text: text)
+            }
+            for digest in manifests.sorted() {
+                for blob in try reachable(from: digest) where covered[blob] == nil { covered[blob] = .some(nil) }
+            }
+        }
+        let carried = try await ledgerCall { try await ledger.blobsCarried(by: chain.bundles) }
+        for (blob, bundle) in carried { covered[blob] = bundle }
+        return Base(
+            description: BundleDescription.Base(bundle: given, chain: chain.bundles, run: chain.run), covered: covered)
+    }
+
+    private func bundleID(named text: String) async throws(BundleError) -> Digest {
+        if FileSystem.exists(text), !FileSystem.isDirectory(text) {
+            return try LocatedBundle.locate([text]).description.id
+        }
+        let hex = text.hasPrefix("sha256:") ? String(text.dropFirst(7)) : text
+        guard hex.count >= 4, hex.allSatisfy({ $0.isHexDigit && !$0.isUppercase }) else {
+            throw .unknownSince(text: text)
+        }
+        let matches = try await ledgerCall { try await ledger.bundleExportIDs(matching: hex) }
+        guard let first = matches.first else { throw .unknownSince(text: text) }
+        guard matches.count == 1 else { throw .ambiguousSince(text: text, matches: matches) }
+        return first
+    }
+
+    /// A manifest and the config and layers it names, as far as the store has them (index children are recorded
+    /// as manifests of their own).
+    private func reachable(from digest: Digest) throws(BundleError) -> [Digest] {
+        guard store.hasBlob(digest), let bytes = try? store.readBlob(digest) else { return [digest] }
+        guard case .image(let image) = try? ManifestContent.parse(bytes, mediaType: "", entry: "") else {
+            return [digest]
+        }
+        return [digest] + image.blobs.map(\.digest)
+    }
+
+    // MARK: Export
+
+    /// Writes the bundle and records it; returns what was written.
+    public func export(_ options: Options) async throws(BundleError) -> ExportSummary {
+        let entries: [Descriptor]
+        do { entries = try store.references() } catch { throw .store(error) }
+        let named = entries.filter { $0.annotations?[Descriptor.refNameAnnotation] != nil }
+        guard !named.isEmpty else { throw .nothingToExport(store: store.root) }
+
+        var graph = ManifestGraph()
+        let store = self.store
+        for entry in named {
+            let name = entry.annotations?[Descriptor.refNameAnnotation] ?? ""
+            _ = try graph.add(
+                entry, reference: name, has: { store.hasBlob($0) },
+                read: { digest throws(BundleError) in try Self.readManifest(digest, store: store) },
+                wantsChild: { _ in false }, missing: { .storeIncomplete(reference: $0, digest: $1) })
+        }
+        let base = try await options.since.asyncMap { text throws(BundleError) in try await resolveBase(text) }
+        var included: [BundleBlob] = []
+        var excluded: [BundleDescription.ExcludedBlob] = []
+        for blob in graph.blobs {
+            guard let size = store.blobSize(blob.digest) else {
+                throw .storeIncomplete(reference: "store", digest: blob.digest)
+            }
+            if let carrier = base?.covered[blob.digest] {
+                excluded.append(BundleDescription.ExcludedBlob(digest: blob.digest, size: size, carriedBy: carrier))
+            } else {
+                included.append(BundleBlob(digest: blob.digest, size: size))
+            }
+        }
+        let references = named.map { entry in
+            BundleReference(
+                name: entry.annotations?[Descriptor.refNameAnnotation] ?? "", digest: entry.digest,
+                mediaType: entry.mediaType, size: entry.size)
+        }
+        let parsed = references.compactMap { try? ImageReference(parsing: $0.name) }
+        let history = try await ledgerCall {
+            try await ledger.history(of: parsed, manifests: graph.manifestDigests)
+        }
+        let storeID = try await ledgerCall { try await ledger.storeID() }
+        let description = BundleDescription(
+            id: BundleDescription.id(references: references, blobs: included), createdAt: options.now,
+            toolVersion: options.toolVersion,
+            sourceStore: BundleDescription.SourceStore(
+                id: storeID, host: Self.hostName(), path: FileSystemPaths.absolute(store.root)),
+            since: base?.description, references: references, blobs: included, excludedBlobs: excluded,
+            history: history)
+
+        let documents = try Self.documents(description: description, entries: named)
+        let plan = Self.plan(documents: documents, blobs: included, modificationTime: options.now)
+        if let splitSize = options.splitSize {
+            let count = (plan.size + splitSize - 1) / splitSize
+            guard count <= Int64(BundleFiles.maximumParts) else {
+                throw .invalidSplitSize(
+                    text: "\(splitSize)",
+                    reason:
+                        "the bundle (\(plan.size) bytes) would need \(count) parts; at most \(BundleFiles.maximumParts)"
+                )
+            }
+        }
+        try checkOutputsAreFree(options, size: plan.size)
+
+        let writer = PartStreamWriter(file: options.file, splitSize: options.splitSize)
+        let sidecarPath = BundleFiles.sidecarPath(for: options.file)
+        var renamed: [String] = []
+        do throws(BundleError) {
+            for item in plan.items {
+                do { try writer.write(item.header) } catch { throw BundleError.io(error) }
+                switch item.content {
+                case .bytes(let bytes):
+                    do { try writer.write(bytes) } catch { throw BundleError.io(error) }
+                case .blob(let blob):
+                    try copy(blob, into: writer)
+                case .none:
+                    break
+                }
+                if item.padding > 0 {
+                    do { try writer.write([UInt8](repeating: 0, count: item.padding)) } catch {
+                        throw BundleError.io(error)
+                    }
+                }
+            }
+            do { try writer.write([UInt8](repeating: 0, count: 2 * Tar.blockSize)) } catch {
+                throw BundleError.io(error)
+            }
+            let written: [WrittenPart]
+            do { written = try writer.finish() } catch { throw BundleError.io(error) }
+            let writtenSize = written.reduce(Int64(0)) { $0 + $1.part.size }
+            guard writtenSize == plan.size else {
+                throw BundleError.io(
+                    FileSystemError(
+                        path: options.file, operation: "export",
+                        message: "wrote \(writtenSize) bytes, planned \(plan.size); the store changed during the export"))
+            }
+            for part in written {
+                do { try FileSystem.rename(part.temporaryPath, to: part.path) } catch { throw BundleError.io(error) }
+                renamed.append(part.path)
+            }
+            let sidecar = BundleSidecar(description: description, parts: written.map(\.part))
+            do {
+                try FileSystem.writeAtomically(try sidecar.encoded(), to: sidecarPath)
+                renamed.append(sidecarPath)
+                try FileSystem.syncParent(of: sidecarPath)
+            } catch let error as FileSystemError {
+                throw BundleError.io(error)
+            } catch let error as BundleError {
+                throw error
+            } catch {
+                throw BundleError.io(FileSystemError(path: sidecarPath, operation: "encode", message: "\(error)"))
+            }
+            let record = BundleExportRecord(
+                id: description.id, createdAt: options.now, sinceBundle: description.since?.bundle,
+                sinceRun: description.since?.bundle == nil ? description.since?.run : nil, path: options.file,
+                toolVersion: options.toolVersion, references: references, blobs: included,
+                excludedBlobCount: excluded.count, parts: written.map(\.part))
+            try await ledgerCall { try await ledger.recordExport(record) }
+            logger.debug("Bundle written", metadata: ["bundle": "\(description.id)", "bytes": "\(plan.size)"])
+            return ExportSummary(
+                description: description, sidecarPath: sidecarPath,
+                parts: written.map { ExportSummary.WrittenFile(path: $0.path, part: $0.part) })
+        } catch {
+            writer.discard()
+            for path in renamed { try? FileSystem.removeFile(path) }
+            throw error
+        }
+    }
+
+    /// Copies one blob from the store into the stream, hashing it on the way.
+    private func copy(_ blob: BundleBlob, into writer: PartStreamWriter) throws(BundleError) {
+        let path = store.blobPath(blob.digest)
+        let file: ReadableFile
+        do { file = try ReadableFile(path: path) } catch { throw .io(error) }
+        defer { file.close() }
+        var hasher = DigestHasher(blob.digest.algorithm)
+        var remaining = blob.size
+        while remaining > 0 {
+            let count = try writer.fill(upTo: Int(min(remaining, Int64(streamBufferSize)))) {
+                buffer throws(BundleError) in
+                let count: Int
+                do throws(FileSystemError) { count = try file.read(into: buffer) } catch { throw .io(error) }
+                hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+                return count
+            }
+            guard count > 0 else { break }
+            remaining -= Int64(count)
+        }
+        let actual = hasher.finalize()
+        guard remaining == 0, actual == blob.digest else {
+            throw .storeBlobCorrupt(digest: blob.digest, actual: actual, path: path)
+        }
+    }
+
+    private func checkOutputsAreFree(_ options: Options, size: Int64) throws(BundleError) {
+        var paths = [BundleFiles.sidecarPath(for: options.file)]
+        if let splitSize = options.splitSize {
+            let count = Int((size + splitSize - 1) / splitSize)
+            paths += (1...max(1, count)).map { BundleFiles.partPath(for: options.file, number: $0) }
+        } else {
+            paths.append(options.file)
+        }
+        for path in paths where FileSystem.exists(path) { throw .outputExists(path: path) }
+        let directory = BundleFiles.directory(options.file)
+        guard FileSystem.isDirectory(directory) else {
+            throw .io(FileSystemError(path: directory, operation: "export", message: "no such directory"))
+        }
+    }
+
+    static func readManifest(_ digest: Digest, store: ContentStore) throws(BundleError) -> [UInt8] {
+        do {
+            return try store.readBlob(digest)
+        } catch {
+            if case .corruptBlob(let digest, let actual, let path) = error {
+                throw .storeBlobCorrupt(digest: digest, actual: actual, path: path)
+            }
+            throw .store(error)
+        }
+    }
+
+    // MARK: Stream plan
+
+    /// The small documents at the head of the stream.
+    struct Documents {
+        var description: [UInt8]
+        var index: [UInt8]
+    }
+
+    static func documents(description: BundleDescription, entries: [Descriptor]) throws(BundleError) -> Documents {
+        struct Index: Encodable {
+            var schemaVersion = 2
+            var mediaType: MediaType = .ociIndex
+            var manifests: [Descriptor]
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        do {
+            return Documents(
+                description: try description.encoded(),
+                index: Array(try encoder.encode(Index(manifests: entries))))
+        } catch {
+            throw .invalidDocument(entry: "ferry-bundle.json", reason: "cannot encode: \(error)")
+        }
+    }
+
+    /// One entry of the stream.
+    struct PlanItem {
+        enum Content {
+            case none
+            case bytes([UInt8])
+            case blob(BundleBlob)
+        }
+
+        var header: [UInt8]
+        var content: Content
+        var padding: Int
+    }
+
+    /// Every entry with its header, and the exact stream size (known before a byte is written, so the part count
+    /// is checked up front).
+    static func plan(
+        documents: Documents, blobs: [BundleBlob], modificationTime: Date
+    ) -> (
+        items: [PlanItem], size: Int64
+    ) {
+        let time = Int64(modificationTime.timeIntervalSince1970)
+        var items: [PlanItem] = []
+        func file(_ path: String, size: Int64, content: PlanItem.Content) {
+            let header = Tar.headerBytes(
+                for: TarEntryHeader(path: path, type: .regular, size: size, mode: 0o644, modificationTime: time))
+            items.append(PlanItem(header: header, content: content, padding: Tar.padding(after: size)))
+        }
+        func directory(_ path: String) {
+            let header = Tar.headerBytes(
+                for: TarEntryHeader(path: path, type: .directory, size: 0, mode: 0o755, modificationTime: time))
+            items.append(PlanItem(header: header, content: .none, padding: 0))
+        }
+        file("ferry-bundle.json", size: Int64(documents.description.count), content: .bytes(documents.description))
+        file("oci-layout", size: Int64(ContentStore.layoutMarker.count), content: .bytes(ContentStore.layoutMarker))
+        file("index.json", size: Int64(documents.index.count), content: .bytes(documents.index))
+        directory("blobs/")
+        var algorithms: [Digest.Algorithm] = []
+        for blob in blobs where !algorithms.contains(blob.digest.algorithm) { algorithms.append(blob.digest.algorithm) }
+        for algorithm in algorithms { directory("blobs/\(algorithm.rawValue)/") }
+        for blob in blobs { file(blobEntryName(blob.digest), size: blob.size, content: .blob(blob)) }
+        let size = items.reduce(Int64(2 * Tar.blockSize)) { total, item in
+            let content: Int64 =
+                switch item.content {
+                case .none: 0
+                case .bytes(let bytes): Int64(bytes.count)
+                case .blob(let blob): blob.size
+                }
+            return total + Int64(item.header.count) + content + Int64(item.padding)
+        }
+        return (items, size)
+    }
+
+    static func hostName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count) == 0 else { return "" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    private func ledgerCall<T: Sendable>(_ body: () async throws -> T) async throws(BundleError) -> T {
+        do { return try await body() } catch { throw .ledger("\(error)") }
+    }
+}
+
+/// What ``BundleExporter/export(_:)`` wrote.
+public struct ExportSummary: Sendable, Hashable {
+    /// One file of the bundle.
+    public struct WrittenFile: Sendable, Hashable {
+        /// Its path.
+        public var path: String
+        /// Its name, size and SHA-256.
+        public var part: BundlePart
+    }
+
+    /// The bundle description (also in the sidecar and inside the tar).
+    public var description: BundleDescription
+    /// The sidecar's path.
+    public var sidecarPath: String
+    /// The tar or its parts, in stream order.
+    public var parts: [WrittenFile]
+
+    /// Bytes of all parts.
+    public var bundleBytes: Int64 { parts.reduce(0) { $0 + $1.part.size } }
+    /// Bytes of the blobs carried.
+    public var blobBytes: Int64 { description.blobs.reduce(0) { $0 + $1.size } }
+}
+
+/// Path helpers that need the working directory.
+enum FileSystemPaths {
+    /// `path` made absolute against the working directory.
+    static func absolute(_ path: String) -> String {
+        path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+    }
+}
+
+extension Optional {
+    /// `map` for an async, throwing transform.
+    fileprivate func asyncMap<U, E: Error>(_ transform: (Wrapped) async throws(E) -> U) async throws(E) -> U? {
+        switch self {
+        case .some(let value): return try await transform(value)
+        case .none: return nil
+        }
+    }
+}

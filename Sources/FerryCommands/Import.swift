@@ -1,0 +1,117 @@
+import ArgumentParser
+import FerryBundle
+import FerrySystem
+import Foundation
+import LayoutStore
+import Ledger
+import OCIModel
+
+extension FerryCommand {
+    /// `ferry import`: a bundle into the store, verified completely before anything becomes visible.
+    struct Import: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Verify a bundle completely, then add its blobs, references and history to the store.",
+            discussion: """
+                FILE is the bundle's sidecar (FILE.ferry-bundle.json), its tar, or any of its parts; the other files \
+                are looked for next to it (and next to every FILE given, for parts on several media). Every part's \
+                size and SHA-256, every entry and every blob digest is checked first; a bad bundle changes nothing \
+                in the store. Importing a bundle twice does nothing the second time. Exit status: 0 imported (or \
+                already imported), 2 the bundle maps a known digest to another image ID (drift), 65 bad bundle \
+                (store unchanged), 74 store or I/O error, 75 another run holds the store.
+                """)
+
+        @Argument(help: ArgumentHelp("The bundle's sidecar, tar or parts.", valueName: "file"))
+        var files: [String]
+
+        @OptionGroup var global: GlobalOptions
+
+        func validate() throws {
+            guard !files.isEmpty else { throw ValidationError("give the bundle file (or its sidecar or parts)") }
+        }
+
+        func run() async throws {
+            let status = try await run(Environment(global: global), output: Console.standardOutput)
+            if status != .ok { throw status.exitCode }
+        }
+
+        func run(_ env: Environment, output: any LineSink) async throws(CommandFailure) -> ExitStatus {
+            let clock = ContinuousClock()
+            let started = clock.now
+            let bundle: LocatedBundle
+            do { bundle = try LocatedBundle.locate(files) } catch {
+                throw Self.failure(error, bundle: files[0])
+            }
+            // A store that this import creates is removed again if the bundle is refused: nothing is left behind.
+            let storeExisted = FileSystem.exists(env.global.store)
+            let store = try env.openStore()
+            let lock = try RunLockGuard.acquire(store: env.global.store, command: "import")
+            defer { lock.release() }
+            // The importer opens ferry.db for writing only once the bundle is verified, so a refused bundle leaves
+            // it byte for byte as it was.
+            let importer = BundleImporter(
+                store: store, ledger: .file(env.global.store + "/ferry.db"), logger: env.logger)
+            let summary: ImportSummary
+            do {
+                summary = try await importer.importBundle(bundle, toolVersion: FerryCommand.version)
+            } catch {
+                if !storeExisted, error.isBadBundle {
+                    lock.release()
+                    try? FileSystem.removeTree(env.global.store)
+                }
+                throw Self.failure(error, bundle: bundle.sidecarPath)
+            }
+            let description = bundle.description
+            if let previous = summary.alreadyImported {
+                output.writeLine(
+                    "bundle \(ExportLines.short(summary.id)) was already imported at "
+                        + "\(previous.importedAt.formatted(Date.ISO8601FormatStyle())) (run \(previous.runID)); "
+                        + "nothing to do")
+                return .ok
+            }
+            if !env.global.quiet {
+                output.writeLine(
+                    "bundle \(description.id) exported \(description.createdAt.formatted(Date.ISO8601FormatStyle())) "
+                        + "from \(description.sourceStore.host):\(description.sourceStore.path)")
+                output.writeLine(
+                    "checked \(summary.partsChecked) \(summary.partsChecked == 1 ? "part" : "parts") "
+                        + "(\(SyncConsole.formatBytes(summary.bytesRead))): sizes, SHA-256 and \(summary.blobs) "
+                        + "blob digests match")
+                for row in summary.rows {
+                    var line = row.outcome.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0) + row.reference
+                    if let reference = description.references.first(where: {
+                        (try? ImageReference(parsing: $0.name))?.taggedLatestIfNameOnly().string == row.reference
+                    }) {
+                        line += "  " + ExportLines.short(reference.digest)
+                    }
+                    if row.outcome == .updated, let previous = row.previousDigest {
+                        line += "  (was \(ExportLines.short(previous)))"
+                    }
+                    output.writeLine(line)
+                }
+                for event in summary.driftEvents {
+                    output.writeLine(
+                        "WARNING: \(event.kind.rawValue): \(event.reference) \(event.digest) maps to "
+                            + "\(event.oldValue) here, the bundle says \(event.newValue)")
+                }
+            }
+            let counts = Dictionary(grouping: summary.rows, by: \.outcome).mapValues(\.count)
+            let tally = Outcome.allCases.filter { $0 != .failed }.map { "\(counts[$0, default: 0]) \($0.rawValue)" }
+            output.writeLine(
+                "imported \(summary.references) references (\(tally.joined(separator: ", "))), \(summary.blobs) blobs "
+                    + "(\(summary.blobsAdded) new, \(SyncConsole.formatBytes(summary.bytesAdded))) from "
+                    + "\(summary.partsChecked) \(summary.partsChecked == 1 ? "part" : "parts") in "
+                    + String(format: "%.1fs", SyncConsole.seconds(clock.now - started))
+                    + ": bundle \(ExportLines.short(summary.id)), run \(summary.runID.map(\.rawValue) ?? "-")")
+            return summary.driftEvents.isEmpty ? .ok : .drift
+        }
+
+        /// A bad bundle is exit 65 and leaves the store as it was; anything else is local trouble, exit 74.
+        static func failure(_ error: BundleError, bundle: String) -> CommandFailure {
+            if error.isBadBundle {
+                return CommandFailure(
+                    "cannot import \(bundle): \(error); the store is unchanged", status: .invalidInput)
+            }
+            return CommandFailure("cannot import \(bundle): \(error)", status: .ioError)
+        }
+    }
+}
