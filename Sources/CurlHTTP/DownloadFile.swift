@@ -6,19 +6,21 @@ import OCIModel
 /// The destination of a 2xx download: an open file plus the hash over exactly the bytes it holds.
 ///
 /// curl hands the write callback at most 16 KiB at a time (`CURL_MAX_WRITE_SIZE`), so bytes are gathered in
-/// 1 MiB buffers. A full buffer goes to a writer thread that writes and hashes it while curl fills the other
-/// buffer: receiving, writing and SHA-256 then run on two cores instead of one (with one thread the hash alone
-/// cost a large blob half its speed). Memory stays at two buffers whatever the blob size. Downloads smaller than
-/// one buffer never start the thread. Bytes are hashed only after `pwrite` put them in the file, so after
+/// 1 MiB buffers. A full buffer goes to a writer thread that writes and hashes it while curl fills the next
+/// one: receiving, writing and SHA-256 then run on two cores instead of one. Up to ``maxBuffers`` buffers absorb
+/// moments when the writer lags, so curl keeps reading the socket; memory stays at those buffers whatever the blob
+/// size. Downloads smaller than one buffer never start the thread. Bytes are hashed only after `pwrite` put them in the file, so after
 /// ``flush()`` `length` and `hasher` describe the same bytes and the caller can resume with `Range`.
 final class DownloadFile {
     /// Bytes gathered before one write.
     static let bufferSize = 1024 * 1024
+    /// Buffers per download at most: one filling, the rest queued for the writer.
+    static let maxBuffers = 4
 
     let path: String
     private let writer: BufferWriter
-    private var buffers: [UnsafeMutableRawBufferPointer]
-    private var current = 0
+    private var allocated: [UnsafeMutableRawBufferPointer] = []
+    private var current: UnsafeMutableRawBufferPointer
     private var buffered = 0
 
     /// Bytes in the file, all of them covered by `hasher` (valid after ``flush()``).
@@ -50,12 +52,13 @@ final class DownloadFile {
         }
         self.path = path
         writer = BufferWriter(path: path, descriptor: descriptor, length: length, hasher: hasher)
-        buffers = [UnsafeMutableRawBufferPointer.allocate(byteCount: Self.bufferSize, alignment: 64)]
+        current = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.bufferSize, alignment: 64)
+        allocated = [current]
     }
 
     deinit {
         _ = writer.finish()
-        for buffer in buffers { buffer.deallocate() }
+        for buffer in allocated { buffer.deallocate() }
     }
 
     /// Adds `bytes` at the end of the file; full buffers go to the writer thread.
@@ -63,7 +66,7 @@ final class DownloadFile {
         var rest = bytes
         while !rest.isEmpty {
             if buffered == Self.bufferSize, let error = handOff() { return error }
-            let buffer = buffers[current]
+            let buffer = current
             let count = min(rest.count, Self.bufferSize - buffered)
             UnsafeMutableRawBufferPointer(rebasing: buffer[buffered..<buffered + count])
                 .copyMemory(from: UnsafeRawBufferPointer(rebasing: rest[..<count]))
@@ -73,14 +76,19 @@ final class DownloadFile {
         return nil
     }
 
-    /// Gives the full current buffer to the writer and switches to the other one. The writer accepts a buffer only
-    /// once it finished the previous one, so the buffer switched to is never still being written.
+    /// Queues the full current buffer for the writer and continues in a free one: a buffer the writer finished, a
+    /// new one while fewer than ``maxBuffers`` exist, else the next one the writer finishes.
     private func handOff() -> TransportError? {
-        if buffers.count == 1 {
-            buffers.append(UnsafeMutableRawBufferPointer.allocate(byteCount: Self.bufferSize, alignment: 64))
+        if let error = writer.submit(current, count: buffered) { return error }
+        if allocated.count < Self.maxBuffers, !writer.hasFinishedBuffer {
+            current = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.bufferSize, alignment: 64)
+            allocated.append(current)
+        } else {
+            switch writer.takeFinishedBuffer() {
+            case .success(let buffer): current = buffer
+            case .failure(let error): return error
+            }
         }
-        if let error = writer.submit(UnsafeRawBufferPointer(buffers[current]), count: buffered) { return error }
-        current = 1 - current
         buffered = 0
         return nil
     }
@@ -93,7 +101,7 @@ final class DownloadFile {
             return error
         }
         defer { buffered = 0 }
-        return writer.writeNow(UnsafeRawBufferPointer(buffers[current]), count: buffered)
+        return writer.writeNow(UnsafeRawBufferPointer(current), count: buffered)
     }
 
     /// Flushes and closes the file; a failing `close` (e.g. a deferred write error on NFS) is reported.
@@ -107,18 +115,21 @@ final class DownloadFile {
 @available(*, unavailable)
 extension DownloadFile: Sendable {}
 
-/// Writes and hashes buffers on its own thread, one at a time and in order.
+/// Writes and hashes buffers on its own thread, in the order they were queued, and hands them back.
 ///
 /// Safety of `@unchecked Sendable`: every stored property is read and written under `condition`, except the file
-/// state (`descriptor`, `length`, `hasher`), which only the thread holding the current job touches — the writer
-/// thread while a job is pending, the owner (curl's thread) when the writer is idle, after ``drain()``.
+/// state (`descriptor`, `length`, `hasher`), which only the writer thread touches while buffers are queued or being
+/// written, and only the owner (curl's thread) touches when the writer is idle, after ``drain()``. A queued buffer
+/// belongs to the writer until it is handed back through `finished`.
 final class BufferWriter: @unchecked Sendable {
     private let condition = NSCondition()
     private let path: String
     private var descriptor: Int32
     private(set) var length: Int64
     private(set) var hasher: DigestHasher
-    private var job: (UnsafeRawBufferPointer, Int)?
+    private var queue: [(UnsafeMutableRawBufferPointer, Int)] = []
+    private var finished: [UnsafeMutableRawBufferPointer] = []
+    private var working = false
     private var failure: TransportError?
     private var started = false
     private var stopping = false
@@ -130,13 +141,12 @@ final class BufferWriter: @unchecked Sendable {
         self.hasher = hasher
     }
 
-    /// Queues `count` bytes of `buffer`, first waiting until the previous job is done; returns an earlier failure.
-    func submit(_ buffer: UnsafeRawBufferPointer, count: Int) -> TransportError? {
+    /// Queues `count` bytes of `buffer`; returns an earlier failure instead.
+    func submit(_ buffer: UnsafeMutableRawBufferPointer, count: Int) -> TransportError? {
         condition.lock()
         defer { condition.unlock() }
-        while job != nil { condition.wait() }
         if let failure { return failure }
-        job = (buffer, count)
+        queue.append((buffer, count))
         if !started {
             started = true
             let thread = Thread { [self] in run() }
@@ -147,11 +157,27 @@ final class BufferWriter: @unchecked Sendable {
         return nil
     }
 
-    /// Waits until no job is pending; returns a failure the writer met.
+    /// True when a written buffer is waiting to be reused.
+    var hasFinishedBuffer: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return !finished.isEmpty
+    }
+
+    /// A buffer the writer is done with, waiting for one if needed.
+    func takeFinishedBuffer() -> Result<UnsafeMutableRawBufferPointer, TransportError> {
+        condition.lock()
+        defer { condition.unlock() }
+        while finished.isEmpty && failure == nil { condition.wait() }
+        if let failure { return .failure(failure) }
+        return .success(finished.removeFirst())
+    }
+
+    /// Waits until every queued buffer is written; returns a failure the writer met.
     func drain() -> TransportError? {
         condition.lock()
         defer { condition.unlock() }
-        while job != nil { condition.wait() }
+        while !queue.isEmpty || working { condition.wait() }
         return failure
     }
 
@@ -163,7 +189,7 @@ final class BufferWriter: @unchecked Sendable {
     /// Stops the thread (after its job) and closes the file.
     func finish() -> TransportError? {
         condition.lock()
-        while job != nil { condition.wait() }
+        while !queue.isEmpty || working { condition.wait() }
         stopping = true
         condition.broadcast()
         let descriptor = self.descriptor
@@ -176,16 +202,21 @@ final class BufferWriter: @unchecked Sendable {
     private func run() {
         while true {
             condition.lock()
-            while job == nil && !stopping { condition.wait() }
-            guard let (buffer, count) = job else {
+            while queue.isEmpty && !stopping { condition.wait() }
+            if queue.isEmpty {
                 condition.unlock()
                 return
             }
+            let (buffer, count) = queue.removeFirst()
+            working = true
+            // After a failure the rest is dropped unwritten, so the file and the hash keep agreeing.
+            let skip = failure != nil
             condition.unlock()
-            let error = write(buffer, count: count)
+            let error = skip ? nil : write(UnsafeRawBufferPointer(buffer), count: count)
             condition.lock()
             if let error, failure == nil { failure = error }
-            job = nil
+            working = false
+            finished.append(buffer)
             condition.broadcast()
             condition.unlock()
         }

@@ -131,28 +131,39 @@ public struct StoreVerifier: Sendable {
         return report
     }
 
+    struct Hashed: Sendable {
+        var digest: Digest
+        var result: Result<(Digest, Int64), FileSystemError>
+    }
+
     private func hashAll(_ digests: [Digest]) async -> [(Digest, Result<(Digest, Int64), FileSystemError>)] {
         let store = self.store
-        return await withTaskGroup(of: (Digest, Result<(Digest, Int64), FileSystemError>).self) { group in
-            var pending = digests.makeIterator()
+        return await withTaskGroup(of: Hashed.self) { group in
+            var next = 0
             var results: [(Digest, Result<(Digest, Int64), FileSystemError>)] = []
-            func startNext() {
-                guard let digest = pending.next() else { return }
-                group.addTask {
-                    do throws(FileSystemError) {
-                        let (actual, size) = try FileSystem.digest(ofFile: store.blobPath(digest), algorithm: digest.algorithm)
-                        return (digest, .success((actual, size)))
-                    } catch {
-                        return (digest, .failure(error))
-                    }
+            for _ in 0..<parallelism where next < digests.count {
+                let digest = digests[next]
+                next += 1
+                group.addTask { Self.hash(digest, store: store) }
+            }
+            for await hashed in group {
+                results.append((hashed.digest, hashed.result))
+                if next < digests.count {
+                    let digest = digests[next]
+                    next += 1
+                    group.addTask { Self.hash(digest, store: store) }
                 }
             }
-            for _ in 0..<parallelism { startNext() }
-            while let result = await group.next() {
-                results.append(result)
-                startNext()
-            }
             return results
+        }
+    }
+
+    // A plain function builds each child's result (see EndpointPuller.ensure for why).
+    private static func hash(_ digest: Digest, store: ContentStore) -> Hashed {
+        do {
+            return Hashed(digest: digest, result: .success(try FileSystem.digest(ofFile: store.blobPath(digest), algorithm: digest.algorithm)))
+        } catch {
+            return Hashed(digest: digest, result: .failure(error))
         }
     }
 

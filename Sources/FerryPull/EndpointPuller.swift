@@ -163,21 +163,16 @@ struct EndpointPuller {
         // "Already exists" is only for the known layers of an image that is new.
         let imageKnown = store.hasBlob(image.config.digest)
         let observer: any PullObserver = imageKnown ? KnownImageObserver(wrapped: self.observer) : self.observer
-        let results = await withTaskGroup(of: (Int, Result<BlobFetcher.Outcome, PullError>).self) { group in
+        let results = await withTaskGroup(of: BlobResult.self) { group in
             for (position, blob) in image.blobs.enumerated() {
-                let kind: ContentKind = position == 0 ? .config : .layer
                 group.addTask {
-                    do throws(PullError) {
-                        return (position, .success(try await blobs.ensure(
-                            blob, kind: kind, repository: repository, client: client, observer: observer)))
-                    } catch {
-                        return (position, .failure(error))
-                    }
+                    await Self.ensure(blob, position: position, repository: repository, blobs: blobs, client: client,
+                                      observer: observer)
                 }
             }
-            var collected: [(Int, Result<BlobFetcher.Outcome, PullError>)] = []
+            var collected: [BlobResult] = []
             for await result in group { collected.append(result) }
-            return collected.sorted { $0.0 < $1.0 }
+            return collected.sorted { $0.position < $1.position }.map { ($0.position, $0.result) }
         }
         for (position, result) in results {
             switch result {
@@ -193,6 +188,26 @@ struct EndpointPuller {
         }
         try checkConfig(image, platform: platform)
         return image.config.digest
+    }
+
+    struct BlobResult: Sendable {
+        var position: Int
+        var result: Result<BlobFetcher.Outcome, PullError>
+    }
+
+    // Children of the task group return a named struct built here, not a tuple from a typed-throws `do`/`catch` in
+    // the closure: the release build mangled such tuples' integers (see SyncEngine.listing).
+    private static func ensure(
+        _ blob: Descriptor, position: Int, repository: String, blobs: BlobFetcher, client: RegistryClient,
+        observer: any PullObserver
+    ) async -> BlobResult {
+        let kind: ContentKind = position == 0 ? .config : .layer
+        do {
+            let outcome = try await blobs.ensure(blob, kind: kind, repository: repository, client: client, observer: observer)
+            return BlobResult(position: position, result: .success(outcome))
+        } catch {
+            return BlobResult(position: position, result: .failure(error))
+        }
     }
 
     /// moby's config checks, for real image configs: the layer chain matches the manifest, and with one

@@ -317,29 +317,32 @@ public struct ImagePusher: Sendable {
         let store = self.store
         let chunkSize = self.chunkSize
         // Blobs in parallel, bounded; the first failure wins.
-        let results = await withTaskGroup(of: Result<(Descriptor, BlobPushOutcome), PushError>.self) { group in
-            var pending = tree.blobs.makeIterator()
-            var collected: [Result<(Descriptor, BlobPushOutcome), PushError>] = []
-            func startNext() {
-                guard let blob = pending.next() else { return }
+        let parallelBlobs = self.parallelBlobs
+        let results = await withTaskGroup(of: BlobPush.self) { group in
+            var next = 0
+            var collected: [BlobPush] = []
+            for _ in 0..<parallelBlobs where next < tree.blobs.count {
+                let blob = tree.blobs[next]
+                next += 1
                 group.addTask {
-                    let sources = (try? await ledger?.mountSources(registry: registryHost, digest: blob.digest)) ?? []
-                    do throws(RegistryError) {
-                        let outcome = try await client.pushBlob(
-                            repository, descriptor: blob, file: store.blobPath(blob.digest), mountFrom: sources,
-                            chunkSize: chunkSize)
-                        return .success((blob, outcome))
-                    } catch {
-                        return .failure(.registry(error))
+                    await Self.pushBlob(blob, repository: repository, client: client, store: store, ledger: ledger,
+                                        registry: registryHost, chunkSize: chunkSize)
+                }
+            }
+            for await result in group {
+                collected.append(result)
+                if case .failure = result.result {
+                    group.cancelAll()
+                } else if next < tree.blobs.count {
+                    let blob = tree.blobs[next]
+                    next += 1
+                    group.addTask {
+                        await Self.pushBlob(blob, repository: repository, client: client, store: store, ledger: ledger,
+                                            registry: registryHost, chunkSize: chunkSize)
                     }
                 }
             }
-            for _ in 0..<parallelBlobs { startNext() }
-            while let result = await group.next() {
-                collected.append(result)
-                if case .failure = result { group.cancelAll() } else { startNext() }
-            }
-            return collected
+            return collected.map(\.result)
         }
         for result in results {
             switch result {
@@ -372,6 +375,25 @@ public struct ImagePusher: Sendable {
             throw .registry(error)
         }
         return counts
+    }
+
+    struct BlobPush: Sendable {
+        var result: Result<(Descriptor, BlobPushOutcome), PushError>
+    }
+
+    // A plain function builds each child's result (see EndpointPuller.ensure for why).
+    private static func pushBlob(
+        _ blob: Descriptor, repository: String, client: RegistryClient, store: ContentStore, ledger: ReferenceStore?,
+        registry: String, chunkSize: Int64
+    ) async -> BlobPush {
+        let sources = (try? await ledger?.mountSources(registry: registry, digest: blob.digest)) ?? []
+        do {
+            let outcome = try await client.pushBlob(
+                repository, descriptor: blob, file: store.blobPath(blob.digest), mountFrom: sources, chunkSize: chunkSize)
+            return BlobPush(result: .success((blob, outcome)))
+        } catch {
+            return BlobPush(result: .failure(.registry(error)))
+        }
     }
 
     // MARK: Layout

@@ -46,6 +46,11 @@ public struct PushRunner: Sendable {
         public var signal: Int32?
     }
 
+    struct NumberedPush: Sendable {
+        var position: Int
+        var result: PushResult
+    }
+
     /// Pushes every stored reference accepted by `filter` and records the run.
     public func run(
         filter: @Sendable (ImageReference) -> Bool = { _ in true }, onPush: @Sendable (PushRecord) -> Void = { _ in }
@@ -73,20 +78,25 @@ public struct PushRunner: Sendable {
         let target = self.target
         let stop = self.stop
         var records: [Int: PushRecord] = [:]
-        await withTaskGroup(of: (Int, PushResult).self) { group in
-            var pending = entries.enumerated().makeIterator()
-            func startNext() {
-                guard stop.firedSignal == nil, let (position, (reference, descriptor)) = pending.next() else { return }
+        await withTaskGroup(of: NumberedPush.self) { group in
+            var next = 0
+            func start() {
+                guard stop.firedSignal == nil, next < entries.count else { return }
+                let position = next
+                let (reference, descriptor) = entries[position]
+                next += 1
                 group.addTask {
-                    (position, await pusher.attempt(reference, descriptor: descriptor, to: target, runID: runID))
+                    NumberedPush(
+                        position: position,
+                        result: await pusher.attempt(reference, descriptor: descriptor, to: target, runID: runID))
                 }
             }
-            for _ in 0..<jobs { startNext() }
-            while let (position, result) = await group.next() {
-                await pusher.record(result)
-                records[position] = result.record
-                onPush(result.record)
-                startNext()
+            for _ in 0..<jobs { start() }
+            for await numbered in group {
+                await pusher.record(numbered.result)
+                records[numbered.position] = numbered.result.record
+                onPush(numbered.result.record)
+                start()
             }
         }
         let pushes = records.keys.sorted().compactMap { records[$0] }

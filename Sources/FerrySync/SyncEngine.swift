@@ -139,30 +139,8 @@ public struct SyncEngine: Sendable {
     /// selectors against the registry's tag list (one `tags/list` per entry that needs it, through the endpoints).
     /// A failed listing is recorded as a failure of the entry; duplicates merge their targets and flags.
     func expand(runID: RunID, observer: any SyncObserver, tally: inout Tally) async throws(SyncAbort) -> [SyncItem] {
-        let puller = self.puller
-        let listings = await withTaskGroup(of: (Int, Result<[String], PullFailure>?).self) { group in
-            var results: [Int: Result<[String], PullFailure>] = [:]
-            var pending = list.images.enumerated().filter { $0.element.needsTagList }.makeIterator()
-            func startNext() -> Bool {
-                guard stop.firedSignal == nil, let (index, entry) = pending.next() else { return false }
-                group.addTask {
-                    do throws(PullFailure) {
-                        return (index, .success(try await puller.listTags(entry.source).0))
-                    } catch {
-                        return (index, error.kind == .cancelled ? nil : .failure(error))
-                    }
-                }
-                return true
-            }
-            for _ in 0..<options.jobs {
-                if !startNext() { break }
-            }
-            while let (index, result) = await group.next() {
-                if let result { results[index] = result }
-                _ = startNext()
-            }
-            return results
-        }
+        let listings = await listTags(
+            list.images.enumerated().filter { $0.element.needsTagList }.map { ($0.offset, $0.element.source) })
         var items: [SyncItem] = []
         var positions: [String: Int] = [:]
         for (index, entry) in list.images.enumerated() {
@@ -195,6 +173,45 @@ public struct SyncEngine: Sendable {
             }
         }
         return items
+    }
+
+    /// Lists the tags of each repository, at most `jobs` at once; a cancelled listing has no entry.
+    private func listTags(_ sources: [(Int, ImageReference)]) async -> [Int: Result<[String], PullFailure>] {
+        let puller = self.puller
+        let stop = self.stop
+        var results: [Int: Result<[String], PullFailure>] = [:]
+        await withTaskGroup(of: ListingResult.self) { group in
+            var next = 0
+            for _ in 0..<options.jobs where next < sources.count {
+                let (position, source) = sources[next]
+                next += 1
+                group.addTask { await Self.listing(puller, source, position: position) }
+            }
+            for await listing in group {
+                if let result = listing.result { results[listing.position] = result }
+                if next < sources.count, stop.firedSignal == nil {
+                    let (position, source) = sources[next]
+                    next += 1
+                    group.addTask { await Self.listing(puller, source, position: position) }
+                }
+            }
+        }
+        return results
+    }
+
+    struct ListingResult: Sendable {
+        var position: Int
+        var result: Result<[String], PullFailure>?
+    }
+
+    // A plain function rather than a typed-throws `do`/`catch` inside the child closure: the release build of that
+    // closure returned garbage positions (a Swift 6.3 optimizer fault, reproduced with `swift build -c release`).
+    private static func listing(_ puller: FallbackPuller, _ source: ImageReference, position: Int) async -> ListingResult {
+        do {
+            return ListingResult(position: position, result: .success(try await puller.listTags(source).0))
+        } catch {
+            return ListingResult(position: position, result: error.kind == .cancelled ? nil : .failure(error))
+        }
     }
 
     static func selection(_ platforms: MirrorConfig.PlatformSelection) -> FerryPull.PlatformSelection {

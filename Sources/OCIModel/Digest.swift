@@ -141,13 +141,11 @@ public enum DigestError: Error, Sendable, Equatable, CustomStringConvertible {
 /// An incremental hash whose state is a value: copying it snapshots the state, so a resumed
 /// download can continue hashing from the bytes already received.
 public struct DigestHasher: Sendable {
-    private enum State: Sendable {
-        case sha256(SHA256)
-        case sha384(SHA384)
-        case sha512(SHA512)
-    }
-
-    private var state: State
+    // One optional per algorithm rather than an enum with payloads: mutating a payload means copying it out and
+    // back, which makes swift-crypto copy its context on every update. Exactly one of these is set.
+    private var sha256: SHA256?
+    private var sha384: SHA384?
+    private var sha512: SHA512?
     /// The algorithm this hasher computes.
     public let algorithm: Digest.Algorithm
     /// Number of bytes hashed so far.
@@ -157,25 +155,19 @@ public struct DigestHasher: Sendable {
     public init(_ algorithm: Digest.Algorithm = .sha256) {
         self.algorithm = algorithm
         switch algorithm {
-        case .sha256: state = .sha256(SHA256())
-        case .sha384: state = .sha384(SHA384())
-        case .sha512: state = .sha512(SHA512())
+        case .sha256: sha256 = SHA256()
+        case .sha384: sha384 = SHA384()
+        case .sha512: sha512 = SHA512()
         }
     }
 
     /// Feeds `buffer` into the hash.
     public mutating func update(_ buffer: UnsafeRawBufferPointer) {
         count += Int64(buffer.count)
-        switch state {
-        case .sha256(var h):
-            h.update(bufferPointer: buffer)
-            state = .sha256(h)
-        case .sha384(var h):
-            h.update(bufferPointer: buffer)
-            state = .sha384(h)
-        case .sha512(var h):
-            h.update(bufferPointer: buffer)
-            state = .sha512(h)
+        switch algorithm {
+        case .sha256: sha256!.update(bufferPointer: buffer)
+        case .sha384: sha384!.update(bufferPointer: buffer)
+        case .sha512: sha512!.update(bufferPointer: buffer)
         }
     }
 
@@ -187,10 +179,10 @@ public struct DigestHasher: Sendable {
     /// The digest of everything fed so far; the hasher itself is unchanged.
     public func finalize() -> Digest {
         let hex: String
-        switch state {
-        case .sha256(let h): hex = Self.hex(h.finalize())
-        case .sha384(let h): hex = Self.hex(h.finalize())
-        case .sha512(let h): hex = Self.hex(h.finalize())
+        switch algorithm {
+        case .sha256: hex = Self.hex(sha256!.finalize())
+        case .sha384: hex = Self.hex(sha384!.finalize())
+        case .sha512: hex = Self.hex(sha512!.finalize())
         }
         // The hex is produced here with the algorithm's exact length, so validation cannot fail.
         return try! Digest(algorithm: algorithm, hex: hex)
