@@ -87,6 +87,7 @@ extension FerryCommand {
                 list: list, puller: puller, ledger: ledger,
                 options: SyncEngine.Options(jobs: 1, command: "pull", toolVersion: FerryCommand.version),
                 stop: stop, logger: env.logger)
+            if parsed.isNameOnly, !env.global.quiet { env.output.writeLine("Using default tag: latest") }
             let item = SyncItem(reference: parsed.taggedLatestIfNameOnly(), platforms: selection)
             let console = DockerStatusLines(output: env.output, errors: env.errors, quiet: env.global.quiet)
             let summary: SyncSummary
