@@ -5,7 +5,18 @@
 #ifndef FERRY_CCURL_SHIM_H
 #define FERRY_CCURL_SHIM_H
 
+// sync_file_range is a GNU extension; it must be requested before the first system header.
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <fcntl.h>
 #include <curl/curl.h>
+
+/// Starts writing `length` bytes at `offset` of `fd` to disk without waiting (`SYNC_FILE_RANGE_WRITE`), so the
+/// fsync before a downloaded blob becomes visible only waits for the last part. Returns 0 or -1 (errno set).
+static inline int ccurl_start_writeback(int fd, long long offset, long long length) {
+    return sync_file_range(fd, (off64_t)offset, (off64_t)length, SYNC_FILE_RANGE_WRITE);
+}
 
 /// `CURLOPT_WRITEFUNCTION` and `CURLOPT_HEADERFUNCTION`.
 typedef size_t (*ccurl_write_callback)(char *data, size_t size, size_t count, void *userdata);

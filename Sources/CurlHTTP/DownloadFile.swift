@@ -1,27 +1,32 @@
+internal import CCurl
 import FerryHTTP
 import Foundation
 import Glibc
 import OCIModel
+import Synchronization
 
 /// The destination of a 2xx download: an open file plus the hash over exactly the bytes it holds.
 ///
 /// curl hands the write callback at most 16 KiB at a time (`CURL_MAX_WRITE_SIZE`), so bytes are gathered in
-/// 1 MiB buffers. A full buffer goes to a writer thread that writes and hashes it while curl fills the next
-/// one: receiving, writing and SHA-256 then run on two cores instead of one. Up to ``maxBuffers`` buffers absorb
-/// moments when the writer lags, so curl keeps reading the socket; memory stays at those buffers whatever the blob
-/// size. Downloads smaller than one buffer never start the thread. Bytes are hashed only after `pwrite` put them in the file, so after
+/// 1 MiB buffers. For a large body a full buffer goes to a writer thread that writes and hashes it while curl fills
+/// the next one: receiving, writing and SHA-256 then run on two cores instead of one, and memory stays at two
+/// buffers whatever the blob size. A small body (under ``pipelineThreshold``) is written and hashed on curl's thread
+/// with one buffer: a thread per small layer would cost more memory and time than it saves. Bytes are hashed only after `pwrite` put them in the file, so after
 /// ``flush()`` `length` and `hasher` describe the same bytes and the caller can resume with `Range`.
 final class DownloadFile {
     /// Bytes gathered before one write.
     static let bufferSize = 1024 * 1024
-    /// Buffers per download at most: one filling, the rest queued for the writer.
-    static let maxBuffers = 4
+    /// Buffers per download at most: one filling, one being written.
+    static let maxBuffers = 2
+    /// Bodies larger than this are written and hashed on a second thread.
+    static let pipelineThreshold: Int64 = 8 << 20
 
     let path: String
     private let writer: BufferWriter
     private var allocated: [UnsafeMutableRawBufferPointer] = []
     private var current: UnsafeMutableRawBufferPointer
     private var buffered = 0
+    private let pipelined: Bool
 
     /// Bytes in the file, all of them covered by `hasher` (valid after ``flush()``).
     var length: Int64 { writer.length }
@@ -29,7 +34,7 @@ final class DownloadFile {
     var hasher: DigestHasher { writer.hasher }
 
     /// Opens `path` (creating it) and cuts it to `length` bytes, which `hasher` must already cover.
-    init(path: String, keeping length: Int64, hasher: DigestHasher) throws(TransportError) {
+    init(path: String, keeping length: Int64, hasher: DigestHasher, pipelined: Bool = true) throws(TransportError) {
         let descriptor = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw .fileIO(path: path, message: systemError(errno)) }
         if length > 0 {
@@ -52,13 +57,18 @@ final class DownloadFile {
         }
         self.path = path
         writer = BufferWriter(path: path, descriptor: descriptor, length: length, hasher: hasher)
-        current = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.bufferSize, alignment: 64)
-        allocated = [current]
+        guard let first = BufferPool.shared.take() else {
+            Glibc.close(descriptor)
+            throw .other(code: 27, message: "cannot map a download buffer: \(systemError(errno))")
+        }
+        current = first
+        allocated = [first]
+        self.pipelined = pipelined
     }
 
     deinit {
         _ = writer.finish()
-        for buffer in allocated { buffer.deallocate() }
+        for buffer in allocated { BufferPool.shared.give(buffer) }
     }
 
     /// Adds `bytes` at the end of the file; full buffers go to the writer thread.
@@ -79,10 +89,17 @@ final class DownloadFile {
     /// Queues the full current buffer for the writer and continues in a free one: a buffer the writer finished, a
     /// new one while fewer than ``maxBuffers`` exist, else the next one the writer finishes.
     private func handOff() -> TransportError? {
+        guard pipelined else {
+            defer { buffered = 0 }
+            return writer.writeNow(UnsafeRawBufferPointer(current), count: buffered)
+        }
         if let error = writer.submit(current, count: buffered) { return error }
         if allocated.count < Self.maxBuffers, !writer.hasFinishedBuffer {
-            current = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.bufferSize, alignment: 64)
-            allocated.append(current)
+            guard let buffer = BufferPool.shared.take() else {
+                return .other(code: 27, message: "cannot map a download buffer: \(systemError(errno))")
+            }
+            current = buffer
+            allocated.append(buffer)
         } else {
             switch writer.takeFinishedBuffer() {
             case .success(let buffer): current = buffer
@@ -224,6 +241,12 @@ final class BufferWriter: @unchecked Sendable {
 
     private func write(_ buffer: UnsafeRawBufferPointer, count: Int) -> TransportError? {
         guard let base = buffer.baseAddress else { return nil }
+        let start = length
+        defer {
+            // The store fsyncs a blob before renaming it into blobs/; starting writeback of each buffer now
+            // overlaps that disk work with the transfer. A failure here only loses the head start.
+            if length > start { _ = ccurl_start_writeback(descriptor, start, length - start) }
+        }
         var done = 0
         while done < count {
             let written = pwrite(descriptor, base + done, count - done, off_t(length))
@@ -236,5 +259,40 @@ final class BufferWriter: @unchecked Sendable {
             done += written
         }
         return nil
+    }
+}
+
+/// 1 MiB download buffers shared by every download of the process and reused: fresh memory for each download cost
+/// page faults, and malloc kept freed blocks in per-thread arenas, which a sync of many images held as resident
+/// memory. Buffers are mapped straight from the kernel; at most ``retained`` stay mapped when idle.
+final class BufferPool: Sendable {
+    /// The process's pool.
+    static let shared = BufferPool(retained: 16)
+
+    // Addresses rather than buffer pointers, which are not Sendable; every buffer is DownloadFile.bufferSize long.
+    private let free = Mutex<[UInt]>([])
+    private let retained: Int
+
+    init(retained: Int) { self.retained = retained }
+
+    /// A buffer from the pool, or a new mapping; nil when the kernel has no memory to map.
+    func take() -> UnsafeMutableRawBufferPointer? {
+        if let address = free.withLock({ $0.popLast() }), let pointer = UnsafeMutableRawPointer(bitPattern: address) {
+            return UnsafeMutableRawBufferPointer(start: pointer, count: DownloadFile.bufferSize)
+        }
+        let address = mmap(nil, DownloadFile.bufferSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        guard let address, address != MAP_FAILED else { return nil }
+        return UnsafeMutableRawBufferPointer(start: address, count: DownloadFile.bufferSize)
+    }
+
+    /// Returns a buffer; beyond ``retained`` idle buffers it is unmapped.
+    func give(_ buffer: UnsafeMutableRawBufferPointer) {
+        guard let base = buffer.baseAddress else { return }
+        let kept = free.withLock { list -> Bool in
+            guard list.count < retained else { return false }
+            list.append(UInt(bitPattern: base))
+            return true
+        }
+        if !kept { munmap(base, buffer.count) }
     }
 }

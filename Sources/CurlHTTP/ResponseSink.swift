@@ -151,7 +151,10 @@ final class DownloadSink: ResponseSink {
         }
         let hasher = start == 0 ? DigestHasher(request.hasher.algorithm) : request.hasher
         do {
-            state = .writing(try DownloadFile(path: request.destination, keeping: start, hasher: hasher))
+            // Unknown lengths count as large: a chunked body may be a layer of any size.
+            let pipelined = (head.contentLength ?? Int64.max) > DownloadFile.pipelineThreshold
+            state = .writing(
+                try DownloadFile(path: request.destination, keeping: start, hasher: hasher, pipelined: pipelined))
             return nil
         } catch {
             // A file that cannot take the resumed bytes (e.g. shorter than `offset`) is emptied if possible, so
