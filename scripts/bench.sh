@@ -143,7 +143,7 @@ sha_ni=$(grep -qw sha_ni /proc/cpuinfo && echo yes || echo no)
 HEADER=$(
     echo "ferry benchmarks — $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
     echo "machine: nproc=$(nproc), CPU: ${cpu_model:-unknown} (sha_ni: $sha_ni), $(awk '/MemTotal/ { printf "%.0f GiB RAM", $2 / 1048576 }' /proc/meminfo), load average: $(cut -d' ' -f1-3 /proc/loadavg)"
-    echo "commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet HEAD 2>/dev/null || echo ' (modified)'), rounds: $REPEAT (figures 1-3), $SYNC_REPEAT (4-7); medians, ferry and reference alternate"
+    echo "commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet HEAD 2>/dev/null || echo ' (modified)'), rounds: $REPEAT (figures 1-3), $SYNC_REPEAT (4-11); medians, ferry and reference alternate"
     echo "tools: $(openssl version | cut -d' ' -f1-2), $(curl --version | head -n1 | cut -d' ' -f1-2), $(skopeo --version), $(docker-registry --version 2>/dev/null | awk '{ print $1, $3 }')"
 )
 echo "$HEADER"
@@ -318,6 +318,116 @@ SKOPEO_NOOP_REQ=$(printf '%s\n' "$skopeo_noop_requests" | grep -c . || true)
 SKOPEO_NOOP_DETAIL=$(printf '%s\n' "$skopeo_noop_requests" | grep . | summarize_requests || true)
 
 # ---------------------------------------------------------------------------------------------------------------
+echo "== 8. registry -> store -> registry: ferry sync with a registry target vs skopeo sync --all registry to registry"
+# An empty docker-registry on a free 127.0.0.1 port, with a config written here; registry.env like the devtool's.
+# It logs warnings only: at info level the registry spends much of its CPU on request logs, and on this 2-core
+# machine a push is bound by the receiving registry's CPU (the same for ferry and skopeo).
+start_empty_registry() {
+    local dir=$1 port i
+    mkdir -p "$dir/data"
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    cat >"$dir/config.yml" <<EOF
+version: 0.1
+log: {level: warn, accesslog: {disabled: true}}
+storage: {filesystem: {rootdirectory: $dir/data}, delete: {enabled: true}}
+http: {addr: "127.0.0.1:$port", secret: bench}
+EOF
+    env -u REGISTRY_HTTP_ADDR docker-registry serve "$dir/config.yml" >"$dir/registry.log" 2>&1 &
+    printf 'PID=%s\nHOST=127.0.0.1:%s\nLOG=%s\n' "$!" "$port" "$dir/registry.log" >"$dir/registry.env"
+    REGISTRY_DIRS+=("$dir")
+    # At warning level the registry does not log "listening on": ask it instead.
+    for i in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$port/v2/" && return 0; sleep 0.1; done
+    die "registry in $dir did not start"
+}
+# skopeo's source list: every repository with its tags, plain HTTP.
+{
+    printf '%s:\n  tls-verify: false\n  images:\n' "$SET_HOST"
+    cut -f1 "$SET/images.tsv" | awk '{ i = match($0, /:[^:\/]*$/); repo = substr($0, 1, i - 1); tag = substr($0, i + 1)
+        sub(/^[^\/]*\//, "", repo); if (!(repo in tags)) order[++n] = repo; tags[repo] = tags[repo] (tags[repo] == "" ? "" : ", ") "\"" tag "\"" }
+        END { for (k = 1; k <= n; k++) printf "    %s: [%s]\n", order[k], tags[order[k]] }'
+} >"$WORK/skopeo-sync.yaml"
+relay_ferry=() ; relay_skopeo=() ; relay_ferry_cpu=() ; relay_skopeo_cpu=() ; relay_target_cpu=()
+# CPU seconds a registry process has used so far (utime + stime from /proc).
+registry_cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat"; }
+relay_ferry_round() {
+    local target=$WORK/target-ferry-$1 store=$WORK/relay-store-$1 host
+    start_empty_registry "$target"; host=$(envval "$target/registry.env" HOST)
+    {
+        printf 'version: 1\nregistries:\n  %s:\n    tls: plain-http\n  %s:\n    tls: plain-http\n' "$SET_HOST" "$host"
+        printf 'targets:\n  internal:\n    registry: "%s"\n    prefix: mirror\n' "$host"
+        sed -n '/^images:/,$p' "$WORK/set.yaml" | sed 's/^    platforms: all$/    platforms: all\n    targets: [internal]/'
+    } >"$WORK/relay-$1.yaml"
+    rm -rf "$store"
+    local pid before
+    pid=$(envval "$target/registry.env" PID); before=$(registry_cpu "$pid")
+    must "$WORK/relay-ferry-$1.log" "$FERRY" sync --store "$store" --config "$WORK/relay-$1.yaml"
+    [ "$(grep -c '^  pushed ' "$WORK/relay-ferry-$1.log")" = "$NREFS" ] || die "ferry pushed fewer than $NREFS references (see $WORK/relay-ferry-$1.log)"
+    relay_ferry+=("$T_WALL"); relay_ferry_cpu+=("$T_CPU"); relay_target_cpu+=("$(calc "$(registry_cpu "$pid") - $before" 2)")
+    stop_pid "$(envval "$target/registry.env" PID)"; rm -rf "$store" "$target"
+}
+relay_skopeo_round() {
+    local target=$WORK/target-skopeo-$1 host
+    start_empty_registry "$target"; host=$(envval "$target/registry.env" HOST)
+    must "$WORK/relay-skopeo-$1.log" skopeo sync --all --src yaml --dest docker --dest-tls-verify=false \
+        "$WORK/skopeo-sync.yaml" "$host/mirror"
+    relay_skopeo+=("$T_WALL"); relay_skopeo_cpu+=("$T_CPU")
+    stop_pid "$(envval "$target/registry.env" PID)"; rm -rf "$target"
+}
+for round in $(seq "$SYNC_REPEAT"); do
+    if [ $((round % 2)) = 1 ]; then relay_skopeo_round "$round"; relay_ferry_round "$round"; else relay_ferry_round "$round"; relay_skopeo_round "$round"; fi
+    progress "round $round: skopeo sync ${relay_skopeo[-1]}s, ferry sync + push ${relay_ferry[-1]}s"
+done
+RELAY_FERRY=$(printf '%s\n' "${relay_ferry[@]}" | median)
+RELAY_SKOPEO=$(printf '%s\n' "${relay_skopeo[@]}" | median)
+RELAY_FERRY_CPU=$(printf '%s\n' "${relay_ferry_cpu[@]}" | median)
+RELAY_SKOPEO_CPU=$(printf '%s\n' "${relay_skopeo_cpu[@]}" | median)
+RELAY_TARGET_CPU=$(printf '%s\n' "${relay_target_cpu[@]}" | median)
+
+# ---------------------------------------------------------------------------------------------------------------
+echo "== 9.-11. export and import of the synced store: ferry export/import vs tar + openssl sha256 of the same files"
+BUNDLE_STORE=$WORK/bundle-store
+must "$WORK/bundle-sync.log" "$FERRY" sync --store "$BUNDLE_STORE" --config "$WORK/set.yaml"
+bundle_bytes=$(du -sb "$BUNDLE_STORE/blobs" | cut -f1)
+export_t=() ; export_rss=() ; import_t=() ; import_rss=() ; tar_t=() ; untar_t=()
+# The reference: what a careful person would do by hand — write the tar, then hash it (and the reverse).
+tar_reference() { tar -cf "$2" -C "$1" oci-layout index.json blobs && openssl dgst -sha256 "$2" >/dev/null; }
+untar_reference() { openssl dgst -sha256 "$1" >/dev/null && mkdir -p "$2" && tar -xf "$1" -C "$2"; }
+export -f tar_reference untar_reference
+bundle_round() {
+    local bundle=$WORK/bundle-$1.tar reference=$WORK/reference-$1.tar imported=$WORK/imported-$1 untarred=$WORK/untarred-$1
+    rm -rf "$bundle" "$bundle".* "$reference" "$imported" "$untarred"
+    must "$WORK/export-$1.log" "$FERRY" export --store "$BUNDLE_STORE" --to "$bundle"
+    export_t+=("$T_WALL"); export_rss+=("$T_RSS")
+    must "$WORK/tar-$1.log" bash -c 'tar_reference "$1" "$2"' _ "$BUNDLE_STORE" "$reference"
+    tar_t+=("$T_WALL")
+    must "$WORK/import-$1.log" "$FERRY" import --store "$imported" "$bundle"
+    [ "$(ls "$imported/blobs/sha256" | wc -l)" = "$(ls "$BUNDLE_STORE/blobs/sha256" | wc -l)" ] || die "import stored a different number of blobs"
+    import_t+=("$T_WALL"); import_rss+=("$T_RSS")
+    must "$WORK/untar-$1.log" bash -c 'untar_reference "$1" "$2"' _ "$reference" "$untarred"
+    untar_t+=("$T_WALL")
+    rm -rf "$bundle" "$bundle".* "$reference" "$imported" "$untarred"
+}
+for round in $(seq "$SYNC_REPEAT"); do
+    bundle_round "$round"
+    progress "round $round: export ${export_t[-1]}s vs tar + sha256 ${tar_t[-1]}s; import ${import_t[-1]}s vs sha256 + untar ${untar_t[-1]}s"
+done
+# Memory independent of bundle size: the same figures for a bundle of one repository.
+SMALL_STORE=$WORK/small-store
+must "$WORK/small-sync.log" "$FERRY" sync --store "$SMALL_STORE" --config "$WORK/set.yaml" --only "*/repo-00"
+must "$WORK/small-export.log" "$FERRY" export --store "$SMALL_STORE" --to "$WORK/small.tar"
+SMALL_EXPORT_RSS=$T_RSS
+must "$WORK/small-import.log" "$FERRY" import --store "$WORK/small-imported" "$WORK/small.tar"
+SMALL_IMPORT_RSS=$T_RSS
+small_bytes_mb=$(calc "$(du -sb "$SMALL_STORE/blobs" | cut -f1) / 1e6" 1)
+rm -rf "$SMALL_STORE" "$WORK/small.tar"* "$WORK/small-imported" "$BUNDLE_STORE"
+EXPORT_FERRY=$(printf '%s\n' "${export_t[@]}" | median)
+IMPORT_FERRY=$(printf '%s\n' "${import_t[@]}" | median)
+TAR_REF=$(printf '%s\n' "${tar_t[@]}" | median)
+UNTAR_REF=$(printf '%s\n' "${untar_t[@]}" | median)
+EXPORT_RSS=$(printf '%s\n' "${export_rss[@]}" | sort -n | tail -n1)
+IMPORT_RSS=$(printf '%s\n' "${import_rss[@]}" | sort -n | tail -n1)
+
+# ---------------------------------------------------------------------------------------------------------------
 # verdict VALUE OP LIMIT -> PASS or MISS
 verdict() { awk -v v="$1" -v l="$3" -v op="$2" 'BEGIN { ok = (op == ">=") ? v >= l : (op == "<=") ? v <= l : (op == "<") ? v < l : v == l; print ok ? "PASS" : "MISS" }'; }
 mib() { calc "$1 / 1024" 1; }
@@ -328,6 +438,10 @@ PULL_RATIO=$(calc "100 * $PULL_CURL / $PULL_FERRY")
 PULL_RSS_RATIO=$(calc "$PULL_RSS / $PULL_CURL_RSS" 1)
 SYNC_RATIO=$(calc "100 * $SYNC_FERRY / $SYNC_SKOPEO")
 NOOP_RATIO=$(calc "100 * $NOOP_FERRY / $NOOP_SKOPEO")
+RELAY_RATIO=$(calc "100 * $RELAY_FERRY / $RELAY_SKOPEO")
+EXPORT_RATIO=$(calc "100 * $TAR_REF / $EXPORT_FERRY")
+IMPORT_RATIO=$(calc "100 * $UNTAR_REF / $IMPORT_FERRY")
+BUNDLE_RSS=$(( EXPORT_RSS > IMPORT_RSS ? EXPORT_RSS : IMPORT_RSS ))
 SYNC_RSS_RATIO=$(calc "$SYNC_RSS / $SKOPEO_RSS" 1)
 blob_mb=$(calc "$blob_bytes / 1e6" 1)
 
@@ -351,6 +465,14 @@ TABLE=$(
     row "7 requests of the no-op re-sync" "$NOOP_REQ ($NOOP_HEAD HEAD)" "$SKOPEO_NOOP_REQ skopeo" \
         "$(calc "100 * $NOOP_REQ / ($SKOPEO_NOOP_REQ > 0 ? $SKOPEO_NOOP_REQ : 1)" 0)%" "$NREFS HEAD" \
         "$( [ "$NOOP_REQ" = "$NREFS" ] && [ "$NOOP_HEAD" = "$NREFS" ] && echo PASS || echo MISS)"
+    row "8 registry->store->registry, s" "$RELAY_FERRY" "$RELAY_SKOPEO skopeo sync" "$RELAY_RATIO%" "<= 50%" \
+        "$(verdict "$RELAY_RATIO" "<=" 50)"
+    row "9 export $(calc "$bundle_bytes / 1e6" 0) MB, s" "$EXPORT_FERRY" "$TAR_REF tar+sha256" "$EXPORT_RATIO%" ">= 80%" \
+        "$(verdict "$EXPORT_RATIO" ">=" 80)"
+    row "10 import $(calc "$bundle_bytes / 1e6" 0) MB, s" "$IMPORT_FERRY" "$UNTAR_REF sha256+untar" "$IMPORT_RATIO%" ">= 80%" \
+        "$(verdict "$IMPORT_RATIO" ">=" 80)"
+    row "11 peak RSS export/import, MiB" "$(mib "$EXPORT_RSS") / $(mib "$IMPORT_RSS")" \
+        "$(mib "$SMALL_EXPORT_RSS") / $(mib "$SMALL_IMPORT_RSS") small" "-" "< 64 MiB" "$(verdict "$(mib "$BUNDLE_RSS")" "<" 64)"
 )
 NOTES=$(
     echo "notes:"
@@ -364,6 +486,14 @@ NOTES=$(
     echo "     reference-store setup, manifest and config, fsync of the blob, index.json and the ledger record"
     echo "  3, 6: largest peak RSS (VmHWM, GNU time %M) over the rounds; the reference column is informative"
     echo "  4, 5: skopeo = one 'skopeo copy --all' process per reference, sequentially, into one OCI layout"
+    echo "  8: ferry = one 'ferry sync' pulling the $NREFS references into an empty store and pushing each to an empty"
+    echo "     registry right after; skopeo = one 'skopeo sync --all' of the same references registry to registry;"
+    echo "     each round gets fresh, empty target registries (logging warnings only, for both tools). CPU s: ferry"
+    echo "     $RELAY_FERRY_CPU, skopeo $RELAY_SKOPEO_CPU; the receiving registry alone used $RELAY_TARGET_CPU CPU s during ferry's run:"
+    echo "     with both registries on these 2 cores, the receiving registry bounds how fast any client can push"
+    echo "  9, 10: reference = tar -cf then openssl dgst -sha256 of the tar (export), and the reverse (import); ferry"
+    echo "     checksums every part and verifies every blob's digest on both sides"
+    echo "  11: peak RSS of export / import of the full bundle; 'small' = a bundle of one repository ($(calc "$small_bytes_mb" 1) MB)"
     echo "  7: ferry: ${NOOP_DETAIL:-none}; skopeo: ${SKOPEO_NOOP_DETAIL:-none}"
     echo "  CPU s (user + system, medians): pull ferry $PULL_CPU, curl $PULL_CURL_CPU; first sync ferry $SYNC_CPU, skopeo $SKOPEO_CPU ($(calc "100 * $SYNC_CPU / $SKOPEO_CPU" 0)%);"
     echo "     no-op ferry $NOOP_CPU, skopeo $SKOPEO_NOOP_CPU ($(calc "100 * $NOOP_CPU / $SKOPEO_NOOP_CPU" 0)%); the registry's own CPU is not counted"

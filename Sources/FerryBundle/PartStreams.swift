@@ -2,6 +2,7 @@ import FerrySystem
 import Foundation
 import Ledger
 import OCIModel
+import Synchronization
 
 /// The size of the one buffer each direction streams through; memory does not grow with the bundle.
 let streamBufferSize = 1 << 20
@@ -17,34 +18,43 @@ struct WrittenPart {
 }
 
 /// Writes a byte stream into one file, or into parts of at most `splitSize` bytes, hashing each part as it is
-/// written. Everything goes through one fixed buffer; a part is flushed to disk before the next is opened.
+/// written.
+///
+/// Bytes gather in one of two buffers; a full buffer goes to a writer thread that hashes it into the part's
+/// checksum and writes it, while the exporter reads and verifies the next blob into the other buffer. Export hashes
+/// every byte twice (the blob's own digest and the part's), so the two hashes then run on two cores. Memory stays
+/// at two buffers whatever the bundle size.
 final class PartStreamWriter {
-    private let file: String
-    private let splitSize: Int64?
-    private let buffer: UnsafeMutableRawBufferPointer
+    private let flusher: PartFlusher
+    private var buffers: [UnsafeMutableRawBufferPointer]
+    private var current = 0
     private var filled = 0
-    private var current: (file: WritableFile, number: Int, size: Int64, hasher: DigestHasher)?
-    private(set) var written: [WrittenPart] = []
     /// Bytes accepted so far.
     private(set) var offset: Int64 = 0
+    /// Every part written; complete after ``finish()``.
+    var written: [WrittenPart] { flusher.written }
 
     /// A writer for `file` (one tar) or, with `splitSize`, `file.part0001`, … Files are created as
     /// `<final name>.partial` and renamed by the caller once everything succeeded.
     init(file: String, splitSize: Int64?) {
-        self.file = file
-        self.splitSize = splitSize
-        buffer = .allocate(byteCount: streamBufferSize, alignment: 4096)
+        flusher = PartFlusher(file: file, splitSize: splitSize)
+        buffers = [
+            .allocate(byteCount: streamBufferSize, alignment: 4096), .allocate(byteCount: streamBufferSize, alignment: 4096),
+        ]
     }
 
-    deinit { buffer.deallocate() }
+    deinit {
+        flusher.stop()
+        for buffer in buffers { buffer.deallocate() }
+    }
 
     /// Appends `bytes`.
     func write(_ bytes: UnsafeRawBufferPointer) throws(FileSystemError) {
         var rest = bytes
         while !rest.isEmpty {
-            if filled == buffer.count { try flush() }
-            let count = min(rest.count, buffer.count - filled)
-            UnsafeMutableRawBufferPointer(rebasing: buffer[filled..<(filled + count)]).copyMemory(
+            if filled == streamBufferSize { try handOff() }
+            let count = min(rest.count, streamBufferSize - filled)
+            UnsafeMutableRawBufferPointer(rebasing: buffers[current][filled..<(filled + count)]).copyMemory(
                 from: UnsafeRawBufferPointer(rebasing: rest[0..<count]))
             filled += count
             offset += Int64(count)
@@ -72,67 +82,173 @@ final class PartStreamWriter {
     ) throws(BundleError)
         -> Int
     {
-        if filled == buffer.count {
-            do { try flush() } catch { throw .io(error) }
+        if filled == streamBufferSize {
+            do { try handOff() } catch { throw .io(error) }
         }
-        let space = min(limit, buffer.count - filled)
-        let count = try body(UnsafeMutableRawBufferPointer(rebasing: buffer[filled..<(filled + space)]))
+        let space = min(limit, streamBufferSize - filled)
+        let count = try body(UnsafeMutableRawBufferPointer(rebasing: buffers[current][filled..<(filled + space)]))
         filled += count
         offset += Int64(count)
         return count
     }
 
-    /// Writes the buffer out, cutting parts where `splitSize` says.
-    private func flush() throws(FileSystemError) {
-        var start = 0
-        while start < filled {
-            if current == nil {
-                let number = written.count + 1
-                let path = splitSize == nil ? file : BundleFiles.partPath(for: file, number: number)
-                current = (try WritableFile(path: path + ".partial", truncate: true), number, 0, DigestHasher(.sha256))
-            }
-            let room = splitSize.map { Int(min(Int64(filled - start), $0 - current!.size)) } ?? (filled - start)
-            let chunk = UnsafeRawBufferPointer(rebasing: buffer[start..<(start + room)])
-            current!.hasher.update(chunk)
-            try current!.file.write(chunk)
-            current!.size += Int64(room)
-            start += room
-            if let splitSize, current!.size == splitSize { try closePart() }
-        }
+    /// Queues the full buffer for the writer thread and continues in the other one, which the thread has finished
+    /// with (it takes a buffer only after the previous one is written).
+    private func handOff() throws(FileSystemError) {
+        guard filled > 0 else { return }
+        try flusher.submit(UnsafeRawBufferPointer(rebasing: buffers[current][0..<filled]))
+        current = 1 - current
         filled = 0
-    }
-
-    private func closePart() throws(FileSystemError) {
-        guard let part = current else { return }
-        current = nil
-        try part.file.sync()
-        part.file.close()
-        let path = splitSize == nil ? file : BundleFiles.partPath(for: file, number: part.number)
-        written.append(
-            WrittenPart(
-                temporaryPath: path + ".partial", path: path,
-                part: BundlePart(name: BundleFiles.name(path), size: part.size, sha256: part.hasher.finalize())))
     }
 
     /// Flushes and closes the last part; returns every part written.
     func finish() throws(FileSystemError) -> [WrittenPart] {
-        try flush()
-        try closePart()
-        return written
+        try handOff()
+        try flusher.finish()
+        return flusher.written
     }
 
     /// Closes and deletes everything written (after a failure).
     func discard() {
-        current?.file.close()
-        if let current {
-            let path = splitSize == nil ? file : BundleFiles.partPath(for: file, number: current.number)
-            try? FileSystem.removeFile(path + ".partial")
+        flusher.discard()
+    }
+}
+
+/// The writer thread of a ``PartStreamWriter``: hashes and writes queued buffers in order, cutting parts.
+///
+/// Hand-off uses two semaphores (one buffer in flight at a time); the part state sits behind a mutex that only the
+/// thread takes while buffers are in flight and only the owner takes once the thread is idle.
+final class PartFlusher: Sendable {
+    private struct Parts {
+        var current: (file: WritableFile, number: Int, size: Int64, hasher: DigestHasher)?
+        var written: [WrittenPart] = []
+    }
+
+    private let file: String
+    private let splitSize: Int64?
+    private let parts = Mutex(Parts())
+    // A buffer address and length, or nil to stop the thread.
+    private let queue = Mutex<[(UInt, Int)?]>([])
+    private let failure = Mutex<FileSystemError?>(nil)
+    private let itemReady = DispatchSemaphore(value: 0)
+    private let slotFree = DispatchSemaphore(value: 1)
+    private let started = Mutex(false)
+
+    init(file: String, splitSize: Int64?) {
+        self.file = file
+        self.splitSize = splitSize
+    }
+
+    /// Every part written so far (complete once idle).
+    var written: [WrittenPart] { parts.withLock { $0.written } }
+
+    /// Queues `bytes` once the previous buffer is written; reports an earlier failure instead.
+    func submit(_ bytes: UnsafeRawBufferPointer) throws(FileSystemError) {
+        slotFree.wait()
+        if let error = failure.withLock({ $0 }) {
+            slotFree.signal()
+            throw error
         }
-        current = nil
-        for part in written {
-            try? FileSystem.removeFile(part.temporaryPath)
-            try? FileSystem.removeFile(part.path)
+        let launch = started.withLock { running -> Bool in
+            defer { running = true }
+            return !running
         }
+        if launch {
+            let thread = Thread { [self] in run() }
+            thread.name = "ferry-bundle-writer"
+            thread.start()
+        }
+        queue.withLock { $0.append((UInt(bitPattern: bytes.baseAddress), bytes.count)) }
+        itemReady.signal()
+    }
+
+    /// Waits until the last queued buffer is written.
+    private func drain() {
+        slotFree.wait()
+        slotFree.signal()
+    }
+
+    /// Waits for the thread, then closes the last part.
+    func finish() throws(FileSystemError) {
+        drain()
+        if let error = failure.withLock({ $0 }) { throw error }
+        try parts.withLock { (state: inout Parts) throws(FileSystemError) in try Self.closePart(&state, file, splitSize) }
+    }
+
+    /// Stops the thread (after its current buffer).
+    func stop() {
+        guard started.withLock({ $0 }) else { return }
+        drain()
+        queue.withLock { $0.append(nil) }
+        itemReady.signal()
+    }
+
+    /// Deletes everything written (after a failure).
+    func discard() {
+        drain()
+        parts.withLock { state in
+            state.current?.file.close()
+            if let current = state.current {
+                let path = splitSize == nil ? file : BundleFiles.partPath(for: file, number: current.number)
+                try? FileSystem.removeFile(path + ".partial")
+            }
+            state.current = nil
+            for part in state.written {
+                try? FileSystem.removeFile(part.temporaryPath)
+                try? FileSystem.removeFile(part.path)
+            }
+        }
+    }
+
+    private func run() {
+        while true {
+            itemReady.wait()
+            guard let item = queue.withLock({ $0.removeFirst() }) else { return }
+            if failure.withLock({ $0 }) == nil, let base = UnsafeRawPointer(bitPattern: item.0) {
+                let bytes = UnsafeRawBufferPointer(start: base, count: item.1)
+                do throws(FileSystemError) {
+                    try parts.withLock { (state: inout Parts) throws(FileSystemError) in
+                        try Self.write(bytes, into: &state, file, splitSize)
+                    }
+                } catch {
+                    failure.withLock { $0 = $0 ?? error }
+                }
+            }
+            slotFree.signal()
+        }
+    }
+
+    /// Writes `bytes`, cutting parts where `splitSize` says.
+    private static func write(
+        _ bytes: UnsafeRawBufferPointer, into state: inout Parts, _ file: String, _ splitSize: Int64?
+    ) throws(FileSystemError) {
+        var start = 0
+        while start < bytes.count {
+            if state.current == nil {
+                let number = state.written.count + 1
+                let path = splitSize == nil ? file : BundleFiles.partPath(for: file, number: number)
+                state.current = (try WritableFile(path: path + ".partial", truncate: true), number, 0, DigestHasher(.sha256))
+            }
+            let room = splitSize.map { Int(min(Int64(bytes.count - start), $0 - state.current!.size)) } ?? (bytes.count - start)
+            let chunk = UnsafeRawBufferPointer(rebasing: bytes[start..<(start + room)])
+            state.current!.hasher.update(chunk)
+            try state.current!.file.write(chunk)
+            state.current!.size += Int64(room)
+            start += room
+            if let splitSize, state.current!.size == splitSize { try closePart(&state, file, splitSize) }
+        }
+    }
+
+    private static func closePart(_ state: inout Parts, _ file: String, _ splitSize: Int64?) throws(FileSystemError) {
+        guard let part = state.current else { return }
+        state.current = nil
+        try part.file.sync()
+        part.file.close()
+        let path = splitSize == nil ? file : BundleFiles.partPath(for: file, number: part.number)
+        state.written.append(
+            WrittenPart(
+                temporaryPath: path + ".partial", path: path,
+                part: BundlePart(name: BundleFiles.name(path), size: part.size, sha256: part.hasher.finalize())))
     }
 }
 
