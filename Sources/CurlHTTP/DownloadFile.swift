@@ -56,7 +56,8 @@ final class DownloadFile {
             throw .fileIO(path: path, message: message)
         }
         self.path = path
-        writer = BufferWriter(path: path, descriptor: descriptor, length: length, hasher: hasher)
+        writer = BufferWriter(
+            path: path, descriptor: descriptor, length: length, hasher: hasher, startsWriteback: pipelined)
         guard let first = BufferPool.shared.take() else {
             Glibc.close(descriptor)
             throw .other(code: 27, message: "cannot map a download buffer: \(systemError(errno))")
@@ -150,12 +151,14 @@ final class BufferWriter: @unchecked Sendable {
     private var failure: TransportError?
     private var started = false
     private var stopping = false
+    private let startsWriteback: Bool
 
-    init(path: String, descriptor: Int32, length: Int64, hasher: DigestHasher) {
+    init(path: String, descriptor: Int32, length: Int64, hasher: DigestHasher, startsWriteback: Bool) {
         self.path = path
         self.descriptor = descriptor
         self.length = length
         self.hasher = hasher
+        self.startsWriteback = startsWriteback
     }
 
     /// Queues `count` bytes of `buffer`; returns an earlier failure instead.
@@ -243,9 +246,9 @@ final class BufferWriter: @unchecked Sendable {
         guard let base = buffer.baseAddress else { return nil }
         let start = length
         defer {
-            // The store fsyncs a blob before renaming it into blobs/; starting writeback of each buffer now
-            // overlaps that disk work with the transfer. A failure here only loses the head start.
-            if length > start { _ = ccurl_start_writeback(descriptor, start, length - start) }
+            // The store fsyncs a blob before renaming it into blobs/; for a large blob, starting writeback of each
+            // buffer now overlaps that disk work with the transfer. A failure here only loses the head start.
+            if startsWriteback, length > start { _ = ccurl_start_writeback(descriptor, start, length - start) }
         }
         var done = 0
         while done < count {
