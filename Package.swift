@@ -38,7 +38,7 @@ let package = Package(
         .target(name: "LayoutStore", dependencies: ["OCIModel", "FerrySystem"]),
         // The only target that sees SQL.
         .target(name: "Ledger", dependencies: ["OCIModel", grdb]),
-        .target(name: "MirrorConfig", dependencies: ["OCIModel", yams]),
+        .target(name: "MirrorConfig", dependencies: ["OCIModel", "FerrySystem", yams]),
         .target(name: "FerryPull", dependencies: ["OCIModel", "FerryHTTP", "OCIRegistry", "LayoutStore", logging]),
         .target(
             name: "FerryPush",
@@ -74,6 +74,7 @@ let package = Package(
         .executableTarget(name: "ferry-bench", dependencies: ["OCIModel", "FerrySystem"], path: "Benchmarks/FerryBench"),
 
         .testTarget(name: "OCIModelTests", dependencies: ["OCIModel"]),
+        .testTarget(name: "FerrySystemTests", dependencies: ["FerrySystem", "FerryTestSupport"]),
         .testTarget(name: "MirrorConfigTests", dependencies: ["MirrorConfig", "OCIModel", "FerryTestSupport"]),
         .testTarget(name: "CurlHTTPTests", dependencies: ["CurlHTTP", "FerryHTTP", "OCIModel", "FerryTestSupport", logging]),
         .testTarget(name: "OCIRegistryTests", dependencies: ["OCIRegistry", "FerryHTTP", "OCIModel", "FerryTestSupport"]),

@@ -34,12 +34,11 @@ public enum BundleFiles {
     }
 
     /// The last path component.
-    static func name(_ path: String) -> String { (path as NSString).lastPathComponent }
+    static func name(_ path: String) -> String { FileSystem.lastComponent(of: path) }
 
     /// The directory of `path` (`.` for a bare name).
     static func directory(_ path: String) -> String {
-        let parent = (path as NSString).deletingLastPathComponent
-        return parent.isEmpty ? "." : parent
+        FileSystem.parentDirectory(of: path)
     }
 }
 

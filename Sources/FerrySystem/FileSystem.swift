@@ -57,11 +57,32 @@ public enum FileSystem {
         return Int64(info.st_size)
     }
 
+    /// The directory that contains `path`: `.` for a bare name, `/` for a top-level entry; trailing slashes ignored.
+    // Our own because Foundation's NSString.deletingLastPathComponent traps on a one-character bare name ("s").
+    public static func parentDirectory(of path: String) -> String {
+        var bytes = Array(path.utf8)
+        while bytes.count > 1, bytes.last == UInt8(ascii: "/") { bytes.removeLast() }
+        guard let slash = bytes.lastIndex(of: UInt8(ascii: "/")) else { return "." }
+        var end = slash
+        while end > 0, bytes[end - 1] == UInt8(ascii: "/") { end -= 1 }
+        return end == 0 ? "/" : String(decoding: bytes[..<end], as: UTF8.self)
+    }
+
+    /// The last component of `path`, trailing slashes ignored (`/` for the root).
+    public static func lastComponent(of path: String) -> String {
+        var bytes = Array(path.utf8)
+        while bytes.count > 1, bytes.last == UInt8(ascii: "/") { bytes.removeLast() }
+        guard bytes.count > 1, let slash = bytes.lastIndex(of: UInt8(ascii: "/")) else {
+            return String(decoding: bytes, as: UTF8.self)
+        }
+        return String(decoding: bytes[(slash + 1)...], as: UTF8.self)
+    }
+
     /// Creates `path` and its missing parents (mode 0755).
     public static func createDirectory(_ path: String) throws(FileSystemError) {
         if isDirectory(path) { return }
-        let parent = (path as NSString).deletingLastPathComponent
-        if !parent.isEmpty, parent != path, !isDirectory(parent) { try createDirectory(parent) }
+        let parent = parentDirectory(of: path)
+        if parent != path, !isDirectory(parent) { try createDirectory(parent) }
         if mkdir(path, 0o755) != 0, Glibc.errno != EEXIST { throw .errno("mkdir", path) }
     }
 
@@ -95,8 +116,7 @@ public enum FileSystem {
 
     /// Flushes the directory that contains `path`, making a rename or create inside it durable.
     public static func syncParent(of path: String) throws(FileSystemError) {
-        let parent = (path as NSString).deletingLastPathComponent
-        try sync(parent.isEmpty ? "." : parent)
+        try sync(parentDirectory(of: path))
     }
 
     /// Names of the entries of `directory` (not recursive, unsorted, without `.` and `..`).

@@ -1,3 +1,4 @@
+import FerrySystem
 import Foundation
 import OCIModel
 import Yams
@@ -57,7 +58,7 @@ struct MirrorListLoader {
                 loadFile(Self.join(path, name), name: name)
             }
         } else {
-            loadFile(path, name: (path as NSString).lastPathComponent)
+            loadFile(path, name: FileSystem.lastComponent(of: path))
         }
         return try finish()
     }

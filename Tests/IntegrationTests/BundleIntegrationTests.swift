@@ -278,6 +278,26 @@ func ferry(_ arguments: [String]) async throws -> (status: FerryCommands.ExitSta
         #expect(Digest.sha256(of: raw.stdout) == app.digest)
     }
 
+    /// Relative one-letter paths, as typed at a shell prompt: Foundation's path helpers trap on such names, so
+    /// this runs the built binary from inside the working directory.
+    @Test func oneLetterRelativePathsWorkForSyncExportAndImport() async throws {
+        let registry = try await RegistryServer.start()
+        defer { _ = registry.stop() }
+        let directory = try TemporaryDirectory()
+        _ = try await SampleImages.seedDemo(
+            into: registry.endpoint, layout: try OCILayoutBuilder(path: directory.appending("seed-layout")))
+        try Self.writeList(directory, registry: registry, appTags: ["1.0.0"])
+        let binary = try PackageProduct.path(of: "ferry")
+        let script = """
+            cd "$1" && "$2" sync --quiet --config list.yaml --store s && "$2" export --quiet --store s --to b \
+              && "$2" import --quiet --store i b
+            """
+        let result = try await ProcessRunner.run("bash", ["-c", script, "bash", directory.path, binary])
+        #expect(result.status == .exited(0), "\(result.stderrText)")
+        #expect(try ContentStore(root: directory.appending("i")).references().count == 3)
+        #expect(FileManager.default.fileExists(atPath: directory.appending("b.ferry-bundle.json")))
+    }
+
     /// The store's files and their SHA-256, without the run lock's holder note and SQLite's transient WAL files.
     static func snapshot(_ root: String) throws -> [String: Digest] {
         var out: [String: Digest] = [:]
