@@ -107,7 +107,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "FerryCommands", "FerryBundle", "CurlHTTP", "OCIRegistry", "LayoutStore", "Ledger", "FerrySystem",
+                "FerryCommands", "FerryBundle", "FerryPush", "CurlHTTP", "OCIRegistry", "LayoutStore", "Ledger", "FerrySystem",
                 "FerryTestSupport",
             ]),
     ],

@@ -61,7 +61,19 @@ extension FerryCommand {
             } else {
                 destination = try Self.parseDestination(to ?? "")
             }
-            let store = try env.openStore()
+            let store = try env.openExistingStore()
+            let glob = only.map(Glob.init)
+            if let glob, let only {
+                let names = (try? store.references())?.compactMap { $0.annotations?[Descriptor.refNameAnnotation] } ?? []
+                let matching = names.contains { name in
+                    guard let reference = try? ImageReference(parsing: name) else { return false }
+                    return glob.matches(reference.string) || glob.matches(reference.familiarString)
+                }
+                guard matching else {
+                    throw CommandFailure("--only \"\(only)\" matches no reference in the store at \(env.global.store)",
+                                         status: .usage)
+                }
+            }
             let lock = try RunLockGuard.acquire(store: env.global.store, command: "push")
             defer { lock.release() }
             let ledger = try env.openLedger()
@@ -71,7 +83,6 @@ extension FerryCommand {
             let stop = StopSignal()
             let trap = SignalTrap { stop.request($0) }
             defer { trap.release() }
-            let glob = only.map(Glob.init)
             let runner = PushRunner(pusher: pusher, ledger: ledger, target: destination, jobs: jobs, stop: stop,
                                     toolVersion: FerryCommand.version)
             let output = env.output
@@ -101,14 +112,18 @@ extension FerryCommand {
         static func parseDestination(_ text: String) throws(CommandFailure) -> PushTarget {
             let trimmed = text.hasSuffix("/") ? String(text.dropLast()) : text
             let parts = trimmed.split(separator: "/", maxSplits: 1).map(String.init)
-            guard let host = parts.first, !host.isEmpty, !host.contains("://") else {
+            guard let host = parts.first, !host.isEmpty, !text.contains("://") else {
                 throw CommandFailure("invalid --to \"\(text)\": expected host[:port][/prefix]", status: .usage)
             }
             let prefix = parts.count > 1 ? parts[1] : nil
-            if let prefix {
-                do { _ = try ImageReference(parsingStrict: "\(host)/\(prefix)/x") } catch {
-                    throw CommandFailure("invalid --to \"\(text)\": \(error)", status: .usage)
-                }
+            do { _ = try ImageReference(parsingStrict: "\(host)/\(prefix.map { $0 + "/" } ?? "")x") } catch {
+                throw CommandFailure("invalid --to \"\(text)\": \(error)", status: .usage)
+            }
+            // The reference grammar reads a first component without a dot or port as a Docker Hub path, not a host.
+            guard host.contains(".") || host.contains(":") || host == "localhost" else {
+                throw CommandFailure(
+                    "invalid --to \"\(text)\": \"\(host)\" is not a registry host (it needs a dot, a port or to be localhost)",
+                    status: .usage)
             }
             return PushTarget(name: "--to", destination: .registry(host: host, prefix: prefix))
         }

@@ -45,7 +45,13 @@ extension FerryCommand {
 
         func run(_ env: Environment) async throws(CommandFailure) -> ExitStatus {
             var list = try env.loadMirrorList()
-            if let only { list = list.filtered(onlyGlob: only) }
+            if let only {
+                let all = list
+                list = list.filtered(onlyGlob: only)
+                if list.images.isEmpty, !all.images.isEmpty {
+                    throw CommandFailure("--only \"\(only)\" matches no image of the mirror list", status: .usage)
+                }
+            }
             let store = try env.openStore()
             let lock = try RunLockGuard.acquire(store: env.global.store, command: "sync")
             defer { lock.release() }
