@@ -92,7 +92,8 @@ extension FerryCommand {
                 output.writeLine("wrote \(summary.sidecarPath)")
             }
             output.writeLine(
-                "exported \(description.references.count) references, \(description.blobs.count) blobs "
+                "exported \(SyncConsole.count(description.references.count, "reference")), "
+                    + "\(SyncConsole.count(description.blobs.count, "blob")) "
                     + "(\(SyncConsole.formatBytes(summary.blobBytes))) in \(summary.parts.count) "
                     + (summary.parts.count == 1 ? "part" : "parts")
                     + " (\(SyncConsole.formatBytes(summary.bundleBytes))) in "

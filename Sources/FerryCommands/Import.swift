@@ -97,7 +97,8 @@ extension FerryCommand {
             let counts = Dictionary(grouping: summary.rows, by: \.outcome).mapValues(\.count)
             let tally = Outcome.allCases.filter { $0 != .failed }.map { "\(counts[$0, default: 0]) \($0.rawValue)" }
             output.writeLine(
-                "imported \(summary.references) references (\(tally.joined(separator: ", "))), \(summary.blobs) blobs "
+                "imported \(SyncConsole.count(summary.references, "reference")) (\(tally.joined(separator: ", "))), "
+                    + "\(SyncConsole.count(summary.blobs, "blob")) "
                     + "(\(summary.blobsAdded) new, \(SyncConsole.formatBytes(summary.bytesAdded))) from "
                     + "\(summary.partsChecked) \(summary.partsChecked == 1 ? "part" : "parts") in "
                     + String(format: "%.1fs", SyncConsole.seconds(clock.now - started))

@@ -103,7 +103,7 @@ extension FerryCommand {
             let failed = summary.pushes.filter { $0.outcome == .failed }.count
             let pushed = summary.pushes.filter { $0.outcome == .pushed }.count
             env.output.writeLine(
-                "run \(summary.runID) push to \(destination): \(summary.pushes.count) references (\(pushed) pushed, "
+                "run \(summary.runID) push to \(destination): \(SyncConsole.count(summary.pushes.count, "reference")) (\(pushed) pushed, "
                     + "\(summary.pushes.count - pushed - failed) up-to-date, \(failed) failed); exit \(summary.exitStatus)")
             return ExitStatus(rawValue: summary.exitStatus) ?? .someFailed
         }

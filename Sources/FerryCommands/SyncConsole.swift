@@ -178,9 +178,9 @@ final class SyncConsole: SyncObserver {
             return
         }
         let tally = Outcome.allCases.map { "\(counts[$0, default: 0]) \($0.rawValue)" }.joined(separator: ", ")
-        var text = "run \(summary.runID) \(summary.status.rawValue): \(summary.rows.count) references (\(tally))"
+        var text = "run \(summary.runID) \(summary.status.rawValue): \(Self.count(summary.rows.count, "reference")) (\(tally))"
         if summary.interrupted > 0 { text += ", \(summary.interrupted) interrupted" }
-        text += "; \(summary.driftEvents) drift events; \(Self.formatBytes(bytes)) in "
+        text += "; \(Self.count(summary.driftEvents, "drift event")); \(Self.formatBytes(bytes)) in "
         text += String(format: "%.1fs", Self.seconds(elapsed)) + "; exit \(summary.exitStatus)"
         printLine(text)
     }
@@ -310,6 +310,11 @@ final class SyncConsole: SyncObserver {
 
     static func seconds(_ duration: Duration) -> Double {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+
+    /// `1 reference`, `2 references`: a count with its noun.
+    static func count(_ number: Int, _ noun: String) -> String {
+        "\(number) \(noun)\(number == 1 ? "" : "s")"
     }
 
     static func formatBytes(_ bytes: Int64) -> String {

@@ -49,7 +49,7 @@ extension FerryCommand {
                 let puller = FallbackPuller(
                     session: session, store: store, blobs: BlobFetcher(store: store),
                     resolver: EndpointResolver(mirrorList: list))
-                env.output.writeLine("repairing \(report.affectedReferences.count) references…")
+                env.output.writeLine("repairing \(SyncConsole.count(report.affectedReferences.count, "reference"))…")
                 let failures = await verifier.repair(report, puller: puller)
                 for failure in failures { env.errors.writeLine("cannot repair \(failure)") }
                 do { report = try await verifier.verify() } catch {
@@ -71,8 +71,8 @@ extension FerryCommand {
             for file in report.strayFiles { output.writeLine("stray       \(file)") }
             let verdict = report.isHealthy ? "healthy" : "\(report.corrupt.count) corrupt, \(report.missing.count) missing, \(report.inconsistent.count) inconsistent"
             output.writeLine(
-                "verified \(report.blobsChecked) blobs (\(SyncConsole.formatBytes(report.bytesChecked))) and "
-                    + "\(report.referencesChecked) references: \(verdict)"
+                "verified \(SyncConsole.count(report.blobsChecked, "blob")) (\(SyncConsole.formatBytes(report.bytesChecked))) and "
+                    + "\(SyncConsole.count(report.referencesChecked, "reference")): \(verdict)"
                     + (report.partialDownloads > 0 ? "; \(report.partialDownloads) partial downloads in tmp/ (resumed by the next run)" : ""))
         }
     }
