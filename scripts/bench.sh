@@ -5,11 +5,11 @@
 # reference run alternately, and what counts is the ratio. Misses are marked MISS; the script
 # still exits 0 (a human reads the table). Figures also go to bench-results.txt. See scripts/README-bench.md.
 #
-# Needs a release build (`swift build -c release`, which `make bench` runs first) and the tools `make deps`
-# installs: docker-registry, skopeo, curl, openssl, GNU time. Everything runs on 127.0.0.1 under one temporary
+# Needs a release build (`swift build -c release --static-swift-stdlib`, which `make bench` runs first) and the
+# tools `make deps` installs: docker-registry, skopeo, curl, openssl, GNU time. Everything runs on 127.0.0.1 under one temporary
 # directory, and every process started here is stopped by PID on exit.
 #
-# Environment: BENCH_REPEAT (rounds of figures 1-3, default 5), BENCH_SYNC_REPEAT (rounds of figures 4-7,
+# Environment: BENCH_REPEAT (rounds of figures 1-3, default 5), BENCH_SYNC_REPEAT (rounds of figures 4-11,
 # default 3), BENCH_KEEP=1 (keep the work directory), FERRY_BIN
 # (default .build/release), BENCH_BLOB_SIZE (default 256MiB), BENCH_REPOS / BENCH_TAGS / BENCH_LAYERS /
 # BENCH_LAYER_SIZE (default 20 / 3 / 4 / 2MiB), BENCH_HASH_SECONDS (default 2).
@@ -211,7 +211,7 @@ images:
   - source: $BIG_HOST/big/blob:latest
 EOF
 curl -sSf -o "$WORK/warm.blob" "$BLOB_URL" && rm -f "$WORK/warm.blob" # warm the registry's page cache
-curl_t=() ; curl_rss=() ; curl_cpu=() ; pull_t=() ; pull_rss=() ; pull_cpu=() ; pull_xfer=()
+curl_t=() ; curl_sync_t=() ; curl_rss=() ; curl_cpu=() ; pull_t=() ; pull_rss=() ; pull_cpu=() ; pull_xfer=()
 pull_once() {
     local store=$WORK/pull-store-$1
     rm -rf "$store"
@@ -229,6 +229,11 @@ curl_once() {
     [ "$(stat -c %s "$WORK/curl.blob")" = "$blob_bytes" ] || die "curl fetched the wrong size"
     curl_t+=("$T_WALL"); curl_rss+=("$T_RSS"); curl_cpu+=("$T_CPU")
     rm -f "$WORK/curl.blob"
+    # ferry flushes a blob to disk before it becomes visible (power-loss safety); curl -o does not. For scale only:
+    # curl followed by sync of just that file.
+    must "$WORK/curl-sync-$1.log" bash -c 'curl -sSf -o "$1" "$2" && sync "$1"' _ "$WORK/curl.blob" "$BLOB_URL"
+    curl_sync_t+=("$T_WALL")
+    rm -f "$WORK/curl.blob"
 }
 for round in $(seq "$REPEAT"); do
     if [ $((round % 2)) = 1 ]; then curl_once "$round"; pull_once "$round"; else pull_once "$round"; curl_once "$round"; fi
@@ -241,6 +246,7 @@ PULL_RSS=$(printf '%s\n' "${pull_rss[@]}" | sort -n | tail -n1)
 PULL_CPU=$(printf '%s\n' "${pull_cpu[@]}" | median)
 PULL_XFER=$(printf '%s\n' "${pull_xfer[@]}" | grep . | median)
 PULL_CURL_CPU=$(printf '%s\n' "${curl_cpu[@]}" | median)
+PULL_CURL_SYNC=$(printf '%s\n' "${curl_sync_t[@]}" | median)
 stop_pid "$(envval "$BIG/registry.env" PID)"
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -484,6 +490,8 @@ NOTES=$(
     echo "  2: ratio = curl time / ferry time (throughput); ferry's time is the whole ferry pull command. The layer's GET"
     echo "     inside it took $PULL_XFER s (curl / that = $(calc "100 * $PULL_CURL / $PULL_XFER")%); the rest is start-up, store and"
     echo "     reference-store setup, manifest and config, fsync of the blob, index.json and the ledger record"
+    echo "     ferry fsyncs the blob before renaming it into blobs/, curl -o does not: 'curl -o FILE && sync FILE' took"
+    echo "     $PULL_CURL_SYNC s (ratio against it: $(calc "100 * $PULL_CURL_SYNC / $PULL_FERRY")%)"
     echo "  3, 6: largest peak RSS (VmHWM, GNU time %M) over the rounds; the reference column is informative"
     echo "  4, 5: skopeo = one 'skopeo copy --all' process per reference, sequentially, into one OCI layout"
     echo "  8: ferry = one 'ferry sync' pulling the $NREFS references into an empty store and pushing each to an empty"
@@ -497,7 +505,7 @@ NOTES=$(
     echo "  7: ferry: ${NOOP_DETAIL:-none}; skopeo: ${SKOPEO_NOOP_DETAIL:-none}"
     echo "  CPU s (user + system, medians): pull ferry $PULL_CPU, curl $PULL_CURL_CPU; first sync ferry $SYNC_CPU, skopeo $SKOPEO_CPU ($(calc "100 * $SYNC_CPU / $SKOPEO_CPU" 0)%);"
     echo "     no-op ferry $NOOP_CPU, skopeo $SKOPEO_NOOP_CPU ($(calc "100 * $NOOP_CPU / $SKOPEO_NOOP_CPU" 0)%); the registry's own CPU is not counted"
-    echo "  wall s per round: pull ferry ${pull_t[*]} | curl ${curl_t[*]}"
+    echo "  wall s per round: pull ferry ${pull_t[*]} | curl ${curl_t[*]} | curl + sync ${curl_sync_t[*]}"
     echo "     first sync ferry ${sync_first[*]} | skopeo ${skopeo_first[*]}; no-op ferry ${sync_noop[*]} | skopeo ${skopeo_noop[*]}"
 )
 

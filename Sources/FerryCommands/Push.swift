@@ -64,7 +64,12 @@ extension FerryCommand {
             let store = try env.openExistingStore()
             let glob = only.map(Glob.init)
             if let glob, let only {
-                let names = (try? store.references())?.compactMap { $0.annotations?[Descriptor.refNameAnnotation] } ?? []
+                let names: [String]
+                do {
+                    names = try store.references().compactMap { $0.annotations?[Descriptor.refNameAnnotation] }
+                } catch {
+                    throw CommandFailure(error.description, status: .ioError)
+                }
                 let matching = names.contains { name in
                     guard let reference = try? ImageReference(parsing: name) else { return false }
                     return glob.matches(reference.string) || glob.matches(reference.familiarString)
