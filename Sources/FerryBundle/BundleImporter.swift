@@ -209,10 +209,20 @@ public struct BundleImporter: Sendable {
             do { file = try WritableFile(path: path, mode: 0o644, truncate: true) } catch { throw .io(error) }
         }
         defer { file?.close() }
+        // Writeback starts as the blob streams in, so the fsync before commit waits only for the tail.
+        var written: Int64 = 0
+        var writebackStarted: Int64 = 0
         try tar.readContent { chunk throws(BundleError) in
             hasher.update(chunk)
-            do throws(FileSystemError) { try file?.write(chunk) } catch { throw .io(error) }
+            guard let file else { return }
+            do throws(FileSystemError) { try file.write(chunk) } catch { throw .io(error) }
+            written += Int64(chunk.count)
+            if written - writebackStarted >= 8 << 20 {
+                file.startWriteback(offset: writebackStarted, length: written - writebackStarted)
+                writebackStarted = written
+            }
         }
+        if written > writebackStarted { file?.startWriteback(offset: writebackStarted, length: written - writebackStarted) }
         let actual = hasher.finalize()
         guard actual == digest else { throw .blobDigestMismatch(entry: entry.path, actual: actual) }
         return !present

@@ -122,7 +122,12 @@ final class PartFlusher: Sendable {
     private struct Parts {
         var current: (file: WritableFile, number: Int, size: Int64, hasher: DigestHasher)?
         var written: [WrittenPart] = []
+        // Bytes of the current part handed to the kernel for writeback, so closing a part waits only for its tail.
+        var writebackStarted: Int64 = 0
     }
+
+    /// How much unflushed data a part accumulates before its writeback is started.
+    private static let writebackStep: Int64 = 8 << 20
 
     private let file: String
     private let splitSize: Int64?
@@ -235,6 +240,11 @@ final class PartFlusher: Sendable {
             try state.current!.file.write(chunk)
             state.current!.size += Int64(room)
             start += room
+            if state.current!.size - state.writebackStarted >= writebackStep {
+                state.current!.file.startWriteback(
+                    offset: state.writebackStarted, length: state.current!.size - state.writebackStarted)
+                state.writebackStarted = state.current!.size
+            }
             if let splitSize, state.current!.size == splitSize { try closePart(&state, file, splitSize) }
         }
     }
@@ -242,6 +252,7 @@ final class PartFlusher: Sendable {
     private static func closePart(_ state: inout Parts, _ file: String, _ splitSize: Int64?) throws(FileSystemError) {
         guard let part = state.current else { return }
         state.current = nil
+        state.writebackStarted = 0
         try part.file.sync()
         part.file.close()
         let path = splitSize == nil ? file : BundleFiles.partPath(for: file, number: part.number)

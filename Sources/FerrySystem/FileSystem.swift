@@ -293,6 +293,14 @@ public final class WritableFile {
         if fsync(fd) != 0 { throw .errno("fsync", path) }
     }
 
+    /// Asks the kernel to start writing `length` bytes at `offset` to disk now, without waiting, so that a later
+    /// ``sync()`` of a large file only waits for its tail; clean pages of the range may leave the page cache.
+    /// Advice only: a failure is ignored.
+    // POSIX_FADV_DONTNEED starts asynchronous writeback of dirty pages on Linux (sync_file_range is not importable).
+    public func startWriteback(offset: Int64, length: Int64) {
+        _ = posix_fadvise(fd, off_t(offset), off_t(length), POSIX_FADV_DONTNEED)
+    }
+
     /// Closes the descriptor; safe to call twice.
     public func close() {
         if fd >= 0 {
