@@ -5,17 +5,19 @@
 #ifndef FERRY_CCURL_SHIM_H
 #define FERRY_CCURL_SHIM_H
 
-// sync_file_range is a GNU extension; it must be requested before the first system header.
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
-#include <fcntl.h>
+#include <sys/types.h>
 #include <curl/curl.h>
+
+// sync_file_range is a GNU extension. Defining _GNU_SOURCE here would change how glibc's headers define shared types
+// (fd_set's member is `fds_bits` under it, `__fds_bits` without), and clang then refuses this module next to Swift's
+// Glibc module. So the prototype and flag are declared here, as glibc's <bits/fcntl-linux.h> documents them.
+extern int sync_file_range(int fd, __off64_t offset, __off64_t count, unsigned int flags);
+#define CCURL_SYNC_FILE_RANGE_WRITE 2
 
 /// Starts writing `length` bytes at `offset` of `fd` to disk without waiting (`SYNC_FILE_RANGE_WRITE`), so the
 /// fsync before a downloaded blob becomes visible only waits for the last part. Returns 0 or -1 (errno set).
 static inline int ccurl_start_writeback(int fd, long long offset, long long length) {
-    return sync_file_range(fd, (off64_t)offset, (off64_t)length, SYNC_FILE_RANGE_WRITE);
+    return sync_file_range(fd, (__off64_t)offset, (__off64_t)length, CCURL_SYNC_FILE_RANGE_WRITE);
 }
 
 /// `CURLOPT_WRITEFUNCTION` and `CURLOPT_HEADERFUNCTION`.
