@@ -103,10 +103,10 @@ final class Shared<Value: Sendable>: Sendable {
         let proxy: RegistryProxy
         let seeded: Seeded
 
-        init(seed: UInt64, credentials: RegistryUser? = nil) async throws {
+        init(seed: UInt64, credentials: RegistryUser? = nil, expiresIn: Int = 300, issuedAgo: Int = 0) async throws {
             keys = try TemporaryDirectory()
             let issuer = try await TokenIssuer.create(in: keys.path)
-            tokens = try TokenServer(issuer: issuer, credentials: credentials)
+            tokens = try TokenServer(issuer: issuer, expiresIn: expiresIn, issuedAgo: issuedAgo, credentials: credentials)
             registry = try await RegistryServer.start(RegistryServerOptions(auth: .token(issuer, realm: tokens.realm)))
             seeded = try Seeded(seed: seed)
             let push = "Bearer " + (try issuer.token(access: [.repository("team/app", actions: ["pull", "push"])]))
@@ -156,6 +156,37 @@ final class Shared<Value: Sendable>: Sendable {
         #expect(observations.map(\.outcome).sorted { $0.rawValue < $1.rawValue } == [.pulled, .upToDate])
         try Self.expectNoSecret(password, in: [pull, sync], store: workspace.store)
         for token in setup.tokens.issuedTokens { try Self.expectNoSecret(token, in: [pull, sync], store: workspace.store) }
+    }
+
+    /// `expires_in` and `issued_at` decide how long a token is reused: a token the server says expired before it
+    /// arrived is never reused, so every authorized request carries a token fetched for it (one fetch may serve
+    /// requests that wait for it at the same moment), and the pull still succeeds.
+    @Test func aTokenExpiredByItsIssuedAtIsFetchedAfreshForEachRequest() async throws {
+        let setup = try await TokenSetup(seed: 89, expiresIn: 60, issuedAgo: 120)
+        let workspace = try FerryWorkspace()
+        try workspace.writeConfig(plainHTTPList([setup.proxy.host]))
+
+        let result = try await workspace.pull("\(setup.proxy.host)/team/app:1")
+        #expect(result.status == 0, "\(result)")
+        let issued = setup.tokens.issuedTokens
+        let used = setup.proxy.requests.compactMap { $0.headers["Authorization"] }
+        // HEAD, manifest, config and at least one layer: more than one token, and every token fetched was used.
+        #expect(used.count >= 4)
+        #expect(issued.count >= 2)
+        #expect(Set(used) == Set(issued.map { "Bearer " + $0 }))
+        #expect(try workspace.storedBlobs().isSuperset(of: setup.seeded.one.blobs.map(\.digest)))
+    }
+
+    /// The control for the test above: the same server with a fresh `issued_at` hands out one token for the pull.
+    @Test func aTokenWithinItsLifetimeServesTheWholePull() async throws {
+        let setup = try await TokenSetup(seed: 89, expiresIn: 60)
+        let workspace = try FerryWorkspace()
+        try workspace.writeConfig(plainHTTPList([setup.proxy.host]))
+
+        let result = try await workspace.pull("\(setup.proxy.host)/team/app:1")
+        #expect(result.status == 0, "\(result)")
+        #expect(setup.tokens.issuedTokens.count == 1)
+        #expect(Set(setup.proxy.requests.compactMap { $0.headers["Authorization"] }).count == 1)
     }
 
     @Test func aRevokedCachedTokenIsReplacedOnceAndThePullSucceeds() async throws {

@@ -4,7 +4,9 @@ import Synchronization
 // https://distribution.github.io/distribution/spec/auth/token/
 /// A token server (the `realm` of a token-auth registry) on 127.0.0.1: `GET /token?service=…&scope=…` answers
 /// with a JWT from ``TokenIssuer`` granting exactly the scopes asked for, valid for ``expiresIn`` seconds (also
-/// sent as `expires_in`). Every request is recorded, so tests can count token fetches.
+/// sent as `expires_in`). Every request is recorded, so tests can count token fetches. With `issuedAgo`, the reply's
+/// `issued_at` lies that many seconds in the past, so a client that honours it sees a token about to expire (or
+/// expired) while the JWT itself, signed with the real time, is still accepted by the registry.
 public final class TokenServer: Sendable {
     /// Signs the tokens; the registry trusts its certificate.
     public let issuer: TokenIssuer
@@ -12,11 +14,13 @@ public final class TokenServer: Sendable {
     private let issued = IssuedTokens()
 
     /// Starts the server. With `credentials`, requests must carry them as Basic auth (else 401).
-    public init(issuer: TokenIssuer, expiresIn: Int = 300, credentials: RegistryUser? = nil) throws {
+    public init(issuer: TokenIssuer, expiresIn: Int = 300, issuedAgo: Int = 0, credentials: RegistryUser? = nil) throws {
         self.issuer = issuer
         let issued = self.issued
         server = try TestHTTPServer { request in
-            Self.answer(request, issuer: issuer, expiresIn: expiresIn, credentials: credentials, issued: issued)
+            Self.answer(
+                request, issuer: issuer, expiresIn: expiresIn, issuedAgo: issuedAgo, credentials: credentials,
+                issued: issued)
         }
     }
 
@@ -44,7 +48,7 @@ public final class TokenServer: Sendable {
     }
 
     private static func answer(
-        _ request: TestHTTPRequest, issuer: TokenIssuer, expiresIn: Int, credentials: RegistryUser?,
+        _ request: TestHTTPRequest, issuer: TokenIssuer, expiresIn: Int, issuedAgo: Int, credentials: RegistryUser?,
         issued: IssuedTokens
     ) -> TestHTTPResponse {
         guard request.path == "/token" else { return .text("not found", status: 404) }
@@ -64,7 +68,8 @@ public final class TokenServer: Sendable {
         do {
             let token = try issuer.token(access: access, lifetime: expiresIn)
             issued.tokens.withLock { $0.append(token) }
-            let body = try issuer.tokenResponseBody(token: token, expiresIn: expiresIn)
+            let body = try issuer.tokenResponseBody(
+                token: token, expiresIn: expiresIn, issuedAt: Date().addingTimeInterval(-Double(issuedAgo)))
             return TestHTTPResponse(status: 200, headers: ["Content-Type": "application/json"], body: .bytes(body))
         } catch {
             return .text("token server: \(error)", status: 500)
