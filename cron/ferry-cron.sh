@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # ferry-cron.sh — run `ferry sync` from cron or systemd with a fixed environment and a log file.
 #
-# Settings come from the environment (or /etc/default/ferry, read first when present):
+# Settings come from the environment and from FERRY_DEFAULTS (default /etc/default/ferry, read first when present;
+# every assignment in it is exported, as systemd's EnvironmentFile does, so credential and proxy variables set there
+# reach ferry):
 #   FERRY_BIN        ferry binary                      (default: ferry on PATH)
 #   FERRY_CONFIG     mirror list folder or file        (default: /etc/ferry/manifests)
 #   FERRY_STORE      store directory                   (default: /var/lib/ferry/store)
@@ -14,7 +16,13 @@
 # store (a long run overlapping the next cron slot — harmless), 130/143 interrupted.
 set -uo pipefail
 
-[ -r /etc/default/ferry ] && . /etc/default/ferry
+FERRY_DEFAULTS="${FERRY_DEFAULTS:-/etc/default/ferry}"
+if [ -r "$FERRY_DEFAULTS" ]; then
+    set -a
+    # shellcheck disable=SC1090
+    . "$FERRY_DEFAULTS"
+    set +a
+fi
 
 FERRY_BIN="${FERRY_BIN:-ferry}"
 FERRY_CONFIG="${FERRY_CONFIG:-/etc/ferry/manifests}"

@@ -17,7 +17,26 @@ import Testing
             "HOME": workspace.home, "PATH": "/usr/local/bin:/usr/bin:/bin",
             "FERRY_BIN": try PackageProduct.path(of: "ferry"), "FERRY_CONFIG": workspace.config,
             "FERRY_STORE": workspace.store, "FERRY_LOG": log, "FERRY_ARGS": "--retry-delay 0",
+            // Never the machine's /etc/default/ferry.
+            "FERRY_DEFAULTS": workspace.directory.appending("no-defaults"),
         ].merging(extra) { _, new in new }
+    }
+
+    @Test func theDefaultsFileIsExportedToFerry() async throws {
+        let demo = try DemoRegistry.get()
+        let source = try RegistryProxy(for: demo.registry)
+        let workspace = try FerryWorkspace()
+        // The mirror list names its registry only through a variable that the defaults file sets.
+        try workspace.writeConfig(
+            plainHTTPList(["${FERRY_TEST_SOURCE}"], images: ["- source: ${FERRY_TEST_SOURCE}/demo/app:1.0.0"]))
+        let defaults = workspace.directory.appending("ferry.default")
+        try TestFiles.write("# like /etc/default/ferry\nFERRY_TEST_SOURCE=\(source.host)\n", to: defaults)
+        let log = workspace.directory.appending("sync.log")
+        let environment = try environment(workspace, log: log, extra: ["FERRY_DEFAULTS": defaults])
+        let result = try await ProcessRunner.run("bash", [Self.wrapper], environment: environment)
+        let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? "(no log)"
+        #expect(result.status == .exited(0), "\(text)")
+        #expect(text.contains("pulled       \(source.host)/demo/app:1.0.0"))
     }
 
     @Test func logsTheRunAndPassesFerrysExitStatusThrough() async throws {
