@@ -70,7 +70,8 @@ public struct BundleImporter: Sendable {
         var opened: ReferenceStore?
         defer { try? opened?.close() }
         do throws(BundleError) {
-            let verified = try verify(bundle, staging: staging)
+            let store = self.store
+            let verified = try Self.verify(bundle, staging: staging) { digest, _ in !store.hasBlob(digest) }
             let references = try resolveReferences(description, staged: verified.staged, staging: staging)
             // Opened only now: opening a WAL database for writing writes to it, and a refused bundle must leave
             // ferry.db exactly as it was.
@@ -114,18 +115,26 @@ public struct BundleImporter: Sendable {
 
     // MARK: Streaming verification
 
-    private struct Verified {
+    struct Verified {
         /// Blobs written to staging (not yet in the store), with their sizes.
         var staged: [Digest: Int64]
+        /// Every blob the archive holds.
+        var inBundle: Set<Digest>
         var partsChecked: Int
         var bytesRead: Int64
     }
 
-    private func verify(_ bundle: LocatedBundle, staging: String) throws(BundleError) -> Verified {
+    /// Reads the whole bundle once; `stage` decides, per blob digest and size, whether its bytes are kept in
+    /// `staging` (every blob is hashed either way).
+    static func verify(
+        _ bundle: LocatedBundle, staging: String, stage: (Digest, Int64) -> Bool
+    ) throws(BundleError) -> Verified {
         let reader = PartStreamReader(parts: Array(zip(bundle.partPaths, bundle.sidecar.parts)))
         do {
-            let staged = try readArchive(reader, description: bundle.description, staging: staging)
-            return Verified(staged: staged, partsChecked: reader.verifiedParts, bytesRead: reader.bytesRead)
+            let (staged, inBundle) = try readArchive(
+                reader, description: bundle.description, staging: staging, stage: stage)
+            return Verified(
+                staged: staged, inBundle: inBundle, partsChecked: reader.verifiedParts, bytesRead: reader.bytesRead)
         } catch {
             switch error {
             case .partCorrupt, .partTruncated, .partTooLong, .io: throw error
@@ -142,9 +151,9 @@ public struct BundleImporter: Sendable {
         }
     }
 
-    private func readArchive(
-        _ reader: PartStreamReader, description: BundleDescription, staging: String
-    ) throws(BundleError) -> [Digest: Int64] {
+    private static func readArchive(
+        _ reader: PartStreamReader, description: BundleDescription, staging: String, stage: (Digest, Int64) -> Bool
+    ) throws(BundleError) -> (staged: [Digest: Int64], inBundle: Set<Digest>) {
         var tar = TarReader(source: reader)
         let listed = Dictionary(description.blobs.map { ($0.digest, $0.size) }, uniquingKeysWith: { first, _ in first })
         var seen = Set<String>()
@@ -175,7 +184,9 @@ public struct BundleImporter: Sendable {
                     throw .blobSizeMismatch(entry: entry.path, size: entry.size, expected: expected)
                 }
                 blobsSeen.insert(digest)
-                if try receiveBlob(&tar, entry: entry, digest: digest, staging: staging) { staged[digest] = entry.size }
+                let keep = stage(digest, entry.size)
+                try receiveBlob(&tar, entry: entry, digest: digest, staging: keep ? staging : nil)
+                if keep { staged[digest] = entry.size }
             default:
                 throw .unexpectedEntry(entry: entry.path)
             }
@@ -191,22 +202,20 @@ public struct BundleImporter: Sendable {
         for blob in description.blobs where !blobsSeen.contains(blob.digest) {
             throw .blobMissingFromBundle(digest: blob.digest)
         }
-        return staged
+        return (staged, blobsSeen)
     }
 
-    /// Streams one blob: hashed always, written to staging only when the store lacks it. Returns whether it was
-    /// staged.
-    private func receiveBlob(
-        _ tar: inout TarReader, entry: TarEntryHeader, digest: Digest, staging: String
-    ) throws(BundleError) -> Bool {
+    /// Streams one blob: hashed always, written to `staging` when one is given.
+    private static func receiveBlob(
+        _ tar: inout TarReader, entry: TarEntryHeader, digest: Digest, staging: String?
+    ) throws(BundleError) {
         var hasher = DigestHasher(digest.algorithm)
-        let present = store.hasBlob(digest)
-        let path = Self.stagingPath(digest, in: staging)
         let file: WritableFile?
-        if present {
-            file = nil
-        } else {
+        if let staging {
+            let path = Self.stagingPath(digest, in: staging)
             do { file = try WritableFile(path: path, mode: 0o644, truncate: true) } catch { throw .io(error) }
+        } else {
+            file = nil
         }
         defer { file?.close() }
         // Writeback starts as the blob streams in, so the fsync before commit waits only for the tail.
@@ -225,7 +234,6 @@ public struct BundleImporter: Sendable {
         if written > writebackStarted { file?.startWriteback(offset: writebackStarted, length: written - writebackStarted) }
         let actual = hasher.finalize()
         guard actual == digest else { throw .blobDigestMismatch(entry: entry.path, actual: actual) }
-        return !present
     }
 
     // MARK: Entry rules

@@ -17,11 +17,18 @@ extension FerryCommand {
                 size and SHA-256, every entry and every blob digest is checked first; a bad bundle changes nothing \
                 in the store. Importing a bundle twice does nothing the second time. Exit status: 0 imported (or \
                 already imported), 2 the bundle maps a known digest to another image ID (drift), 65 bad bundle \
-                (store unchanged), 74 store or I/O error, 75 another run holds the store.
+                (store unchanged), 74 store or I/O error, 75 another run holds the store. \
+                With --check, the same checks run and nothing is written: use it on the media before carrying \
+                them across the air gap, or before importing. Blobs an incremental bundle leaves out count as \
+                present; if the --store directory exists, they are looked up there (read only). Exit status: 0 \
+                the bundle is good, 65 it is not, 74 I/O error.
                 """)
 
         @Argument(help: ArgumentHelp("The bundle's sidecar, tar or parts.", valueName: "file"))
         var files: [String]
+
+        @Flag(help: "Check the bundle completely, as import does, and write nothing.")
+        var check = false
 
         @OptionGroup var global: GlobalOptions
 
@@ -39,8 +46,9 @@ extension FerryCommand {
             let started = clock.now
             let bundle: LocatedBundle
             do { bundle = try LocatedBundle.locate(files) } catch {
-                throw Self.failure(error, bundle: files[0])
+                throw check ? Self.checkFailure(error, bundle: files[0]) : Self.failure(error, bundle: files[0])
             }
+            if check { return try runCheck(bundle, env: env, output: output, started: started, clock: clock) }
             // A store that this import creates is removed again if the bundle is refused: nothing is left behind.
             let storeExisted = FileSystem.exists(env.global.store)
             let store = try env.openStore()
@@ -104,6 +112,58 @@ extension FerryCommand {
                     + String(format: "%.1fs", SyncConsole.seconds(clock.now - started))
                     + ": bundle \(ExportLines.short(summary.id)), run \(summary.runID.map(\.rawValue) ?? "-")")
             return summary.driftEvents.isEmpty ? .ok : .drift
+        }
+
+        /// `--check`: every check of an import, in a scratch directory that is removed afterwards.
+        func runCheck(
+            _ bundle: LocatedBundle, env: Environment, output: any LineSink, started: ContinuousClock.Instant,
+            clock: ContinuousClock
+        ) throws(CommandFailure) -> ExitStatus {
+            let storePath = env.global.store
+            let store = FileSystem.exists(storePath + "/oci-layout") ? ContentStore(root: storePath) : nil
+            let scratch: String
+            do { scratch = try FileSystem.makeTemporaryDirectory(prefix: "ferry-check") } catch {
+                throw CommandFailure("cannot check \(bundle.sidecarPath): \(error)", status: .ioError)
+            }
+            defer { try? FileSystem.removeTree(scratch) }
+            let summary: BundleCheckSummary
+            do { summary = try BundleImporter.check(bundle, store: store, scratch: scratch) } catch {
+                throw Self.checkFailure(error, bundle: bundle.sidecarPath)
+            }
+            let description = bundle.description
+            if !env.global.quiet {
+                output.writeLine(
+                    "bundle \(description.id) exported \(description.createdAt.formatted(Date.ISO8601FormatStyle())) "
+                        + "from \(description.sourceStore.host):\(description.sourceStore.path)")
+                output.writeLine(
+                    "checked \(summary.partsChecked) \(summary.partsChecked == 1 ? "part" : "parts") "
+                        + "(\(SyncConsole.formatBytes(summary.bytesRead))): sizes, SHA-256 and \(summary.blobs) "
+                        + "blob digests match")
+                if summary.excludedBlobs > 0 {
+                    let base = description.since?.bundle.map { "bundle \(ExportLines.short($0))" }
+                        ?? description.since?.run.map { "run \($0.rawValue)" } ?? "an earlier export"
+                    var line = "\(SyncConsole.count(summary.excludedBlobs, "blob")) left out (exported before, since "
+                        + "\(base)): the importing store must hold them"
+                    if store != nil { line += "; \(summary.excludedInStore) of them are in \(storePath)" }
+                    output.writeLine(line)
+                }
+                for name in summary.relyingOnBase {
+                    output.writeLine("partly checked  \(name): its manifest is among the left-out blobs")
+                }
+            }
+            let complete = summary.references - summary.relyingOnBase.count
+            output.writeLine(
+                "bundle \(ExportLines.short(summary.id)) is good: \(SyncConsole.count(summary.references, "reference")) "
+                    + "(\(complete) complete in the bundle\(store != nil ? " and the store" : "")), "
+                    + "\(SyncConsole.count(summary.blobs, "blob")) in "
+                    + String(format: "%.1fs", SyncConsole.seconds(clock.now - started)) + "; nothing was written")
+            return .ok
+        }
+
+        /// A bad bundle is exit 65; anything else is local trouble, exit 74.
+        static func checkFailure(_ error: BundleError, bundle: String) -> CommandFailure {
+            if error.isBadBundle { return CommandFailure("bundle \(bundle) is bad: \(error)", status: .invalidInput) }
+            return CommandFailure("cannot check \(bundle): \(error)", status: .ioError)
         }
 
         /// A bad bundle is exit 65 and leaves the store as it was; anything else is local trouble, exit 74.

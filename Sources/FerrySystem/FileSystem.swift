@@ -86,6 +86,19 @@ public enum FileSystem {
         if mkdir(path, 0o755) != 0, Glibc.errno != EEXIST { throw .errno("mkdir", path) }
     }
 
+    /// Creates a fresh, private directory `PREFIX.XXXXXX` under `$TMPDIR` (or `/tmp`) and returns its path.
+    public static func makeTemporaryDirectory(prefix: String) throws(FileSystemError) -> String {
+        let base = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+        let pattern = (base.hasSuffix("/") ? base : base + "/") + prefix + ".XXXXXX"
+        var template = pattern.utf8.map { CChar(bitPattern: $0) } + [0]
+        let made = template.withUnsafeMutableBufferPointer { buffer -> String? in
+            guard let result = mkdtemp(buffer.baseAddress!) else { return nil }
+            return String(cString: result)
+        }
+        guard let made else { throw .errno("mkdtemp", base) }
+        return made
+    }
+
     /// Removes a file; a missing file is not an error.
     public static func removeFile(_ path: String) throws(FileSystemError) {
         if unlink(path) != 0, Glibc.errno != ENOENT { throw .errno("remove", path) }

@@ -97,6 +97,17 @@ func ferry(_ arguments: [String]) async throws -> (status: FerryCommands.ExitSta
         #expect(sidecar.parts.count > 1)
 
         let storeB = directory.appending("store-b")
+        // Checked first, as on the media before they cross the air gap: nothing is written, no store is created.
+        let checked = try await ferry(["import", "--check", bundle + ".part0002", "--store", storeB])
+        #expect(checked.status == .ok)
+        #expect(checked.lines.contains { $0.hasPrefix("checked \(sidecar.parts.count) parts") })
+        #expect(
+            checked.lines.last?.hasPrefix(
+                "bundle sha256:\(sidecar.description.id.shortHex) is good: 3 references (3 complete in the "
+                    + "bundle), \(sidecar.description.blobs.count) blobs in ") == true, "\(checked.lines)")
+        #expect(checked.lines.last?.hasSuffix("; nothing was written") == true)
+        #expect(!FileManager.default.fileExists(atPath: storeB))
+
         let imported = try await ferry(["import", bundle + ".part0001", "--store", storeB])
         #expect(imported.status == .ok)
         #expect(
@@ -243,6 +254,16 @@ func ferry(_ arguments: [String]) async throws -> (status: FerryCommands.ExitSta
                 && failure.message.hasPrefix(
                     "cannot import \(bundle).ferry-bundle.json: \(bundle).part0002: bundle part is corrupt: SHA-256 ")
                 && failure.message.hasSuffix("; the store is unchanged")
+        }
+        #expect(try Self.snapshot(storeB) == before)
+        // --check finds the same damage, with its own wording, and writes nothing either.
+        await #expect {
+            try await ferry(["import", "--check", bundle, "--store", storeB])
+        } throws: { error in
+            guard let failure = error as? CommandFailure else { return false }
+            return failure.status == .invalidInput
+                && failure.message.hasPrefix(
+                    "bundle \(bundle).ferry-bundle.json is bad: \(bundle).part0002: bundle part is corrupt: SHA-256 ")
         }
         #expect(try Self.snapshot(storeB) == before)
 
