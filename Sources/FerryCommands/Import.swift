@@ -77,13 +77,9 @@ extension FerryCommand {
                 return .ok
             }
             if !env.global.quiet {
-                output.writeLine(
-                    "bundle \(description.id) exported \(description.createdAt.formatted(Date.ISO8601FormatStyle())) "
-                        + "from \(description.sourceStore.host):\(description.sourceStore.path)")
-                output.writeLine(
-                    "checked \(summary.partsChecked) \(summary.partsChecked == 1 ? "part" : "parts") "
-                        + "(\(SyncConsole.formatBytes(summary.bytesRead))): sizes, SHA-256 and \(summary.blobs) "
-                        + "blob digests match")
+                Self.writeChecked(
+                    description, parts: summary.partsChecked, bytes: summary.bytesRead, blobs: summary.blobs,
+                    to: output)
                 for row in summary.rows {
                     var line = row.outcome.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0) + row.reference
                     if let reference = description.references.first(where: {
@@ -132,13 +128,9 @@ extension FerryCommand {
             }
             let description = bundle.description
             if !env.global.quiet {
-                output.writeLine(
-                    "bundle \(description.id) exported \(description.createdAt.formatted(Date.ISO8601FormatStyle())) "
-                        + "from \(description.sourceStore.host):\(description.sourceStore.path)")
-                output.writeLine(
-                    "checked \(summary.partsChecked) \(summary.partsChecked == 1 ? "part" : "parts") "
-                        + "(\(SyncConsole.formatBytes(summary.bytesRead))): sizes, SHA-256 and \(summary.blobs) "
-                        + "blob digests match")
+                Self.writeChecked(
+                    description, parts: summary.partsChecked, bytes: summary.bytesRead, blobs: summary.blobs,
+                    to: output)
                 if summary.excludedBlobs > 0 {
                     let base = description.since?.bundle.map { "bundle \(ExportLines.short($0))" }
                         ?? description.since?.run.map { "run \($0.rawValue)" } ?? "an earlier export"
@@ -158,6 +150,18 @@ extension FerryCommand {
                     + "\(SyncConsole.count(summary.blobs, "blob")) in "
                     + String(format: "%.1fs", SyncConsole.seconds(clock.now - started)) + "; nothing was written")
             return .ok
+        }
+
+        /// The bundle's origin and what was verified of it, the first lines of an import and of a check.
+        static func writeChecked(
+            _ description: BundleDescription, parts: Int, bytes: Int64, blobs: Int, to output: any LineSink
+        ) {
+            output.writeLine(
+                "bundle \(description.id) exported \(description.createdAt.formatted(Date.ISO8601FormatStyle())) "
+                    + "from \(description.sourceStore.host):\(description.sourceStore.path)")
+            output.writeLine(
+                "checked \(parts) \(parts == 1 ? "part" : "parts") (\(SyncConsole.formatBytes(bytes))): sizes, SHA-256 "
+                    + "and \(blobs) blob digests match")
         }
 
         /// A bad bundle is exit 65; anything else is local trouble, exit 74.
