@@ -7,13 +7,15 @@ extension FerryCommand {
     /// `ferry report`: re-render a past run's report, or the store's inventory, to stdout.
     struct Report: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Print a run's report, or the whole store's inventory.",
+            abstract: "Print a run's report, the whole store's inventory, or what changed since a run.",
             discussion: """
                 Renders from the reference store (DIR/ferry.db), so any past run can be re-rendered: by default \
                 the latest run, as Markdown. --inventory lists every repository, tag and digest with its image \
                 ID, first and last seen, where it came from, its tag history and the drift history, for \
-                auditors. --schema prints the JSON Schema of the chosen report instead. Exit status 65 when \
-                --run names no run or the store has no run yet; 74 when DIR holds no ferry store or it cannot \
+                auditors. --since RUN lists what changed after that run: tags added, tags moved (every digest in \
+                between, the run that saw it and where it came from), drift events, and the runs since. \
+                --schema prints the JSON Schema of the chosen report instead. Exit status 65 when --run or \
+                --since names no run or the store has no run yet; 74 when DIR holds no ferry store or it cannot \
                 be read.
                 """)
 
@@ -39,14 +41,22 @@ extension FerryCommand {
         @Flag(help: "Report the whole store's inventory instead of one run.")
         var inventory = false
 
+        @Option(help: ArgumentHelp("Report what changed after this run instead of one run.", valueName: "id"))
+        var since: String?
+
         @Option(help: ArgumentHelp("Output format: json, md or html.", valueName: "format"))
         var format: Format = .md
 
-        @Flag(help: "Print the JSON Schema of the run report (or, with --inventory, of the inventory report).")
+        @Flag(help: "Print the JSON Schema of the chosen report (run, --inventory or --since).")
         var schema = false
 
         func validate() throws {
-            if runID != nil && inventory { throw ValidationError("--run and --inventory cannot be used together") }
+            let chosen = [runID.map { _ in "--run" }, inventory ? "--inventory" : nil, since.map { _ in "--since" }]
+                .compactMap { $0 }
+            if chosen.count > 1 {
+                let list = chosen.dropLast().joined(separator: ", ") + " and " + chosen[chosen.count - 1]
+                throw ValidationError("\(list) cannot be used together")
+            }
         }
 
         func run() async throws {
@@ -57,7 +67,10 @@ extension FerryCommand {
         /// Renders the requested report to `output`'s stdout (errors to its stderr) and returns the exit status.
         func run(output: CommandOutput, now: Date = Date()) async -> ExitStatus {
             if schema {
-                output.standardOutput.writeLine(inventory ? ReportSchema.inventoryReportV1 : ReportSchema.runReportV1)
+                output.standardOutput.writeLine(
+                    inventory
+                        ? ReportSchema.inventoryReportV1
+                        : since != nil ? ReportSchema.changesReportV1 : ReportSchema.runReportV1)
                 return .ok
             }
             do {
@@ -81,6 +94,15 @@ extension FerryCommand {
         private func render(from store: ReferenceStore, now: Date) async throws -> [UInt8] {
             if inventory {
                 return try format.reportFormat.render(try await InventoryReport.load(from: store, now: now))
+            }
+            if let since {
+                guard let id = RunID(rawValue: since) else {
+                    throw try await unknownRun(since, in: store, why: "is not a run ID (yyyyMMddTHHmmssZ-xxxx)")
+                }
+                guard let report = try await ChangesReport.load(since: id, from: store, now: now) else {
+                    throw try await unknownRun(since, in: store, why: "is not in \(store.path)")
+                }
+                return try format.reportFormat.render(report)
             }
             let id: RunID
             if let runID {

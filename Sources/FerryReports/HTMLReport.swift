@@ -102,6 +102,78 @@ public enum HTMLReport {
         return page(title: "ferry inventory", body: body)
     }
 
+    /// The changes since a run: drift first, then moved and added tags and the runs, in sortable tables.
+    public static func render(_ report: ChangesReport) -> String {
+        let counts = report.counts
+        let title = "ferry changes since run \(report.since.id.rawValue)"
+        var body = "<header>\n<h1>\(escape(title))</h1>\n"
+        let badge = counts.driftEvents > 0 ? "status-drift" : "status-ok"
+        let events = counts.driftEvents == 1 ? "1 drift event" : "\(counts.driftEvents) drift events"
+        body += "<p class=\"badges\"><span class=\"badge \(badge)\">\(events)</span></p>\n"
+        body +=
+            "<p class=\"facts\">since \(escape(report.since.command)) run <code>\(escape(report.since.id.rawValue))</code> "
+            + "of \(escape(ReportTime.display(report.since.startedAt))) · read "
+            + "\(escape(ReportTime.display(report.generatedAt)))</p>\n</header>\n<main>\n"
+        body +=
+            "<section id=\"summary\" aria-label=\"Summary\"><ul class=\"counts\">"
+            + card("runs", counts.runs, "total") + card("added", counts.added, "total")
+            + card("moved", counts.moved, counts.moved > 0 ? "updated" : "zero")
+            + card("unchanged", counts.unchanged, "total")
+            + card("drift events", counts.driftEvents, counts.driftEvents > 0 ? "drift" : "zero")
+            + "</ul></section>\n"
+        if !report.driftEvents.isEmpty { body += driftSection(report.driftEvents, title: "Drift events", withRun: true) }
+        body += "<section id=\"moved\">\n<h2>Moved tags (\(report.moved.count))</h2>\n"
+        if !report.moved.isEmpty {
+            body +=
+                "<div class=\"scroll\"><table class=\"sortable\" id=\"moved-table\">\n<thead><tr>"
+                + header("reference", "Reference", sorted: true) + header("then", "Then") + header("now", "Now")
+                + header("image", "Image ID now") + header("moves", "Moves", numeric: true)
+                + header("served", "Served by") + "</tr></thead>\n<tbody>\n"
+            for tag in report.moved {
+                body +=
+                    "<tr class=\"row\">" + referenceCell(tag.reference) + digestCell(tag.previousDigest)
+                    + digestCell(tag.digest) + (tag.imageID.map(digestCell) ?? "<td>index</td>")
+                    + "<td data-value=\"\(tag.moves.count)\"><ol>"
+                    + tag.moves.map { move in
+                        "<li>\(digestMarkup(move.digest)) run <code>\(escape(move.firstRunID.rawValue))</code></li>"
+                    }.joined() + "</ol></td>" + endpointCell(tag.servedBy) + "</tr>\n"
+            }
+            body += "</tbody></table></div>\n"
+        }
+        body += "</section>\n<section id=\"added\">\n<h2>Added tags (\(report.added.count))</h2>\n"
+        if !report.added.isEmpty {
+            body +=
+                "<div class=\"scroll\"><table class=\"sortable\" id=\"added-table\">\n<thead><tr>"
+                + header("reference", "Reference", sorted: true) + header("digest", "Digest")
+                + header("image", "Image ID") + header("first", "First seen") + header("run", "Run")
+                + header("served", "Served by") + "</tr></thead>\n<tbody>\n"
+            for tag in report.added {
+                body +=
+                    "<tr class=\"row\">" + referenceCell(tag.reference) + digestCell(tag.digest)
+                    + (tag.imageID.map(digestCell) ?? "<td>index</td>") + timeCell(tag.firstSeen)
+                    + "<td class=\"nowrap\"><code>\(escape(tag.firstRunID.rawValue))</code></td>"
+                    + endpointCell(tag.servedBy) + "</tr>\n"
+            }
+            body += "</tbody></table></div>\n"
+        }
+        body += "</section>\n<section id=\"runs\">\n<h2>Runs (\(report.runs.count))</h2>\n"
+        if !report.runs.isEmpty {
+            body +=
+                "<div class=\"scroll\"><table class=\"sortable\" id=\"run-table\">\n<thead><tr>"
+                + header("run", "Run") + header("command", "Command") + header("started", "Started", sorted: true)
+                + header("status", "Status") + "</tr></thead>\n<tbody>\n"
+            for run in report.runs {
+                body +=
+                    "<tr class=\"row\"><td class=\"nowrap\"><code>\(escape(run.id.rawValue))</code></td>"
+                    + "<td>\(escape(run.command))</td>" + timeCell(run.startedAt)
+                    + "<td>\(escape(run.status + (run.exitStatus.map { ", exit \($0)" } ?? "")))</td></tr>\n"
+            }
+            body += "</tbody></table></div>\n"
+        }
+        body += "</section>\n</main>\n"
+        return page(title: title, body: body)
+    }
+
     /// Escapes text for HTML element content and quoted attribute values.
     public static func escape(_ text: String) -> String {
         var out = ""

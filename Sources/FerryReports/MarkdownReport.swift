@@ -181,7 +181,77 @@ public enum MarkdownReport {
         return out.text
     }
 
+    /// The changes since a run: runs, added and moved tags, drift.
+    public static func render(_ report: ChangesReport) -> String {
+        var out = MarkdownText()
+        out.line("# ferry: changes since run \(code(report.since.id.rawValue))")
+        out.blank()
+        let counts = report.counts
+        out.line(
+            "Since \(report.since.command) run \(code(report.since.id.rawValue)) of "
+                + "\(ReportTime.display(report.since.startedAt)), read \(ReportTime.display(report.generatedAt)): "
+                + "\(counted(counts.runs, "run")) · \(counted(counts.added, "tag")) added · \(counts.moved) moved · "
+                + "\(counts.unchanged) unchanged · \(counted(counts.driftEvents, "drift event"))")
+        if !report.driftEvents.isEmpty {
+            out.blank()
+            out.line("## Drift events (\(report.driftEvents.count))")
+            out.blank()
+            for event in report.driftEvents {
+                out.line(
+                    "- \(ReportTime.display(event.occurredAt)), run \(code(event.runID.rawValue)): " + driftLine(event))
+            }
+        }
+        out.blank()
+        out.line("## Moved tags (\(report.moved.count))")
+        if !report.moved.isEmpty {
+            out.blank()
+            out.table(
+                header: ["Reference", "Then", "Now", "Image ID now", "Moves", "Served by"],
+                alignments: [.left, .left, .left, .left, .left, .left],
+                rows: report.moved.map { tag in
+                    [
+                        code(tag.reference), shortCode(tag.previousDigest), shortCode(tag.digest),
+                        tag.imageID.map { shortCode($0) } ?? "index",
+                        tag.moves.map { "\(shortCode($0.digest)) (run \(code($0.firstRunID.rawValue)))" }
+                            .joined(separator: " → "),
+                        endpointText(tag.servedBy),
+                    ]
+                })
+        }
+        out.blank()
+        out.line("## Added tags (\(report.added.count))")
+        if !report.added.isEmpty {
+            out.blank()
+            out.table(
+                header: ["Reference", "Digest", "Image ID", "First seen", "Run", "Served by"],
+                alignments: [.left, .left, .left, .left, .left, .left],
+                rows: report.added.map { tag in
+                    [
+                        code(tag.reference), code(tag.digest.description), tag.imageID.map { shortCode($0) } ?? "index",
+                        ReportTime.display(tag.firstSeen), code(tag.firstRunID.rawValue), endpointText(tag.servedBy),
+                    ]
+                })
+        }
+        out.blank()
+        out.line("## Runs (\(report.runs.count))")
+        if !report.runs.isEmpty {
+            out.blank()
+            out.table(
+                header: ["Run", "Command", "Started", "Status"], alignments: [.left, .left, .left, .left],
+                rows: report.runs.map { run in
+                    [
+                        code(run.id.rawValue), run.command, ReportTime.display(run.startedAt),
+                        run.status + (run.exitStatus.map { ", exit \($0)" } ?? ""),
+                    ]
+                })
+        }
+        return out.text
+    }
+
     // MARK: Pieces
+
+    /// `1 run`, `2 runs`.
+    static func counted(_ count: Int, _ noun: String) -> String { "\(count) \(noun)\(count == 1 ? "" : "s")" }
 
     static func statusText(_ run: RunReport.RunInfo) -> String {
         var text = run.status.rawValue

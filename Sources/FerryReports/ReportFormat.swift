@@ -27,4 +27,13 @@ public enum ReportFormat: String, Sendable, Hashable, CaseIterable {
         case .html: Array(HTMLReport.render(report).utf8)
         }
     }
+
+    /// Renders a changes report in this format.
+    public func render(_ report: ChangesReport) throws(ReportError) -> [UInt8] {
+        switch self {
+        case .json: try ReportJSON.encode(report)
+        case .markdown: Array(MarkdownReport.render(report).utf8)
+        case .html: Array(HTMLReport.render(report).utf8)
+        }
+    }
 }

@@ -13,6 +13,22 @@ public enum ReportJSON {
         try encode(report, what: "inventory report")
     }
 
+    /// Encodes a changes report.
+    public static func encode(_ report: ChangesReport) throws(ReportError) -> [UInt8] {
+        try encode(report, what: "changes report since run \(report.since.id)")
+    }
+
+    /// Decodes a changes report, refusing other schema versions.
+    public static func decodeChangesReport(_ bytes: [UInt8]) throws(ReportError) -> ChangesReport {
+        let report = try decode(ChangesReport.self, bytes, what: "changes report")
+        guard report.schemaVersion == ChangesReport.currentSchemaVersion else {
+            throw .json(
+                what: "changes report",
+                reason: "schema version \(report.schemaVersion) is not \(ChangesReport.currentSchemaVersion)")
+        }
+        return report
+    }
+
     /// Decodes a run report, refusing other schema versions.
     public static func decodeRunReport(_ bytes: [UInt8]) throws(ReportError) -> RunReport {
         let report = try decode(RunReport.self, bytes, what: "run report")

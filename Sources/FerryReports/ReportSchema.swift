@@ -330,4 +330,138 @@ public enum ReportSchema {
           }
         }
         """#
+
+    /// JSON Schema (2020-12) of ``ChangesReport`` v1.
+    public static let changesReportV1 = #"""
+        {
+          "$schema": "https://json-schema.org/draft/2020-12/schema",
+          "$id": "https://ferry.dev/schemas/changes-report/v1.json",
+          "title": "ferry changes report, version 1",
+          "description": "What changed in the store after one run, printed by `ferry report --since RUN --format json`: runs after it, tags first seen after it, tags that moved after it, drift events after it. After means started later; the run's own changes are not included. Optional fields are omitted when absent.",
+          "type": "object",
+          "additionalProperties": false,
+          "required": ["$schema", "schemaVersion", "generatedAt", "since", "runs", "counts", "added", "moved", "driftEvents"],
+          "properties": {
+            "$schema": {"const": "https://ferry.dev/schemas/changes-report/v1.json", "description": "This schema's identifier."},
+            "schemaVersion": {"const": 1, "description": "Report schema version."},
+            "generatedAt": {"$ref": "#/$defs/time", "description": "When the store was read."},
+            "since": {"$ref": "#/$defs/run", "description": "The run the changes are counted from."},
+            "runs": {"type": "array", "items": {"$ref": "#/$defs/run"}, "description": "The runs after it, oldest first."},
+            "counts": {
+              "type": "object",
+              "additionalProperties": false,
+              "required": ["runs", "added", "moved", "unchanged", "driftEvents"],
+              "description": "Totals.",
+              "properties": {
+                "runs": {"type": "integer", "minimum": 0, "description": "Runs after since."},
+                "added": {"type": "integer", "minimum": 0, "description": "Tags first seen after since."},
+                "moved": {"type": "integer", "minimum": 0, "description": "Tags that pointed to another digest after since."},
+                "unchanged": {"type": "integer", "minimum": 0, "description": "Tags known at since that never moved after it."},
+                "driftEvents": {"type": "integer", "minimum": 0, "description": "Drift events after since (dry runs left out)."}
+              }
+            },
+            "added": {
+              "type": "array",
+              "description": "Tags first seen after since, by reference.",
+              "items": {
+                "type": "object",
+                "additionalProperties": false,
+                "required": ["reference", "digest", "firstSeen", "firstRunID", "moves", "servedBy"],
+                "properties": {
+                  "reference": {"type": "string", "description": "repository:tag."},
+                  "digest": {"$ref": "#/$defs/digest", "description": "The digest it points to now."},
+                  "imageID": {"$ref": "#/$defs/digest", "description": "The image ID; absent for an index."},
+                  "firstSeen": {"$ref": "#/$defs/time", "description": "When it was first seen."},
+                  "firstRunID": {"$ref": "#/$defs/runID", "description": "The run that first saw it."},
+                  "moves": {"type": "integer", "minimum": 0, "description": "How often it moved after it was first seen."},
+                  "servedBy": {"$ref": "#/$defs/endpoint", "description": "Where its current digest came from."}
+                }
+              }
+            },
+            "moved": {
+              "type": "array",
+              "description": "Tags that pointed to another digest after since (possibly back to the one they had then), by reference.",
+              "items": {
+                "type": "object",
+                "additionalProperties": false,
+                "required": ["reference", "previousDigest", "digest", "moves", "servedBy"],
+                "properties": {
+                  "reference": {"type": "string", "description": "repository:tag."},
+                  "previousDigest": {"$ref": "#/$defs/digest", "description": "The digest it pointed to at the end of since."},
+                  "previousImageID": {"$ref": "#/$defs/digest", "description": "The image ID observed with that digest."},
+                  "digest": {"$ref": "#/$defs/digest", "description": "The digest it points to now."},
+                  "imageID": {"$ref": "#/$defs/digest", "description": "The image ID; absent for an index."},
+                  "moves": {
+                    "type": "array",
+                    "description": "Every stretch after since, oldest first (at least one).",
+                    "items": {
+                      "type": "object",
+                      "additionalProperties": false,
+                      "required": ["digest", "firstSeen", "lastSeen", "firstRunID", "lastRunID"],
+                      "properties": {
+                        "digest": {"$ref": "#/$defs/digest", "description": "The digest the tag pointed to."},
+                        "imageID": {"$ref": "#/$defs/digest", "description": "The image ID observed with it."},
+                        "firstSeen": {"$ref": "#/$defs/time", "description": "First observation of this stretch."},
+                        "lastSeen": {"$ref": "#/$defs/time", "description": "Last observation of this stretch."},
+                        "firstRunID": {"$ref": "#/$defs/runID", "description": "The run that started the stretch."},
+                        "lastRunID": {"$ref": "#/$defs/runID", "description": "The run that last confirmed it."}
+                      }
+                    }
+                  },
+                  "servedBy": {"$ref": "#/$defs/endpoint", "description": "Where its current digest came from."}
+                }
+              }
+            },
+            "driftEvents": {"type": "array", "items": {"$ref": "#/$defs/driftEvent"}, "description": "Drift events after since, oldest first."}
+          },
+          "$defs": {
+            "digest": {"type": "string", "pattern": "^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$", "description": "A content digest, algorithm:encoded."},
+            "time": {"type": "string", "format": "date-time", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z$", "description": "UTC time with milliseconds."},
+            "runID": {"type": "string", "pattern": "^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{4}$", "description": "A run ID."},
+            "run": {
+              "type": "object",
+              "additionalProperties": false,
+              "required": ["id", "command", "startedAt", "status"],
+              "description": "A run.",
+              "properties": {
+                "id": {"$ref": "#/$defs/runID", "description": "The run ID."},
+                "command": {"type": "string", "description": "sync, pull, import, …"},
+                "startedAt": {"$ref": "#/$defs/time", "description": "When it started."},
+                "status": {"enum": ["running", "completed", "interrupted", "failed", "dry-run"], "description": "How it ended; running while it runs or when it was killed."},
+                "exitStatus": {"type": "integer", "description": "Its exit status, when it finished."}
+              }
+            },
+            "endpoint": {
+              "type": "object",
+              "additionalProperties": false,
+              "required": ["url", "mirror"],
+              "description": "A registry endpoint, without credentials.",
+              "properties": {
+                "url": {"type": "string", "description": "The endpoint URL."},
+                "mirror": {"type": "boolean", "description": "True when the endpoint is not the repository's own registry host."}
+              }
+            },
+            "driftEvent": {
+              "type": "object",
+              "additionalProperties": false,
+              "required": ["kind", "reference", "repository", "digest", "oldValue", "newValue", "endpoint", "runID", "dryRun", "occurredAt"],
+              "description": "One drift event.",
+              "properties": {
+                "kind": {"enum": ["image-id-drift", "tag-moved", "mirror-divergence"], "description": "image-id-drift: a known digest now resolves to another image ID (the old mapping is kept); tag-moved: an immutable tag points to a new digest; mirror-divergence: a mirror served another digest than the upstream's HEAD."},
+                "reference": {"type": "string", "description": "The normalized reference being synced."},
+                "repository": {"type": "string", "description": "The repository's full name."},
+                "digest": {"$ref": "#/$defs/digest", "description": "The manifest digest concerned."},
+                "platform": {"type": "string", "description": "For image-ID drift through an index: the platform whose mapping drifted."},
+                "oldValue": {"$ref": "#/$defs/digest", "description": "image-id-drift: the kept image ID; tag-moved: the previous digest; mirror-divergence: the mirror's digest."},
+                "newValue": {"$ref": "#/$defs/digest", "description": "image-id-drift: the new image ID; tag-moved: the new digest; mirror-divergence: the upstream's digest."},
+                "endpoint": {"$ref": "#/$defs/endpoint", "description": "The endpoint that served the content."},
+                "upstreamEndpoint": {"type": "string", "description": "For mirror-divergence: the upstream endpoint whose HEAD disagreed."},
+                "runID": {"$ref": "#/$defs/runID", "description": "The run that raised it."},
+                "dryRun": {"type": "boolean", "description": "Always false here."},
+                "occurredAt": {"$ref": "#/$defs/time", "description": "When it was observed."}
+              }
+            }
+          }
+        }
+        """#
 }

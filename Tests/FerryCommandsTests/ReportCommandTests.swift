@@ -306,3 +306,34 @@ private func ferry(_ arguments: [String]) async throws -> CommandRun {
         #expect(blocked.message.hasPrefix(store.directory.appending("reports")))
     }
 }
+
+@Suite struct ReportSinceCommandTests {
+    @Test func reportsWhatChangedSinceARunInEveryFormat() async throws {
+        let store = try await SeededStore()
+        let json = try await ferry(["report", "--store", store.path, "--since", store.first.rawValue, "--format", "json"])
+        #expect(json.status == .ok)
+        let report = try ReportJSON.decodeChangesReport(Array(json.stdout.text.utf8))
+        #expect(report.since.id == store.first)
+        #expect(report.runs.map(\.id) == [store.second])
+        #expect(report.generatedAt == at(7200))
+        let markdown = try await ferry(["report", "--store", store.path, "--since", store.first.rawValue])
+        #expect(markdown.stdout.text.hasPrefix("# ferry: changes since run `\(store.first)`\n"))
+        let html = try await ferry(["report", "--store", store.path, "--since", store.first.rawValue, "--format", "html"])
+        #expect(html.stdout.text.hasPrefix("<!DOCTYPE html>\n"))
+        let schema = try await ferry(["report", "--since", "x", "--schema"])
+        #expect(schema.stdout.all == [ReportSchema.changesReportV1])
+    }
+
+    @Test func anUnknownSinceRunExits65AndSinceExcludesTheOtherViews() async throws {
+        let store = try await SeededStore()
+        let unknown = try await ferry(["report", "--store", store.path, "--since", "20000101T000000Z-0000"])
+        #expect(unknown.status == .invalidInput)
+        #expect(
+            unknown.stderr.all == [
+                "Error: run \"20000101T000000Z-0000\" is not in \(store.path)/ferry.db; the most recent: "
+                    + "\(store.second), \(store.first)"
+            ])
+        #expect(throws: (any Error).self) { try FerryCommand.parseAsRoot(["report", "--since", "a", "--inventory"]) }
+        #expect(throws: (any Error).self) { try FerryCommand.parseAsRoot(["report", "--since", "a", "--run", "b"]) }
+    }
+}

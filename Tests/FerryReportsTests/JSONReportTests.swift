@@ -75,7 +75,10 @@ import Testing
 
     @Test func everySchemaPropertyIsDocumented() throws {
         // A property is documented by its own description or by the definition its $ref names.
-        for (name, text) in [("run", ReportSchema.runReportV1), ("inventory", ReportSchema.inventoryReportV1)] {
+        for (name, text) in [
+            ("run", ReportSchema.runReportV1), ("inventory", ReportSchema.inventoryReportV1),
+            ("changes", ReportSchema.changesReportV1),
+        ] {
             var undocumented: [String] = []
             func walk(_ value: JSONValue, path: String) {
                 guard case .object(let members) = value else { return }
