@@ -27,7 +27,8 @@ step "ferry validate --config manifests/demo.yaml"
 "$BIN/ferry" validate --config manifests/demo.yaml
 
 step "ferry sync (first run: everything is pulled)"
-"$BIN/ferry" sync --config manifests/demo.yaml --store "$STORE"
+"$BIN/ferry" sync --config manifests/demo.yaml --store "$STORE" | tee "$DEMO/first-sync.log"
+FIRST_RUN=$(sed -n 's/^run \([^ ]*\) completed.*/\1/p' "$DEMO/first-sync.log" | tail -n1)
 
 step "ferry sync (second run: one HEAD per tag, nothing downloaded)"
 "$BIN/ferry" sync --config manifests/demo.yaml --store "$STORE"
@@ -46,6 +47,15 @@ step "ferry verify (re-hash every blob, check every reference is complete)"
 
 step "ferry report (the last run, Markdown; JSON and a self-contained HTML page are in $STORE/reports/)"
 "$BIN/ferry" report --store "$STORE" --format md | head -20
+
+step "ferry report --since $FIRST_RUN (what changed after the first sync)"
+"$BIN/ferry" report --store "$STORE" --since "$FIRST_RUN" | head -12
+
+step "air gap: ferry export, ferry import --check on the media, ferry import into another store"
+mkdir -p "$DEMO/usb"
+"$BIN/ferry" export --store "$STORE" --to "$DEMO/usb/bundle.tar"
+"$BIN/ferry" import --check "$DEMO/usb/bundle.tar"
+"$BIN/ferry" import "$DEMO/usb/bundle.tar" --store "$DEMO/airgap-store"
 ls "$STORE/reports"
 echo "metrics for node_exporter's textfile collector: $STORE/metrics.prom"
 grep -E '^ferry_(images|drift_events|last_success)' "$STORE/metrics.prom" | head -8
