@@ -143,11 +143,14 @@ extension FerryCommand {
                     output.writeLine("partly checked  \(name): its manifest is among the left-out blobs")
                 }
             }
-            let complete = summary.references - summary.relyingOnBase.count
+            let partly = summary.relyingOnBase.count
+            let walked =
+                partly == 0
+                ? "every manifest read"
+                : "\(summary.references - partly) with every manifest read, \(partly) partly"
             output.writeLine(
                 "bundle \(ExportLines.short(summary.id)) is good: \(SyncConsole.count(summary.references, "reference")) "
-                    + "(\(complete) complete in the bundle\(store != nil ? " and the store" : "")), "
-                    + "\(SyncConsole.count(summary.blobs, "blob")) in "
+                    + "(\(walked)), \(SyncConsole.count(summary.blobs, "blob")) in "
                     + String(format: "%.1fs", SyncConsole.seconds(clock.now - started)) + "; nothing was written")
             return .ok
         }

@@ -103,8 +103,8 @@ func ferry(_ arguments: [String]) async throws -> (status: FerryCommands.ExitSta
         #expect(checked.lines.contains { $0.hasPrefix("checked \(sidecar.parts.count) parts") })
         #expect(
             checked.lines.last?.hasPrefix(
-                "bundle sha256:\(sidecar.description.id.shortHex) is good: 3 references (3 complete in the "
-                    + "bundle), \(sidecar.description.blobs.count) blobs in ") == true, "\(checked.lines)")
+                "bundle sha256:\(sidecar.description.id.shortHex) is good: 3 references (every manifest "
+                    + "read), \(sidecar.description.blobs.count) blobs in ") == true, "\(checked.lines)")
         #expect(checked.lines.last?.hasSuffix("; nothing was written") == true)
         #expect(!FileManager.default.fileExists(atPath: storeB))
 
@@ -200,6 +200,18 @@ func ferry(_ arguments: [String]) async throws -> (status: FerryCommands.ExitSta
         let sidecar = try BundleSidecar.decode(try TestFiles.read(week2 + ".ferry-bundle.json"), path: week2)
         #expect(Set(sidecar.description.blobs.map(\.digest)) == Set([new.digest] + new.blobs.map(\.digest)))
         #expect(sidecar.description.blobs.first?.digest == new.digest)
+
+        // --check next to the store that has week 1 reads every manifest; without it, the three references whose
+        // manifests went in week 1 are only partly checked.
+        let excluded = sidecar.description.excludedBlobs.count
+        let withBase = try await ferry(["import", "--check", week2, "--store", storeB])
+        #expect(withBase.status == .ok)
+        #expect(withBase.lines.contains { $0.hasSuffix("of them are in \(storeB)") && $0.contains("\(excluded) of") })
+        #expect(withBase.lines.last?.contains("4 references (every manifest read)") == true, "\(withBase.lines)")
+        let alone = try await ferry(["import", "--check", week2, "--store", directory.appending("nowhere")])
+        #expect(alone.status == .ok)
+        #expect(alone.lines.filter { $0.hasPrefix("partly checked  ") }.count == 3)
+        #expect(alone.lines.last?.contains("4 references (1 with every manifest read, 3 partly)") == true)
 
         let imported = try await ferry(["import", week2 + ".ferry-bundle.json", "--store", storeB])
         #expect(imported.status == .ok)
