@@ -12,12 +12,12 @@ import Testing
 /// URL carries `#sort=-reference`, which the script applies on load, so the dump shows the table re-sorted by the
 /// script, proving that the script ran under the page's Content-Security-Policy. A missing `chromium` fails the
 /// test (`make test` installs it); nothing is skipped.
-@Suite struct ChromiumRenderTests {
-    @Test(.timeLimit(.minutes(1))) func rendersTheDriftRowAndSortsInHeadlessChromium() async throws {
-        let report = try await LedgerFixture.make().secondReport()
+@Suite(.serialized) struct ChromiumRenderTests {
+    /// Chromium's DOM of `html` opened with `#sort=-reference`, after the page's script ran.
+    static func dumpDOM(_ html: String) async throws -> (dom: String, stderr: String) {
         let directory = try TemporaryDirectory(prefix: "ferry-chromium")
         let page = directory.appending("report.html")
-        try TestFiles.write(HTMLReport.render(report), to: page)
+        try TestFiles.write(html, to: page)
 
         let started = ContinuousClock.now
         // ProcessRunner kills Chromium with SIGKILL at the deadline and throws `timedOut`.
@@ -38,10 +38,15 @@ import Testing
         let elapsed = ContinuousClock.now - started
         try result.checked()
         #expect(elapsed < .seconds(10), "chromium took \(elapsed)")
-        let dom = result.stdoutText
+        return (result.stdoutText, result.stderrText)
+    }
+
+    @Test(.timeLimit(.minutes(1))) func rendersTheDriftRowAndSortsInHeadlessChromium() async throws {
+        let report = try await LedgerFixture.make().secondReport()
+        let (dom, stderr) = try await Self.dumpDOM(HTMLReport.render(report))
 
         // The script ran: it swaps the root class, reveals copy buttons and wraps headers in sort buttons.
-        #expect(dom.contains("<html lang=\"en\" class=\"js\">"), "script did not run; stderr:\n\(result.stderrText)")
+        #expect(dom.contains("<html lang=\"en\" class=\"js\">"), "script did not run; stderr:\n\(stderr)")
         #expect(
             dom.contains("<button type=\"button\" class=\"copy\" data-copy=\"\(digest("config X"))\">Copy</button>"))
         #expect(!dom.contains("class=\"copy\" data-copy=\"\(digest("config X"))\" hidden"))
@@ -50,8 +55,8 @@ import Testing
                 "<th scope=\"col\" data-key=\"reference\" aria-sort=\"descending\"><button type=\"button\" class=\"sort\">Reference</button></th>"
             ))
         // No script error and no policy violation was logged.
-        #expect(!result.stderrText.contains("Uncaught"), "\(result.stderrText)")
-        #expect(!result.stderrText.contains("Content Security Policy"), "\(result.stderrText)")
+        #expect(!stderr.contains("Uncaught"), "\(stderr)")
+        #expect(!stderr.contains("Content Security Policy"), "\(stderr)")
 
         // The drift section comes first and shows every drift row.
         let driftSection = try #require(dom.firstMatch(of: /<section id="drift">(.*?)<\/section>/.dotMatchesNewlines()))
@@ -68,5 +73,20 @@ import Testing
         let driftRow = try #require(
             table.output.1.firstMatch(of: /<tr class="row drift">(.*?)<\/tr>/.dotMatchesNewlines()))
         #expect(driftRow.output.1.contains(">drift</span>"))
+    }
+
+    @Test(.timeLimit(.minutes(1))) func theChangesPageRunsItsScriptAndSortsEveryTable() async throws {
+        let fixture = try await LedgerFixture.make()
+        let report = try #require(try await ChangesReport.load(since: fixture.firstRun, from: fixture.store))
+        let (dom, stderr) = try await Self.dumpDOM(HTMLReport.render(report))
+        #expect(dom.contains("<html lang=\"en\" class=\"js\">"), "script did not run; stderr:\n\(stderr)")
+        #expect(!stderr.contains("Uncaught"), "\(stderr)")
+        #expect(!stderr.contains("Content Security Policy"), "\(stderr)")
+        let drift = try #require(dom.firstMatch(of: /<section id="drift">(.*?)<\/section>/.dotMatchesNewlines()))
+        #expect(drift.output.1.matches(of: /<tr class="row drift">/).count == 3)
+        let moved = try #require(
+            dom.firstMatch(of: /<table class="sortable" id="moved-table">(.*?)<\/table>/.dotMatchesNewlines()))
+        let references = moved.output.1.matches(of: /<td class="ref"><code>([^<]*)<\/code>/).map { String($0.output.1) }
+        #expect(references == ["example.org/app:1.0", "docker.io/library/nginx:1.27"])
     }
 }
