@@ -1,5 +1,3 @@
-import FerrySystem
-import Foundation
 import LayoutStore
 import OCIModel
 
@@ -55,13 +53,7 @@ extension BundleImporter {
                     descriptor, reference: reference.name,
                     has: { verified.inBundle.contains($0) || excluded.contains($0) || inStore($0) },
                     read: { digest throws(BundleError) in
-                        if verified.staged[digest] != nil {
-                            do throws(FileSystemError) {
-                                return try FileSystem.readFile(stagingPath(digest, in: scratch), limit: documentLimit)
-                            } catch {
-                                throw .io(error)
-                            }
-                        }
+                        if verified.staged[digest] != nil { return try readStaged(digest, in: scratch) }
                         if let store, store.hasBlob(digest) { return try BundleExporter.readManifest(digest, store: store) }
                         if verified.inBundle.contains(digest) {
                             throw .invalidDocument(

@@ -269,6 +269,15 @@ public struct BundleImporter: Sendable {
         staging + "/" + digest.algorithm.rawValue + "-" + digest.hex
     }
 
+    /// A staged manifest's bytes.
+    static func readStaged(_ digest: Digest, in staging: String) throws(BundleError) -> [UInt8] {
+        do throws(FileSystemError) {
+            return try FileSystem.readFile(stagingPath(digest, in: staging), limit: documentLimit)
+        } catch {
+            throw .io(error)
+        }
+    }
+
     /// The `ferry-bundle.json` inside the tar must say what the sidecar says.
     static func checkEmbedded(_ bytes: [UInt8], against description: BundleDescription) throws(BundleError) {
         let inside: BundleDescription
@@ -332,14 +341,7 @@ public struct BundleImporter: Sendable {
                 descriptor, reference: reference.name,
                 has: { staged[$0] != nil || store.hasBlob($0) },
                 read: { digest throws(BundleError) in
-                    if staged[digest] != nil {
-                        do throws(FileSystemError) {
-                            return try FileSystem.readFile(
-                                Self.stagingPath(digest, in: staging), limit: Self.documentLimit)
-                        } catch {
-                            throw .io(error)
-                        }
-                    }
+                    if staged[digest] != nil { return try Self.readStaged(digest, in: staging) }
                     return try BundleExporter.readManifest(digest, store: store)
                 },
                 wantsChild: { wanted.contains($0) },

@@ -133,15 +133,7 @@ public enum MarkdownReport {
         out.line(
             "Read \(ReportTime.display(report.generatedAt)) · \(counts.repositories) repositories · "
                 + "\(counts.tags) tags · \(counts.digests) digests · \(counts.driftEvents) drift events")
-        if !report.driftHistory.isEmpty {
-            out.blank()
-            out.line("## Drift history (\(report.driftHistory.count))")
-            out.blank()
-            for event in report.driftHistory {
-                out.line(
-                    "- \(ReportTime.display(event.occurredAt)), run \(code(event.runID.rawValue)): " + driftLine(event))
-            }
-        }
+        driftList(report.driftHistory, title: "Drift history", into: &out)
         for repository in report.repositories {
             out.blank()
             out.line("## \(code(repository.repository))")
@@ -192,15 +184,7 @@ public enum MarkdownReport {
                 + "\(ReportTime.display(report.since.startedAt)), read \(ReportTime.display(report.generatedAt)): "
                 + "\(counted(counts.runs, "run")) · \(counted(counts.added, "tag")) added · \(counts.moved) moved · "
                 + "\(counts.unchanged) unchanged · \(counted(counts.driftEvents, "drift event"))")
-        if !report.driftEvents.isEmpty {
-            out.blank()
-            out.line("## Drift events (\(report.driftEvents.count))")
-            out.blank()
-            for event in report.driftEvents {
-                out.line(
-                    "- \(ReportTime.display(event.occurredAt)), run \(code(event.runID.rawValue)): " + driftLine(event))
-            }
-        }
+        driftList(report.driftEvents, title: "Drift events", into: &out)
         out.blank()
         out.line("## Moved tags (\(report.moved.count))")
         if !report.moved.isEmpty {
@@ -249,6 +233,17 @@ public enum MarkdownReport {
     }
 
     // MARK: Pieces
+
+    /// A section listing drift events with their time and run; nothing when there are none.
+    static func driftList(_ events: [DriftEntry], title: String, into out: inout MarkdownText) {
+        guard !events.isEmpty else { return }
+        out.blank()
+        out.line("## \(title) (\(events.count))")
+        out.blank()
+        for event in events {
+            out.line("- \(ReportTime.display(event.occurredAt)), run \(code(event.runID.rawValue)): " + driftLine(event))
+        }
+    }
 
     /// `1 run`, `2 runs`.
     static func counted(_ count: Int, _ noun: String) -> String { "\(count) \(noun)\(count == 1 ? "" : "s")" }

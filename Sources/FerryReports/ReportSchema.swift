@@ -242,19 +242,7 @@ public enum ReportSchema {
             "driftHistory": {"type": "array", "items": {"$ref": "#/$defs/driftEvent"}, "description": "Every drift event outside dry runs, oldest first."}
           },
           "$defs": {
-            "digest": {"type": "string", "pattern": "^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$", "description": "A content digest, algorithm:encoded."},
-            "time": {"type": "string", "format": "date-time", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z$", "description": "UTC time with milliseconds."},
-            "runID": {"type": "string", "pattern": "^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{4}$", "description": "A run ID."},
-            "endpoint": {
-              "type": "object",
-              "additionalProperties": false,
-              "required": ["url", "mirror"],
-              "description": "A registry endpoint, without credentials.",
-              "properties": {
-                "url": {"type": "string", "description": "The endpoint URL."},
-                "mirror": {"type": "boolean", "description": "True when the endpoint is not the repository's own registry host."}
-              }
-            },
+            \#(sharedDefinitions),
             "tag": {
               "type": "object",
               "additionalProperties": false,
@@ -274,19 +262,7 @@ public enum ReportSchema {
                 "history": {
                   "type": "array",
                   "description": "Every digest the tag pointed to, one entry per stretch of time, oldest first.",
-                  "items": {
-                    "type": "object",
-                    "additionalProperties": false,
-                    "required": ["digest", "firstSeen", "lastSeen", "firstRunID", "lastRunID"],
-                    "properties": {
-                      "digest": {"$ref": "#/$defs/digest", "description": "The digest the tag pointed to."},
-                      "imageID": {"$ref": "#/$defs/digest", "description": "The image ID observed with it."},
-                      "firstSeen": {"$ref": "#/$defs/time", "description": "First observation of this stretch."},
-                      "lastSeen": {"$ref": "#/$defs/time", "description": "Last observation of this stretch."},
-                      "firstRunID": {"$ref": "#/$defs/runID", "description": "The run that started the stretch."},
-                      "lastRunID": {"$ref": "#/$defs/runID", "description": "The run that last confirmed it."}
-                    }
-                  }
+                  "items": {"$ref": "#/$defs/historyEntry"}
                 }
               }
             },
@@ -306,27 +282,8 @@ public enum ReportSchema {
                 "firstRunID": {"$ref": "#/$defs/runID", "description": "The run that wrote it."},
                 "servedBy": {"$ref": "#/$defs/endpoint", "description": "The endpoint that served it then."}
               }
-            },
-            "driftEvent": {
-              "type": "object",
-              "additionalProperties": false,
-              "required": ["kind", "reference", "repository", "digest", "oldValue", "newValue", "endpoint", "runID", "dryRun", "occurredAt"],
-              "description": "One drift event.",
-              "properties": {
-                "kind": {"enum": ["image-id-drift", "tag-moved", "mirror-divergence"], "description": "image-id-drift: a known digest now resolves to another image ID (the old mapping is kept); tag-moved: an immutable tag points to a new digest; mirror-divergence: a mirror served another digest than the upstream's HEAD."},
-                "reference": {"type": "string", "description": "The normalized reference being synced."},
-                "repository": {"type": "string", "description": "The repository's full name."},
-                "digest": {"$ref": "#/$defs/digest", "description": "The manifest digest concerned: the drifting digest, the tag's new digest, or the mirror's digest."},
-                "platform": {"type": "string", "description": "For image-ID drift through an index: the platform whose mapping drifted."},
-                "oldValue": {"$ref": "#/$defs/digest", "description": "image-id-drift: the kept image ID; tag-moved: the previous digest; mirror-divergence: the mirror's digest."},
-                "newValue": {"$ref": "#/$defs/digest", "description": "image-id-drift: the new image ID; tag-moved: the new digest; mirror-divergence: the upstream's digest."},
-                "endpoint": {"$ref": "#/$defs/endpoint", "description": "The endpoint that served the content (the mirror, for mirror-divergence)."},
-                "upstreamEndpoint": {"type": "string", "description": "For mirror-divergence: the upstream endpoint whose HEAD disagreed."},
-                "runID": {"$ref": "#/$defs/runID", "description": "The run that raised it."},
-                "dryRun": {"type": "boolean", "description": "Always false here: dry-run events are left out of the inventory."},
-                "occurredAt": {"$ref": "#/$defs/time", "description": "When it was observed."}
-              }
             }
+
           }
         }
         """#
@@ -394,19 +351,7 @@ public enum ReportSchema {
                   "moves": {
                     "type": "array",
                     "description": "Every stretch after since, oldest first (at least one).",
-                    "items": {
-                      "type": "object",
-                      "additionalProperties": false,
-                      "required": ["digest", "firstSeen", "lastSeen", "firstRunID", "lastRunID"],
-                      "properties": {
-                        "digest": {"$ref": "#/$defs/digest", "description": "The digest the tag pointed to."},
-                        "imageID": {"$ref": "#/$defs/digest", "description": "The image ID observed with it."},
-                        "firstSeen": {"$ref": "#/$defs/time", "description": "First observation of this stretch."},
-                        "lastSeen": {"$ref": "#/$defs/time", "description": "Last observation of this stretch."},
-                        "firstRunID": {"$ref": "#/$defs/runID", "description": "The run that started the stretch."},
-                        "lastRunID": {"$ref": "#/$defs/runID", "description": "The run that last confirmed it."}
-                      }
-                    }
+                    "items": {"$ref": "#/$defs/historyEntry"}
                   },
                   "servedBy": {"$ref": "#/$defs/endpoint", "description": "Where its current digest came from."}
                 }
@@ -415,9 +360,7 @@ public enum ReportSchema {
             "driftEvents": {"type": "array", "items": {"$ref": "#/$defs/driftEvent"}, "description": "Drift events after since, oldest first."}
           },
           "$defs": {
-            "digest": {"type": "string", "pattern": "^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$", "description": "A content digest, algorithm:encoded."},
-            "time": {"type": "string", "format": "date-time", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z$", "description": "UTC time with milliseconds."},
-            "runID": {"type": "string", "pattern": "^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{4}$", "description": "A run ID."},
+            \#(sharedDefinitions),
             "run": {
               "type": "object",
               "additionalProperties": false,
@@ -430,7 +373,16 @@ public enum ReportSchema {
                 "status": {"enum": ["running", "completed", "interrupted", "failed", "dry-run"], "description": "How it ended; running while it runs or when it was killed."},
                 "exitStatus": {"type": "integer", "description": "Its exit status, when it finished."}
               }
-            },
+            }
+          }
+        }
+        """#
+
+    /// The `$defs` the inventory and changes schemas share (the run report keeps its own, with longer texts).
+    private static let sharedDefinitions = #"""
+            "digest": {"type": "string", "pattern": "^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$", "description": "A content digest, algorithm:encoded."},
+            "time": {"type": "string", "format": "date-time", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z$", "description": "UTC time with milliseconds."},
+            "runID": {"type": "string", "pattern": "^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{4}$", "description": "A run ID."},
             "endpoint": {
               "type": "object",
               "additionalProperties": false,
@@ -439,6 +391,20 @@ public enum ReportSchema {
               "properties": {
                 "url": {"type": "string", "description": "The endpoint URL."},
                 "mirror": {"type": "boolean", "description": "True when the endpoint is not the repository's own registry host."}
+              }
+            },
+            "historyEntry": {
+              "type": "object",
+              "additionalProperties": false,
+              "required": ["digest", "firstSeen", "lastSeen", "firstRunID", "lastRunID"],
+              "description": "One stretch of time during which a tag pointed to one digest.",
+              "properties": {
+                "digest": {"$ref": "#/$defs/digest", "description": "The digest the tag pointed to."},
+                "imageID": {"$ref": "#/$defs/digest", "description": "The image ID observed with it."},
+                "firstSeen": {"$ref": "#/$defs/time", "description": "First observation of this stretch."},
+                "lastSeen": {"$ref": "#/$defs/time", "description": "Last observation of this stretch."},
+                "firstRunID": {"$ref": "#/$defs/runID", "description": "The run that started the stretch."},
+                "lastRunID": {"$ref": "#/$defs/runID", "description": "The run that last confirmed it."}
               }
             },
             "driftEvent": {
@@ -450,18 +416,16 @@ public enum ReportSchema {
                 "kind": {"enum": ["image-id-drift", "tag-moved", "mirror-divergence"], "description": "image-id-drift: a known digest now resolves to another image ID (the old mapping is kept); tag-moved: an immutable tag points to a new digest; mirror-divergence: a mirror served another digest than the upstream's HEAD."},
                 "reference": {"type": "string", "description": "The normalized reference being synced."},
                 "repository": {"type": "string", "description": "The repository's full name."},
-                "digest": {"$ref": "#/$defs/digest", "description": "The manifest digest concerned."},
+                "digest": {"$ref": "#/$defs/digest", "description": "The manifest digest concerned: the drifting digest, the tag's new digest, or the mirror's digest."},
                 "platform": {"type": "string", "description": "For image-ID drift through an index: the platform whose mapping drifted."},
                 "oldValue": {"$ref": "#/$defs/digest", "description": "image-id-drift: the kept image ID; tag-moved: the previous digest; mirror-divergence: the mirror's digest."},
                 "newValue": {"$ref": "#/$defs/digest", "description": "image-id-drift: the new image ID; tag-moved: the new digest; mirror-divergence: the upstream's digest."},
-                "endpoint": {"$ref": "#/$defs/endpoint", "description": "The endpoint that served the content."},
+                "endpoint": {"$ref": "#/$defs/endpoint", "description": "The endpoint that served the content (the mirror, for mirror-divergence)."},
                 "upstreamEndpoint": {"type": "string", "description": "For mirror-divergence: the upstream endpoint whose HEAD disagreed."},
                 "runID": {"$ref": "#/$defs/runID", "description": "The run that raised it."},
-                "dryRun": {"type": "boolean", "description": "Always false here."},
+                "dryRun": {"type": "boolean", "description": "Always false here: dry-run events are left out."},
                 "occurredAt": {"$ref": "#/$defs/time", "description": "When it was observed."}
               }
             }
-          }
-        }
         """#
 }
