@@ -105,9 +105,9 @@ struct Environment {
         return store
     }
 
-    /// The store at `--store`, created when missing.
-    func openStore() throws(CommandFailure) -> ContentStore {
-        let store = ContentStore(root: global.store)
+    /// The store at `--store`, created when missing; runs over many references defer their `index.json` writes.
+    func openStore(indexWrites: IndexWrites = .immediate) throws(CommandFailure) -> ContentStore {
+        let store = ContentStore(root: global.store, indexWrites: indexWrites)
         do { try store.prepare() } catch { throw CommandFailure(error.description, status: .ioError) }
         return store
     }

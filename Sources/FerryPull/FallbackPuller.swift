@@ -31,8 +31,6 @@ public struct FallbackPuller: Sendable {
         public var image: PulledImage
         /// Which endpoint served it, and what was tried before.
         public var provenance: Provenance
-        /// The digest the reference's store entry had before this pull, if any.
-        public var previousDigest: Digest?
     }
 
     /// Pulls `request` into the store and points its reference name in `index.json` at the result.
@@ -50,7 +48,6 @@ public struct FallbackPuller: Sendable {
                 kind: .invalidParameter, message: "'scratch' is a reserved name",
                 provenance: Provenance(servedBy: nil, servedByMirror: false, attempts: []))
         }
-        let previous = try? store.reference(named: reference.string)?.digest
         let store = self.store
         let blobs = self.blobs
         let logger = session.logger
@@ -67,7 +64,7 @@ public struct FallbackPuller: Sendable {
         } catch {
             throw PullFailure(kind: .localStore, message: error.description, provenance: provenance)
         }
-        return Success(image: image, provenance: provenance, previousDigest: previous)
+        return Success(image: image, provenance: provenance)
     }
 
     /// Resolves `reference` to a descriptor without storing anything (dry runs, upstream checks): a digest

@@ -5,6 +5,7 @@ import LayoutStore
 import Ledger
 import Logging
 import OCIModel
+import Synchronization
 import OCIRegistry
 
 /// Where a reference is pushed.
@@ -130,6 +131,12 @@ public struct ImagePusher: Sendable {
     public let parallelBlobs: Int
     /// Blobs larger than this are uploaded in chunks of this size.
     public let chunkSize: Int64
+    // One store per layout target path for the pusher's lifetime, so its index.json is read once and written once
+    // per batch (``flushLayouts()``) however many references go there.
+    private let layouts = LayoutTargets()
+    // Blobs this pusher placed in a repository, for mounts later in the same run: the reference store learns
+    // of them only when the run's batch of records is committed.
+    private let placed = PlacedBlobs()
 
     /// Creates a pusher.
     public init(
@@ -149,9 +156,20 @@ public struct ImagePusher: Sendable {
     public func push(
         _ reference: ImageReference, descriptor: Descriptor, to target: PushTarget, runID: RunID
     ) async -> PushRecord {
-        let result = await attempt(reference, descriptor: descriptor, to: target, runID: runID)
+        var result = await attempt(reference, descriptor: descriptor, to: target, runID: runID)
+        do {
+            try flushLayouts()
+        } catch {
+            result.record.outcome = .failed
+            result.record.error = error.description
+        }
         await record(result)
         return result.record
+    }
+
+    /// Writes the `index.json` of every layout target that received references since the last call.
+    public func flushLayouts() throws(ContentStoreError) {
+        try layouts.flush()
     }
 
     /// Records a push result in the reference store; a failure to record is logged, not fatal for the push.
@@ -314,6 +332,7 @@ public struct ImagePusher: Sendable {
         let tree = try tree(reference, descriptor: descriptor)
         let registryHost = client.endpoint.host
         let ledger = self.ledger
+        let placed = self.placed
         let store = self.store
         let chunkSize = self.chunkSize
         // Blobs in parallel, bounded; the first failure wins.
@@ -326,7 +345,7 @@ public struct ImagePusher: Sendable {
                 next += 1
                 group.addTask {
                     await Self.pushBlob(blob, repository: repository, client: client, store: store, ledger: ledger,
-                                        registry: registryHost, chunkSize: chunkSize)
+                                        placed: placed, registry: registryHost, chunkSize: chunkSize)
                 }
             }
             for await result in group {
@@ -338,7 +357,7 @@ public struct ImagePusher: Sendable {
                     next += 1
                     group.addTask {
                         await Self.pushBlob(blob, repository: repository, client: client, store: store, ledger: ledger,
-                                            registry: registryHost, chunkSize: chunkSize)
+                                            placed: placed, registry: registryHost, chunkSize: chunkSize)
                     }
                 }
             }
@@ -359,6 +378,7 @@ public struct ImagePusher: Sendable {
                 throw error
             }
         }
+        placed.add(counts.knownBlobs, registry: registryHost, repository: repository)
         do {
             for manifest in tree.manifests {
                 _ = try await client.putManifest(
@@ -384,9 +404,12 @@ public struct ImagePusher: Sendable {
     // A plain function builds each child's result (see EndpointPuller.ensure for why).
     private static func pushBlob(
         _ blob: Descriptor, repository: String, client: RegistryClient, store: ContentStore, ledger: ReferenceStore?,
-        registry: String, chunkSize: Int64
+        placed: PlacedBlobs, registry: String, chunkSize: Int64
     ) async -> BlobPush {
-        let sources = (try? await ledger?.mountSources(registry: registry, digest: blob.digest)) ?? []
+        let recorded = (try? await ledger?.mountSources(registry: registry, digest: blob.digest)) ?? []
+        let sources = recorded + placed.repositories(registry: registry, digest: blob.digest).filter {
+            !recorded.contains($0)
+        }
         do {
             let outcome = try await client.pushBlob(
                 repository, descriptor: blob, file: store.blobPath(blob.digest), mountFrom: sources, chunkSize: chunkSize)
@@ -401,10 +424,10 @@ public struct ImagePusher: Sendable {
     private func copyToLayout(
         _ reference: ImageReference, descriptor: Descriptor, path: String
     ) throws(PushError) -> Counts {
-        let destination = ContentStore(root: path)
         var counts = Counts()
+        let destination: ContentStore
         do {
-            try destination.prepare()
+            destination = try layouts.store(at: path)
             if try destination.reference(named: reference.string)?.digest == descriptor.digest,
                 destination.hasBlob(descriptor.digest)
             {
@@ -434,5 +457,48 @@ public struct ImagePusher: Sendable {
             throw .store(error)
         }
         return counts
+    }
+}
+
+/// The layout targets a pusher writes to, each opened (prepared) once and written with deferred index writes.
+final class LayoutTargets: Sendable {
+    private let stores = Mutex<[String: ContentStore]>([:])
+
+    func store(at path: String) throws(ContentStoreError) -> ContentStore {
+        try stores.withLock { stores throws(ContentStoreError) in
+            if let store = stores[path] { return store }
+            let store = ContentStore(root: path, indexWrites: .deferred)
+            try store.prepare()
+            stores[path] = store
+            return store
+        }
+    }
+
+    func flush() throws(ContentStoreError) {
+        let all = stores.withLock { Array($0.values) }
+        for store in all { try store.flushIndex() }
+    }
+}
+
+/// Repositories per registry and blob that a pusher placed blobs in during its lifetime, oldest first.
+final class PlacedBlobs: Sendable {
+    private struct Key: Hashable {
+        var registry: String
+        var digest: Digest
+    }
+
+    private let repositories = Mutex<[Key: [String]]>([:])
+
+    func add(_ digests: [Digest], registry: String, repository: String) {
+        repositories.withLock { table in
+            for digest in digests {
+                let key = Key(registry: registry, digest: digest)
+                if table[key]?.contains(repository) != true { table[key, default: []].append(repository) }
+            }
+        }
+    }
+
+    func repositories(registry: String, digest: Digest) -> [String] {
+        repositories.withLock { $0[Key(registry: registry, digest: digest)] ?? [] }
     }
 }

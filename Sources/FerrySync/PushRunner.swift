@@ -20,11 +20,13 @@ public struct PushRunner: Sendable {
     public let stop: StopSignal
     /// ferry's version, recorded for the run.
     public let toolVersion: String
+    /// When finished pushes are committed to the reference store.
+    public let recording: RecordingPolicy
 
     /// Creates a runner.
     public init(
         pusher: ImagePusher, ledger: ReferenceStore, target: PushTarget, jobs: Int, stop: StopSignal,
-        toolVersion: String
+        toolVersion: String, recording: RecordingPolicy = RecordingPolicy()
     ) {
         self.pusher = pusher
         self.ledger = ledger
@@ -32,6 +34,7 @@ public struct PushRunner: Sendable {
         self.jobs = max(jobs, 1)
         self.stop = stop
         self.toolVersion = toolVersion
+        self.recording = recording
     }
 
     /// The result of a push run.
@@ -49,6 +52,11 @@ public struct PushRunner: Sendable {
     struct NumberedPush: Sendable {
         var position: Int
         var result: PushResult
+    }
+
+    enum GroupResult: Sendable {
+        case push(NumberedPush)
+        case tick
     }
 
     /// Pushes every stored reference accepted by `filter` and records the run.
@@ -77,27 +85,71 @@ public struct PushRunner: Sendable {
         let pusher = self.pusher
         let target = self.target
         let stop = self.stop
+        let policy = recording
         var records: [Int: PushRecord] = [:]
-        await withTaskGroup(of: NumberedPush.self) { group in
+        var failure: SyncAbort?
+        await withTaskGroup(of: GroupResult.self) { group in
             var next = 0
+            var running = 0
+            var ticking = false
+            var pending: [PushRecording] = []
+            var oldest: ContinuousClock.Instant?
             func start() {
-                guard stop.firedSignal == nil, next < entries.count else { return }
+                guard stop.firedSignal == nil, failure == nil, next < entries.count else { return }
                 let position = next
                 let (reference, descriptor) = entries[position]
                 next += 1
+                running += 1
                 group.addTask {
-                    NumberedPush(
+                    .push(NumberedPush(
                         position: position,
-                        result: await pusher.attempt(reference, descriptor: descriptor, to: target, runID: runID))
+                        result: await pusher.attempt(reference, descriptor: descriptor, to: target, runID: runID)))
+                }
+            }
+            func commit() async {
+                guard !pending.isEmpty, failure == nil else { return }
+                let batch = pending
+                pending.removeAll(keepingCapacity: true)
+                oldest = nil
+                do {
+                    _ = try await ledger.record([], pushes: batch)
+                    try pusher.flushLayouts()
+                } catch {
+                    failure = SyncAbort(message: "cannot record pushes of run \(runID): \(error)", runID: runID)
                 }
             }
             for _ in 0..<jobs { start() }
-            for await numbered in group {
-                await pusher.record(numbered.result)
-                records[numbered.position] = numbered.result.record
-                onPush(numbered.result.record)
-                start()
+            while let result = await group.next() {
+                switch result {
+                case .tick:
+                    ticking = false
+                    if let oldest, ContinuousClock.now - oldest >= policy.maxDelay { await commit() }
+                case .push(let numbered):
+                    running -= 1
+                    if pending.isEmpty { oldest = .now }
+                    pending.append(PushRecording(
+                        record: numbered.result.record, repository: numbered.result.repository,
+                        blobs: numbered.result.knownBlobs))
+                    records[numbered.position] = numbered.result.record
+                    onPush(numbered.result.record)
+                    if let first = oldest, pending.count >= policy.maxItems || ContinuousClock.now - first >= policy.maxDelay {
+                        await commit()
+                    }
+                    start()
+                }
+                if !ticking, running > 0, !pending.isEmpty, policy.maxDelay > .zero {
+                    ticking = true
+                    group.addTask {
+                        try? await Task.sleep(for: policy.maxDelay)
+                        return .tick
+                    }
+                }
             }
+            await commit()
+        }
+        if let failure {
+            _ = try? await ledger.finishRun(runID, RunFinish(finishedAt: Date(), status: .failed, exitStatus: 74))
+            throw failure
         }
         let pushes = records.keys.sorted().compactMap { records[$0] }
         let signal = stop.firedSignal

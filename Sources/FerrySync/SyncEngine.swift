@@ -25,13 +25,19 @@ public struct SyncEngine: Sendable {
         public var command: String
         /// ferry's version, recorded for the run.
         public var toolVersion: String
+        /// When finished references are committed to the reference store and `index.json`.
+        public var recording: RecordingPolicy
 
         /// Creates options.
-        public init(dryRun: Bool = false, jobs: Int = 4, command: String = "sync", toolVersion: String) {
+        public init(
+            dryRun: Bool = false, jobs: Int = 4, command: String = "sync", toolVersion: String,
+            recording: RecordingPolicy = RecordingPolicy()
+        ) {
             self.dryRun = dryRun
             self.jobs = max(jobs, 1)
             self.command = command
             self.toolVersion = toolVersion
+            self.recording = recording
         }
     }
 
@@ -100,7 +106,10 @@ public struct SyncEngine: Sendable {
                 observer.handle(.planned(items.count))
                 try await process(items, runID: runID, observer: observer, tally: &tally)
             }
+            try await commit(&tally, observer: observer, runID: runID, finalFlush: true)
         } catch {
+            // What finished before the failure is still recorded; the failure itself aborts the run.
+            try? await commit(&tally, observer: observer, runID: runID, finalFlush: true)
             try? await finish(runID, status: .failed, exitStatus: 74)
             throw SyncAbort(message: error.message, runID: runID)
         }
@@ -131,6 +140,7 @@ public struct SyncEngine: Sendable {
         var failures = 0
         var drifts = 0
         var interrupted = 0
+        var recording = RecordingState()
     }
 
     // MARK: Plan
@@ -152,7 +162,8 @@ public struct SyncEngine: Sendable {
                 case .success(let tags)?:
                     references = entry.selectTags(from: tags).compactMap { try? entry.source.withTag($0) }
                 case .failure(let failure)?:
-                    try await recordListingFailure(entry, failure, runID: runID, observer: observer, tally: &tally)
+                    observer.handle(.listingFailed(entry.source, failure.message))
+                    tally.recording.append(listingFailure(entry, failure, runID: runID))
                     continue
                 case nil:
                     continue
@@ -234,19 +245,6 @@ public struct SyncEngine: Sendable {
         return merged
     }
 
-    private func recordListingFailure(
-        _ entry: ImageEntry, _ failure: PullFailure, runID: RunID, observer: any SyncObserver, tally: inout Tally
-    ) async throws(SyncAbort) {
-        observer.handle(.listingFailed(entry.source, failure.message))
-        let observation = Observation(
-            runID: runID, reference: entry.source, immutable: entry.immutable, dryRun: options.dryRun,
-            attempts: Self.attempts(failure.provenance), result: .failed(error: "listing tags: \(failure.message)"))
-        let row = try await record(observation, reference: entry.source, bytes: 0, duration: .zero, servedBy: nil)
-        tally.failures += 1
-        tally.rows.append(row)
-        observer.handle(.finished(row))
-    }
-
     // MARK: Work
 
     enum ItemOutcome: Sendable {
@@ -266,6 +264,8 @@ public struct SyncEngine: Sendable {
         case item(ItemResult)
         case stopRequested(Int32)
         case watcherEnded
+        /// Time to look at the pending batch.
+        case tick
     }
 
     /// Runs the items with at most `jobs` at once; results are recorded here, in the parent task, which is never
@@ -275,14 +275,27 @@ public struct SyncEngine: Sendable {
     {
         let engine = self
         let stop = self.stop
+        let policy = options.recording
         let outcome: Result<Void, SyncAbort> = await withTaskGroup(of: GroupResult.self) { group in
             var pending = items.makeIterator()
             var running = 0
             var stopped = stop.firedSignal != nil
+            var ticking = false
             func startNext() {
                 guard !stopped, let item = pending.next() else { return }
                 running += 1
                 group.addTask { .item(await engine.work(item, runID: runID, observer: observer)) }
+            }
+            // Wakes the loop when a batch waited long enough while no item finishes (a large blob downloading);
+            // never while stopping or finishing, when the group is cancelled and the sleep would end at once.
+            func startTicker() {
+                guard !ticking, !stopped, running > 0, policy.maxDelay > .zero, !tally.recording.pending.isEmpty
+                else { return }
+                ticking = true
+                group.addTask {
+                    try? await Task.sleep(for: policy.maxDelay)
+                    return .tick
+                }
             }
             group.addTask {
                 guard let signal = await stop.wait() else { return .watcherEnded }
@@ -298,18 +311,35 @@ public struct SyncEngine: Sendable {
                     group.cancelAll()
                 case .watcherEnded:
                     break
+                case .tick:
+                    ticking = false
+                    if tally.recording.isDue(policy) {
+                        do throws(SyncAbort) {
+                            try await engine.commit(&tally, observer: observer, runID: runID, finalFlush: false)
+                        } catch {
+                            group.cancelAll()
+                            return .failure(error)
+                        }
+                    }
+                    startTicker()
                 case .item(let result):
                     running -= 1
                     do throws(SyncAbort) {
-                        let row = try await engine.recordResult(result, runID: runID, tally: &tally)
-                        if let row { observer.handle(.finished(row)) }
+                        if let record = try engine.pendingRecord(result, runID: runID) {
+                            tally.recording.append(record)
+                        } else {
+                            tally.interrupted += 1
+                        }
+                        if tally.recording.isDue(policy) {
+                            try await engine.commit(&tally, observer: observer, runID: runID, finalFlush: false)
+                        }
                     } catch {
                         group.cancelAll()
                         return .failure(error)
                     }
                     startNext()
                     // Nothing left to start or wait for: release the signal watcher so the group can end.
-                    if running == 0 { group.cancelAll() }
+                    if running == 0 { group.cancelAll() } else { startTicker() }
                 }
             }
             return .success(())
@@ -333,9 +363,10 @@ public struct SyncEngine: Sendable {
             }
         } else {
             do throws(PullFailure) {
+                // The reference is named in index.json only once its record is committed (see RecordingPolicy).
                 let success = try await puller.pull(
                     PullRequest(reference: item.reference, platforms: item.platforms),
-                    observer: ItemPullObserver(reference: item.reference, sink: observer))
+                    observer: ItemPullObserver(reference: item.reference, sink: observer), updateIndex: false)
                 let upstream = await upstreamCheck(item, success: success, observer: observer)
                 outcome = .pulled(success, upstream, await pushes(item, success: success, runID: runID))
             } catch {
@@ -373,92 +404,6 @@ public struct SyncEngine: Sendable {
         }
     }
 
-    /// Writes one result into the reference store; nil for work the stop interrupted. Local store failures abort.
-    private func recordResult(_ result: ItemResult, runID: RunID, tally: inout Tally) async throws(SyncAbort)
-        -> SyncRow?
-    {
-        let item = result.item
-        let observation: Observation
-        var pushed: [PushRecord] = []
-        var bytes: Int64 = 0
-        var servedBy: String?
-        switch result.outcome {
-        case .cancelled:
-            tally.interrupted += 1
-            return nil
-        case .failed(let failure):
-            if failure.kind == .localStore {
-                throw SyncAbort(message: "\(item.reference): \(failure.message)", runID: runID)
-            }
-            observation = Observation(
-                runID: runID, reference: item.reference, immutable: item.immutable, dryRun: options.dryRun,
-                attempts: Self.attempts(failure.provenance), duration: result.duration,
-                result: .failed(error: failure.message))
-        case .resolved(let descriptor, let provenance):
-            servedBy = provenance.servedBy
-            observation = Observation(
-                runID: runID, reference: item.reference, immutable: item.immutable, dryRun: true,
-                attempts: Self.attempts(provenance), duration: result.duration,
-                result: .resolved(ResolvedManifest(
-                    digest: descriptor.digest, mediaType: descriptor.mediaType, imageID: nil,
-                    servedBy: provenance.servedBy ?? Self.storeEndpoint)))
-        case .pulled(let success, let upstream, let pushResults):
-            for result in pushResults { await pusher?.record(result) }
-            pushed = pushResults.map(\.record)
-            let image = success.image
-            bytes = image.bytesDownloaded
-            // A digest already stored was served by the store itself: no endpoint saw a request.
-            let fromStore = item.reference.digest != nil && image.manifestFromCache && image.blobsDownloaded == 0
-            servedBy = fromStore ? Self.storeEndpoint : success.provenance.servedBy
-            observation = Observation(
-                runID: runID, reference: item.reference, immutable: item.immutable, dryRun: false,
-                attempts: Self.attempts(success.provenance), bytesTransferred: bytes, duration: result.duration,
-                result: .resolved(ResolvedManifest(
-                    digest: image.manifestDigest, mediaType: image.mediaType,
-                    imageID: image.children.isEmpty ? image.imageID : nil,
-                    platforms: image.children.map {
-                        PlatformManifest(
-                            platform: $0.platform ?? Platform(os: "unknown", architecture: "unknown"),
-                            digest: $0.digest, mediaType: $0.mediaType, imageID: $0.imageID)
-                    },
-                    servedBy: servedBy ?? Self.storeEndpoint, upstream: upstream)))
-        }
-        var row = try await record(
-            observation, reference: item.reference, bytes: bytes, duration: result.duration, servedBy: servedBy)
-        row.pushes = pushed
-        if row.outcome == .failed { tally.failures += 1 }
-        tally.failures += pushed.filter { $0.outcome == .failed }.count
-        tally.drifts += row.driftEvents.count
-        tally.rows.append(row)
-        return row
-    }
-
-    /// What `servedBy` says when no endpoint was contacted.
-    public static let storeEndpoint = "store"
-
-    private func record(
-        _ observation: Observation, reference: ImageReference, bytes: Int64, duration: Duration, servedBy: String?
-    ) async throws(SyncAbort) -> SyncRow {
-        let recorded: RecordResult
-        do {
-            recorded = try await ledger.record(observation)
-        } catch {
-            throw SyncAbort(message: "cannot record \(reference): \(error)", runID: observation.runID)
-        }
-        var digest: Digest?
-        var failure: String?
-        switch observation.result {
-        case .resolved(let manifest): digest = manifest.digest
-        case .failed(let error): failure = error
-        }
-        return SyncRow(
-            reference: reference, outcome: recorded.outcome, previousDigest: recorded.previousDigest, digest: digest,
-            servedBy: servedBy, error: failure, driftEvents: recorded.driftEvents, bytes: bytes, duration: duration)
-    }
-
-    static func attempts(_ provenance: Provenance) -> [Ledger.EndpointAttempt] {
-        provenance.attempts.map { Ledger.EndpointAttempt(endpoint: $0.endpoint, error: $0.error, fellBack: $0.fellBack) }
-    }
 }
 
 /// Forwards one reference's pull events to the run's observer.

@@ -36,6 +36,20 @@ public struct FileSystemError: Error, Sendable, Hashable, CustomStringConvertibl
     public var isNoSpace: Bool { code == ENOSPC || code == EDQUOT }
 }
 
+/// What ``FileSystem/stamp(_:)`` reads of a file: enough to notice that it was replaced or rewritten.
+public struct FileStamp: Sendable, Hashable {
+    /// The device holding the file.
+    public var device: UInt64
+    /// The inode; an atomic replace gives a new one.
+    public var inode: UInt64
+    /// The size in bytes.
+    public var size: Int64
+    /// Modification time, seconds part.
+    public var modifiedSeconds: Int64
+    /// Modification time, nanoseconds part.
+    public var modifiedNanoseconds: Int64
+}
+
 /// Small POSIX file helpers with explicit durability: ferry's store must survive a crash or SIGKILL at any point.
 public enum FileSystem {
     /// True when something exists at `path` (without following a final symlink).
@@ -55,6 +69,16 @@ public enum FileSystem {
         var info = stat()
         guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
         return Int64(info.st_size)
+    }
+
+    /// The identity and version of the regular file at `path` (device, inode, size, modification time), or nil
+    /// when there is none: two equal stamps mean the file was not replaced or rewritten in between.
+    public static func stamp(_ path: String) -> FileStamp? {
+        var info = stat()
+        guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+        return FileStamp(
+            device: UInt64(info.st_dev), inode: UInt64(info.st_ino), size: Int64(info.st_size),
+            modifiedSeconds: Int64(info.st_mtim.tv_sec), modifiedNanoseconds: Int64(info.st_mtim.tv_nsec))
     }
 
     /// The directory that contains `path`: `.` for a bare name, `/` for a top-level entry; trailing slashes ignored.

@@ -12,16 +12,19 @@ import Synchronization
 public final class ContentStore: Sendable {
     /// The store directory.
     public let root: String
-    // Serialises read-modify-write of index.json within this process; other processes are kept out by the
-    // store's run lock.
-    private let indexLock = Mutex<Void>(())
+    /// When changes to `index.json` reach the disk.
+    public let indexWrites: IndexWrites
+    // index.json as last read or written, with the changes not written yet. Other processes are kept out by the
+    // store's run lock; a file changed behind our back (another ferry without changes pending here) is re-read.
+    let index = Mutex<IndexState>(IndexState())
 
     /// Largest manifest or index ferry accepts, as the distribution spec's SHOULD-support size.
     public static let maxManifestSize = 4 << 20
 
     /// A store rooted at `root`; nothing is touched until ``prepare()``.
-    public init(root: String) {
+    public init(root: String, indexWrites: IndexWrites = .immediate) {
         self.root = root
+        self.indexWrites = indexWrites
     }
 
     /// The `oci-layout` file's content.
@@ -37,10 +40,12 @@ public final class ContentStore: Sendable {
                 try FileSystem.writeAtomically(Self.layoutMarker, to: path("oci-layout"))
             }
             if !FileSystem.exists(path("index.json")) {
-                try writeIndex(StoredIndex(manifests: []))
+                try FileSystem.writeAtomically(StoredIndex.encode(StoredIndex(manifests: [])), to: path("index.json"))
             }
         } catch let error as FileSystemError {
             throw .io(error)
+        } catch let error as ContentStoreError {
+            throw error
         } catch {
             throw .io(FileSystemError(path: root, operation: "prepare", message: "\(error)"))
         }
@@ -131,107 +136,6 @@ public final class ContentStore: Sendable {
         return digests
     }
 
-    // MARK: index.json
-
-    /// The descriptors listed in `index.json`, in file order.
-    public func references() throws(ContentStoreError) -> [Descriptor] {
-        try readIndex().manifests
-    }
-
-    /// The descriptor stored under reference name `name`, if any.
-    public func reference(named name: String) throws(ContentStoreError) -> Descriptor? {
-        try references().first { $0.annotations?[Descriptor.refNameAnnotation] == name }
-    }
-
-    /// Points reference name `name` at `descriptor`, replacing an entry with the same name, atomically.
-    public func setReference(_ name: String, to descriptor: Descriptor) throws(ContentStoreError) {
-        try indexLock.withLock { _ throws(ContentStoreError) in
-            var index = try readIndex()
-            var entry = descriptor
-            var annotations = entry.annotations ?? [:]
-            annotations[Descriptor.refNameAnnotation] = name
-            entry.annotations = annotations
-            if let existing = index.manifests.firstIndex(where: {
-                $0.annotations?[Descriptor.refNameAnnotation] == name
-            }) {
-                if index.manifests[existing] == entry { return }
-                index.manifests[existing] = entry
-            } else {
-                index.manifests.append(entry)
-            }
-            try writeIndex(index)
-        }
-    }
-
-    /// Points each name at its descriptor in one atomic rewrite of `index.json` (an import's references appear
-    /// together or not at all). Entries keep their order; new names are appended in the order given.
-    public func setReferences(_ entries: [(name: String, descriptor: Descriptor)]) throws(ContentStoreError) {
-        try indexLock.withLock { _ throws(ContentStoreError) in
-            var index = try readIndex()
-            let before = index.manifests
-            for (name, descriptor) in entries {
-                var entry = descriptor
-                var annotations = entry.annotations ?? [:]
-                annotations[Descriptor.refNameAnnotation] = name
-                entry.annotations = annotations
-                if let existing = index.manifests.firstIndex(where: {
-                    $0.annotations?[Descriptor.refNameAnnotation] == name
-                }) {
-                    index.manifests[existing] = entry
-                } else {
-                    index.manifests.append(entry)
-                }
-            }
-            if index.manifests != before { try writeIndex(index) }
-        }
-    }
-
-    /// Removes the entry named `name`; returns whether one existed.
-    @discardableResult
-    public func removeReference(_ name: String) throws(ContentStoreError) -> Bool {
-        try indexLock.withLock { _ throws(ContentStoreError) in
-            var index = try readIndex()
-            let before = index.manifests.count
-            index.manifests.removeAll { $0.annotations?[Descriptor.refNameAnnotation] == name }
-            guard index.manifests.count != before else { return false }
-            try writeIndex(index)
-            return true
-        }
-    }
-
-    struct StoredIndex: Codable {
-        var schemaVersion = 2
-        var mediaType: MediaType? = .ociIndex
-        var manifests: [Descriptor]
-        var annotations: [String: String]?
-
-        init(manifests: [Descriptor]) { self.manifests = manifests }
-    }
-
-    private func readIndex() throws(ContentStoreError) -> StoredIndex {
-        let bytes: [UInt8]
-        do {
-            bytes = try FileSystem.readFile(path("index.json"))
-        } catch {
-            if error.code == ENOENT { throw .notAStore(root) }
-            throw .io(error)
-        }
-        do {
-            return try JSONDecoder().decode(StoredIndex.self, from: Data(bytes))
-        } catch {
-            throw .invalidIndex(path: path("index.json"), message: "\(error)")
-        }
-    }
-
-    private func writeIndex(_ index: StoredIndex) throws(ContentStoreError) {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let data: Data
-        do { data = try encoder.encode(index) } catch {
-            throw .invalidIndex(path: path("index.json"), message: "\(error)")
-        }
-        do { try FileSystem.writeAtomically(Array(data), to: path("index.json")) } catch { throw .io(error) }
-    }
 }
 
 /// A content-store failure, naming the blob or file.

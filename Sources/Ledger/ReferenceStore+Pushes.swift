@@ -63,31 +63,53 @@ public struct PushRecord: Sendable, Hashable, Codable {
     }
 }
 
+/// A push to record, with the blobs it proved present in the destination repository (future mount sources).
+public struct PushRecording: Sendable, Hashable {
+    /// The push.
+    public var record: PushRecord
+    /// The destination repository path.
+    public var repository: String
+    /// Blobs now known to be in that repository.
+    public var blobs: [Digest]
+
+    /// Creates a recording.
+    public init(record: PushRecord, repository: String, blobs: [Digest]) {
+        self.record = record
+        self.repository = repository
+        self.blobs = blobs
+    }
+}
+
+/// The SQL of recording a push, shared by single pushes and batches.
+enum PushWriter {
+    static func insert(_ recording: PushRecording, _ db: Database) throws {
+        let push = recording.record
+        try db.cachedStatement(
+            sql: """
+                INSERT INTO push (runId, reference, target, destination, registry, digest, outcome, error, bytes,
+                    blobsUploaded, blobsMounted, blobsPresent, pushedAt)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """
+        ).execute(arguments: [
+            push.runID.rawValue, push.reference, push.target, Redaction.endpoint(push.destination),
+            Redaction.endpoint(push.registry), push.digest?.description, push.outcome.rawValue,
+            push.error.map(Redaction.freeText), push.bytes, push.blobsUploaded, push.blobsMounted, push.blobsPresent,
+            push.pushedAt,
+        ])
+        let blob = try db.cachedStatement(
+            sql: "INSERT OR IGNORE INTO pushedBlob (registry, repository, digest, firstPushedAt) VALUES (?, ?, ?, ?)")
+        for digest in recording.blobs {
+            try blob.execute(arguments: [push.registry, recording.repository, digest.description, push.pushedAt])
+        }
+    }
+}
+
 extension ReferenceStore {
     /// Records one push and the blobs now known to be in `repository` of `registry`, in one transaction.
     public func recordPush(_ push: PushRecord, repository: String, blobs: [Digest]) async throws {
-        let error = push.error.map(Redaction.freeText)
+        let recording = PushRecording(record: push, repository: repository, blobs: blobs)
         try await write("record push of \(push.reference) to \(push.destination)") { db in
-            try db.execute(
-                sql: """
-                    INSERT INTO push (runId, reference, target, destination, registry, digest, outcome, error, bytes,
-                        blobsUploaded, blobsMounted, blobsPresent, pushedAt)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
-                    push.runID.rawValue, push.reference, push.target, Redaction.endpoint(push.destination),
-                    Redaction.endpoint(push.registry),
-                    push.digest?.description, push.outcome.rawValue, error, push.bytes, push.blobsUploaded,
-                    push.blobsMounted, push.blobsPresent, push.pushedAt,
-                ])
-            for digest in blobs {
-                try db.execute(
-                    sql: """
-                        INSERT OR IGNORE INTO pushedBlob (registry, repository, digest, firstPushedAt)
-                        VALUES (?, ?, ?, ?)
-                        """,
-                    arguments: [push.registry, repository, digest.description, push.pushedAt])
-            }
+            try PushWriter.insert(recording, db)
         }
     }
 

@@ -15,6 +15,27 @@ extension ReferenceStore {
             try Recorder(db: db, path: path, observation: observation).record()
         }
     }
+
+    /// Records a batch of observations and pushes in one transaction, in order, with the rules of
+    /// ``record(_:)``: a run commits (and flushes to disk) once per batch instead of once per reference. Either
+    /// the whole batch is stored or, on any error, none of it.
+    public func record(_ observations: [Observation], pushes: [PushRecording] = []) async throws -> [RecordResult] {
+        guard !observations.isEmpty || !pushes.isEmpty else { return [] }
+        let path = path
+        let operation =
+            observations.count == 1 && pushes.isEmpty
+            ? "record \(observations[0].referenceText)"
+            : "record \(observations.count) observations and \(pushes.count) pushes"
+        return try await write(operation) { db in
+            var results: [RecordResult] = []
+            results.reserveCapacity(observations.count)
+            for observation in observations {
+                results.append(try Recorder(db: db, path: path, observation: observation).record())
+            }
+            for push in pushes { try PushWriter.insert(push, db) }
+            return results
+        }
+    }
 }
 
 /// One `record` call's work, inside its transaction.
@@ -35,6 +56,16 @@ private struct Recorder {
 
     private var run: String { observation.runID.rawValue }
     private var now: Date { observation.observedAt }
+
+    // Statements are prepared once per connection and reused (GRDB's statement cache): a run records thousands
+    // of observations, and compiling a dozen statements for each one would cost more than executing them.
+    private func execute(_ sql: String, _ arguments: StatementArguments) throws {
+        try db.cachedStatement(sql: sql).execute(arguments: arguments)
+    }
+
+    private func row(_ sql: String, _ arguments: StatementArguments) throws -> Row? {
+        try Row.fetchOne(db.cachedStatement(sql: sql), arguments: arguments)
+    }
 
     /// A mapping this observation implies.
     private struct Mapping {
@@ -135,7 +166,8 @@ private struct Recorder {
     // MARK: Checks
 
     private func checkRunIsOpen() throws {
-        guard let status = try String.fetchOne(db, sql: "SELECT status FROM run WHERE id = ?", arguments: [run]) else {
+        guard let status = try String.fetchOne(db.cachedStatement(sql: "SELECT status FROM run WHERE id = ?"), arguments: [run])
+        else {
             throw LedgerError.unknownRun(path: path, run: observation.runID)
         }
         guard status == RunStatus.running.rawValue else {
@@ -173,24 +205,24 @@ private struct Recorder {
             SELECT tag.id, tag.manifestDigest FROM tag JOIN repository ON repository.id = tag.repositoryId
             WHERE repository.name = ? AND tag.name = ?
             """
-        guard let row = try Row.fetchOne(db, sql: sql, arguments: [repository, tag]) else { return nil }
+        guard let row = try row(sql, [repository, tag]) else { return nil }
         let stored = StoredRow(row: row, table: "tag")
         return CurrentTag(id: try stored.int64("id"), digest: try stored.digest("manifestDigest"))
     }
 
     private func existingRepositoryID() throws -> Int64? {
-        try Int64.fetchOne(db, sql: "SELECT id FROM repository WHERE name = ?", arguments: [repository])
+        try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM repository WHERE name = ?"), arguments: [repository])
     }
 
     private func isKnown(_ digest: Digest, in repositoryID: Int64) throws -> Bool {
         let sql = "SELECT 1 FROM digestMapping WHERE repositoryId = ? AND manifestDigest = ? LIMIT 1"
-        return try Int.fetchOne(db, sql: sql, arguments: [repositoryID, digest.description]) != nil
+        return try Int.fetchOne(db.cachedStatement(sql: sql), arguments: [repositoryID, digest.description]) != nil
     }
 
     private func storedImageID(_ mapping: Mapping, in repositoryID: Int64) throws -> Digest? {
         let sql = "SELECT imageId FROM digestMapping WHERE repositoryId = ? AND manifestDigest = ? AND platform = ?"
         let arguments: StatementArguments = [repositoryID, mapping.digest.description, mapping.platformKey]
-        guard let row = try Row.fetchOne(db, sql: sql, arguments: arguments) else { return nil }
+        guard let row = try row(sql, arguments) else { return nil }
         return try StoredRow(row: row, table: "digestMapping").digest("imageId")
     }
 
@@ -214,12 +246,12 @@ private struct Recorder {
 
     private func upsertRepository() throws -> Int64 {
         let name = observation.repository
-        try db.execute(
-            literal: """
-                INSERT INTO repository (name, domain, path, firstSeen, firstRunId)
-                VALUES (\(repository), \(name.domain), \(name.path), \(now), \(run))
-                ON CONFLICT (name) DO NOTHING
-                """)
+        if let id = try existingRepositoryID() { return id }
+        try execute(
+            """
+            INSERT INTO repository (name, domain, path, firstSeen, firstRunId) VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT (name) DO NOTHING
+            """, [repository, name.domain, name.path, now, run])
         guard let id = try existingRepositoryID() else {
             throw StoredValueError(table: "repository", reason: "\(repository) vanished after insert")
         }
@@ -228,16 +260,18 @@ private struct Recorder {
 
     private func insert(_ mapping: Mapping, in repositoryID: Int64, servedBy: String) throws {
         // A child shared by two selected platforms, or listed as its own mapping, arrives twice: first one wins.
-        try db.execute(
-            literal: """
-                INSERT INTO digestMapping
-                    (repositoryId, manifestDigest, platform, imageId, childDigest, mediaType, firstSeen, firstRunId,
-                     servedBy)
-                VALUES (\(repositoryID), \(mapping.digest.description), \(mapping.platformKey),
-                        \(mapping.imageID.description), \(mapping.childDigest?.description),
-                        \(mapping.mediaType.rawValue), \(now), \(run), \(servedBy))
-                ON CONFLICT (repositoryId, manifestDigest, platform) DO NOTHING
-                """)
+        try execute(
+            """
+            INSERT INTO digestMapping
+                (repositoryId, manifestDigest, platform, imageId, childDigest, mediaType, firstSeen, firstRunId,
+                 servedBy)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (repositoryId, manifestDigest, platform) DO NOTHING
+            """,
+            [
+                repositoryID, mapping.digest.description, mapping.platformKey, mapping.imageID.description,
+                mapping.childDigest?.description, mapping.mediaType.rawValue, now, run, servedBy,
+            ])
     }
 
     private func moveTag(
@@ -245,38 +279,40 @@ private struct Recorder {
     ) throws {
         let imageID = manifest.imageID?.description
         // Tags always move, like moby's AddTag(force: true); first seen survives the move.
-        try db.execute(
-            literal: """
-                INSERT INTO tag
-                    (repositoryId, name, manifestDigest, mediaType, imageId, firstSeen, lastSeen, lastChecked,
-                     servedBy, lastRunId)
-                VALUES (\(repositoryID), \(tag), \(manifest.digest.description), \(manifest.mediaType.rawValue),
-                        \(imageID), \(now), \(now), \(now), \(servedBy), \(run))
-                ON CONFLICT (repositoryId, name) DO UPDATE SET
-                    manifestDigest = excluded.manifestDigest, mediaType = excluded.mediaType,
-                    imageId = excluded.imageId, lastSeen = excluded.lastSeen, lastChecked = excluded.lastChecked,
-                    servedBy = excluded.servedBy, lastRunId = excluded.lastRunId, bundleId = NULL
-                """)
+        try execute(
+            """
+            INSERT INTO tag
+                (repositoryId, name, manifestDigest, mediaType, imageId, firstSeen, lastSeen, lastChecked,
+                 servedBy, lastRunId)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (repositoryId, name) DO UPDATE SET
+                manifestDigest = excluded.manifestDigest, mediaType = excluded.mediaType,
+                imageId = excluded.imageId, lastSeen = excluded.lastSeen, lastChecked = excluded.lastChecked,
+                servedBy = excluded.servedBy, lastRunId = excluded.lastRunId, bundleId = NULL
+            """,
+            [
+                repositoryID, tag, manifest.digest.description, manifest.mediaType.rawValue, imageID, now, now, now,
+                servedBy, run,
+            ])
         let tagID =
             try current?.id
             ?? Int64.fetchOne(
-                db, sql: "SELECT id FROM tag WHERE repositoryId = ? AND name = ?", arguments: [repositoryID, tag])
+                db.cachedStatement(sql: "SELECT id FROM tag WHERE repositoryId = ? AND name = ?"),
+                arguments: [repositoryID, tag])
         guard let tagID else { throw StoredValueError(table: "tag", reason: "\(reference) vanished after upsert") }
 
-        let latest = try Row.fetchOne(
-            db, sql: "SELECT id, manifestDigest FROM tagHistory WHERE tagId = ? ORDER BY id DESC LIMIT 1",
-            arguments: [tagID]
+        let latest = try row(
+            "SELECT id, manifestDigest FROM tagHistory WHERE tagId = ? ORDER BY id DESC LIMIT 1", [tagID]
         ).map { StoredRow(row: $0, table: "tagHistory") }
         if let latest, try latest.digest("manifestDigest") == manifest.digest {
-            try db.execute(
-                literal:
-                    "UPDATE tagHistory SET lastSeen = \(now), lastRunId = \(run) WHERE id = \(try latest.int64("id"))")
+            try execute(
+                "UPDATE tagHistory SET lastSeen = ?, lastRunId = ? WHERE id = ?", [now, run, try latest.int64("id")])
         } else {
-            try db.execute(
-                literal: """
-                    INSERT INTO tagHistory (tagId, manifestDigest, imageId, firstSeen, lastSeen, firstRunId, lastRunId)
-                    VALUES (\(tagID), \(manifest.digest.description), \(imageID), \(now), \(now), \(run), \(run))
-                    """)
+            try execute(
+                """
+                INSERT INTO tagHistory (tagId, manifestDigest, imageId, firstSeen, lastSeen, firstRunId, lastRunId)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """, [tagID, manifest.digest.description, imageID, now, now, run, run])
         }
     }
 
@@ -286,38 +322,40 @@ private struct Recorder {
         let milliseconds =
             observation.duration.components.seconds * 1000
             + observation.duration.components.attoseconds / 1_000_000_000_000_000
-        try db.execute(
-            literal: """
-                INSERT INTO observation
-                    (runId, reference, repository, tag, requestedDigest, manifestDigest, mediaType, imageId, servedBy,
-                     upstreamDigest, upstreamEndpoint, outcome, previousDigest, error, immutable, dryRun,
-                     bytesTransferred, durationMs, observedAt)
-                VALUES (\(run), \(reference), \(repository), \(observation.tag),
-                        \(observation.requestedDigest?.description), \(manifest?.digest.description),
-                        \(manifest?.mediaType.rawValue), \(manifest?.imageID?.description),
-                        \(manifest.map { Redaction.endpoint($0.servedBy) }),
-                        \(manifest?.upstream?.digest.description),
-                        \(manifest?.upstream.map { Redaction.endpoint($0.endpoint) }), \(outcome.rawValue),
-                        \(previous?.description), \(error), \(observation.immutable), \(observation.dryRun),
-                        \(observation.bytesTransferred), \(milliseconds), \(now))
-                """)
+        try execute(
+            """
+            INSERT INTO observation
+                (runId, reference, repository, tag, requestedDigest, manifestDigest, mediaType, imageId, servedBy,
+                 upstreamDigest, upstreamEndpoint, outcome, previousDigest, error, immutable, dryRun,
+                 bytesTransferred, durationMs, observedAt)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            [
+                run, reference, repository, observation.tag, observation.requestedDigest?.description,
+                manifest?.digest.description, manifest?.mediaType.rawValue, manifest?.imageID?.description,
+                manifest.map { Redaction.endpoint($0.servedBy) }, manifest?.upstream?.digest.description,
+                manifest?.upstream.map { Redaction.endpoint($0.endpoint) }, outcome.rawValue, previous?.description,
+                error, observation.immutable, observation.dryRun, observation.bytesTransferred, milliseconds, now,
+            ])
         let id = db.lastInsertedRowID
         for (position, attempt) in observation.attempts.enumerated() {
-            try db.execute(
-                literal: """
-                    INSERT INTO observationAttempt (observationId, position, endpoint, error, fellBack)
-                    VALUES (\(id), \(position), \(Redaction.endpoint(attempt.endpoint)),
-                            \(Redaction.freeText(attempt.error)), \(attempt.fellBack))
-                    """)
+            try execute(
+                "INSERT INTO observationAttempt (observationId, position, endpoint, error, fellBack) VALUES (?, ?, ?, ?, ?)",
+                [
+                    id, position, Redaction.endpoint(attempt.endpoint), Redaction.freeText(attempt.error),
+                    attempt.fellBack,
+                ])
         }
         for (position, child) in (manifest?.platforms ?? []).enumerated() {
-            try db.execute(
-                literal: """
-                    INSERT INTO observationPlatform
-                        (observationId, position, platform, manifestDigest, mediaType, imageId)
-                    VALUES (\(id), \(position), \(PlatformKey.encode(child.platform)), \(child.digest.description),
-                            \(child.mediaType.rawValue), \(child.imageID.description))
-                    """)
+            try execute(
+                """
+                INSERT INTO observationPlatform (observationId, position, platform, manifestDigest, mediaType, imageId)
+                VALUES (?, ?, ?, ?, ?, ?)
+                """,
+                [
+                    id, position, PlatformKey.encode(child.platform), child.digest.description,
+                    child.mediaType.rawValue, child.imageID.description,
+                ])
         }
         return id
     }

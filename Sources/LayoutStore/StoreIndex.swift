@@ -1,0 +1,177 @@
+import FerrySystem
+import Foundation
+import OCIModel
+import Synchronization
+
+/// When a store's changes to `index.json` reach the disk.
+public enum IndexWrites: Sendable, Hashable {
+    /// Every change rewrites `index.json` at once: commands that name a few references.
+    case immediate
+    /// Changes stay in memory until ``ContentStore/flushIndex()``: a run that names thousands of references writes
+    /// the file once per batch instead of once per reference, and not at all when nothing changed.
+    case deferred
+}
+
+/// `index.json` as this process knows it.
+struct IndexState {
+    var loaded: LoadedIndex?
+}
+
+/// The parsed file, a name → position map over its entries, and whether memory is ahead of the disk.
+struct LoadedIndex {
+    var document: StoredIndex
+    /// The first entry of each `org.opencontainers.image.ref.name`, as every lookup has always taken the first.
+    var positions: [String: Int]
+    /// The file this was read from or last written as; nil when it had none.
+    var stamp: FileStamp?
+    /// Changes not written yet.
+    var dirty = false
+
+    init(document: StoredIndex, stamp: FileStamp?) {
+        self.document = document
+        self.stamp = stamp
+        positions = Self.positions(of: document.manifests)
+    }
+
+    static func positions(of entries: [Descriptor]) -> [String: Int] {
+        var positions: [String: Int] = [:]
+        positions.reserveCapacity(entries.count)
+        for (position, entry) in entries.enumerated() {
+            guard let name = entry.annotations?[Descriptor.refNameAnnotation], positions[name] == nil else { continue }
+            positions[name] = position
+        }
+        return positions
+    }
+}
+
+/// The `index.json` document.
+struct StoredIndex: Codable {
+    var schemaVersion = 2
+    var mediaType: MediaType? = .ociIndex
+    var manifests: [Descriptor]
+    var annotations: [String: String]?
+
+    init(manifests: [Descriptor]) { self.manifests = manifests }
+
+    /// The bytes ferry writes: sorted keys and unescaped slashes, as for every JSON document it hashes or compares.
+    static func encode(_ index: StoredIndex) throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return Array(try encoder.encode(index))
+    }
+}
+
+// MARK: index.json
+
+extension ContentStore {
+    /// The descriptors listed in `index.json`, in file order.
+    public func references() throws(ContentStoreError) -> [Descriptor] {
+        try withIndex { $0.document.manifests }
+    }
+
+    /// The descriptor stored under reference name `name`, if any (the first, should the file list it twice).
+    public func reference(named name: String) throws(ContentStoreError) -> Descriptor? {
+        try withIndex { index in index.positions[name].map { index.document.manifests[$0] } }
+    }
+
+    /// Points reference name `name` at `descriptor`, replacing an entry with the same name; written at once or at
+    /// the next ``flushIndex()`` (``indexWrites``). Pointing a name where it already points changes nothing.
+    public func setReference(_ name: String, to descriptor: Descriptor) throws(ContentStoreError) {
+        try setReferences([(name, descriptor)])
+    }
+
+    /// Points each name at its descriptor in one atomic rewrite of `index.json` (an import's references appear
+    /// together or not at all). Entries keep their order; new names are appended in the order given.
+    public func setReferences(_ entries: [(name: String, descriptor: Descriptor)]) throws(ContentStoreError) {
+        try withIndex { index throws(ContentStoreError) in
+            var changed = false
+            for (name, descriptor) in entries {
+                var entry = descriptor
+                var annotations = entry.annotations ?? [:]
+                annotations[Descriptor.refNameAnnotation] = name
+                entry.annotations = annotations
+                if let position = index.positions[name] {
+                    guard index.document.manifests[position] != entry else { continue }
+                    index.document.manifests[position] = entry
+                } else {
+                    index.positions[name] = index.document.manifests.count
+                    index.document.manifests.append(entry)
+                }
+                changed = true
+            }
+            guard changed else { return }
+            index.dirty = true
+            if indexWrites == .immediate { try write(&index) }
+        }
+    }
+
+    /// Removes every entry named `name`; returns whether one existed.
+    @discardableResult
+    public func removeReference(_ name: String) throws(ContentStoreError) -> Bool {
+        try withIndex { index throws(ContentStoreError) in
+            let before = index.document.manifests.count
+            index.document.manifests.removeAll { $0.annotations?[Descriptor.refNameAnnotation] == name }
+            guard index.document.manifests.count != before else { return false }
+            index.positions = LoadedIndex.positions(of: index.document.manifests)
+            index.dirty = true
+            if indexWrites == .immediate { try write(&index) }
+            return true
+        }
+    }
+
+    /// Writes `index.json` when it has changes not written yet; returns whether it wrote.
+    @discardableResult
+    public func flushIndex() throws(ContentStoreError) -> Bool {
+        try withIndex { index throws(ContentStoreError) in
+            guard index.dirty else { return false }
+            try write(&index)
+            return true
+        }
+    }
+
+    /// True when ``flushIndex()`` has something to write.
+    public var hasUnwrittenIndexChanges: Bool {
+        index.withLock { $0.loaded?.dirty ?? false }
+    }
+
+    /// Runs `body` on the loaded index, reading the file first when this process has not, or when it was replaced
+    /// since and nothing here is waiting to be written.
+    private func withIndex<T>(_ body: (inout LoadedIndex) throws(ContentStoreError) -> T) throws(ContentStoreError) -> T {
+        try index.withLock { state throws(ContentStoreError) in
+            let path = path("index.json")
+            if let loaded = state.loaded, loaded.dirty || loaded.stamp == FileSystem.stamp(path) {
+                // Current: use it.
+            } else {
+                state.loaded = try readIndex(path)
+            }
+            return try body(&state.loaded!)
+        }
+    }
+
+    private func readIndex(_ path: String) throws(ContentStoreError) -> LoadedIndex {
+        let stamp = FileSystem.stamp(path)
+        let bytes: [UInt8]
+        do {
+            bytes = try FileSystem.readFile(path)
+        } catch {
+            if error.code == ENOENT { throw .notAStore(root) }
+            throw .io(error)
+        }
+        do {
+            return LoadedIndex(document: try JSONDecoder().decode(StoredIndex.self, from: Data(bytes)), stamp: stamp)
+        } catch {
+            throw .invalidIndex(path: path, message: "\(error)")
+        }
+    }
+
+    private func write(_ index: inout LoadedIndex) throws(ContentStoreError) {
+        let path = path("index.json")
+        let bytes: [UInt8]
+        do { bytes = try StoredIndex.encode(index.document) } catch {
+            throw .invalidIndex(path: path, message: "\(error)")
+        }
+        do { try FileSystem.writeAtomically(bytes, to: path) } catch { throw .io(error) }
+        index.stamp = FileSystem.stamp(path)
+        index.dirty = false
+    }
+}
