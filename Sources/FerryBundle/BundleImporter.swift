@@ -88,7 +88,9 @@ public struct BundleImporter: Sendable {
                     runID: nil, rows: [], driftEvents: [])
             }
             let decided = try await decideTags(references, description: description, ledger: ledger)
-            try commit(verified.staged, staging: staging, references: description.references, decided: decided)
+            // Blobs, then the reference store, then index.json: the reference store is the record, and index.json,
+            // derived from it, may lag behind it after a crash but never runs ahead (see RecordingPolicy).
+            try commitBlobs(verified.staged, staging: staging)
             let request = BundleImportRequest(
                 bundleID: description.id, createdAt: description.createdAt, sourceStore: description.sourceStore.id,
                 sinceBundle: description.since?.bundle, sinceRun: description.since?.run,
@@ -97,6 +99,7 @@ public struct BundleImporter: Sendable {
                 blobCount: description.blobs.count, blobsAdded: verified.staged.count,
                 bytesAdded: verified.staged.values.reduce(0, +), importedAt: now)
             let result = try await ledgerCall { try await ledger.recordImport(request) }
+            try nameReferences(description.references, decided: decided)
             try? ledger.close()
             opened = nil
             try? FileSystem.removeTree(staging)
@@ -385,9 +388,7 @@ public struct BundleImporter: Sendable {
 
     // MARK: Commit
 
-    private func commit(
-        _ staged: [Digest: Int64], staging: String, references: [BundleReference], decided: [ImportedReference]
-    ) throws(BundleError) {
+    private func commitBlobs(_ staged: [Digest: Int64], staging: String) throws(BundleError) {
         var directories = Set<String>()
         for digest in staged.keys.sorted() {
             let from = Self.stagingPath(digest, in: staging)
@@ -404,6 +405,9 @@ public struct BundleImporter: Sendable {
         for directory in directories.sorted() {
             do { try FileSystem.sync(directory) } catch { throw .io(error) }
         }
+    }
+
+    private func nameReferences(_ references: [BundleReference], decided: [ImportedReference]) throws(BundleError) {
         let kept = Set(decided.filter(\.keepsLocalTag).map { $0.reference.string })
         let entries = references.filter { reference in
             !kept.contains((try? ImageReference(parsing: reference.name))?.string ?? reference.name)

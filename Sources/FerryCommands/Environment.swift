@@ -1,5 +1,6 @@
 import CurlHTTP
 import FerryHTTP
+import FerryMaintenance
 import FerryPull
 import FerryReports
 import FerrySync
@@ -93,6 +94,21 @@ struct Environment {
             throw failure
         } catch {
             throw CommandFailure("\(error)", status: .ioError)
+        }
+    }
+
+    /// Brings `index.json` in line with the reference store when an earlier run stopped between committing its
+    /// records and writing `index.json` (see ``IndexReconciler``); run by commands that hold the lock and write.
+    func reconcileIndex(store: ContentStore, ledger: ReferenceStore) async throws(CommandFailure) {
+        do {
+            let findings = try await IndexReconciler(store: store, ledger: ledger).reconcile()
+            if !findings.lagging.isEmpty {
+                logger.notice(
+                    "index.json was behind the reference store (an earlier run stopped before writing it); restored",
+                    metadata: ["references": "\(findings.lagging.count)"])
+            }
+        } catch {
+            throw CommandFailure("cannot bring index.json in line with the reference store: \(error)", status: .ioError)
         }
     }
 

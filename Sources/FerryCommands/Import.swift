@@ -69,6 +69,14 @@ extension FerryCommand {
                 throw Self.failure(error, bundle: bundle.sidecarPath)
             }
             let description = bundle.description
+            // A rerun after an import that stopped between its record and index.json finds the bundle imported;
+            // this is where index.json catches up.
+            let ledger: ReferenceStore
+            do { ledger = try ReferenceStore.openReadOnly(at: env.global.store + "/ferry.db") } catch {
+                throw CommandFailure("\(error)", status: .ioError)
+            }
+            try await env.reconcileIndex(store: store, ledger: ledger)
+            try? ledger.close()
             if let previous = summary.alreadyImported {
                 output.writeLine(
                     "bundle \(ExportLines.short(summary.id)) was already imported at "

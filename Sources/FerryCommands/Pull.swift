@@ -76,6 +76,7 @@ extension FerryCommand {
             defer { lock.release() }
             let ledger = try env.openLedger()
             defer { try? ledger.close() }
+            try await env.reconcileIndex(store: store, ledger: ledger)
             let session = try env.makeSession(for: list)
             let puller = FallbackPuller(
                 session: session, store: store, blobs: BlobFetcher(store: store),

@@ -57,6 +57,7 @@ extension FerryCommand {
             defer { lock.release() }
             let ledger = try env.openLedger()
             defer { try? ledger.close() }
+            if !dryRun { try await env.reconcileIndex(store: store, ledger: ledger) }
             let session = try env.makeSession(for: list)
             let resolver = EndpointResolver(mirrorList: list)
             let puller = FallbackPuller(

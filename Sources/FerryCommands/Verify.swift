@@ -3,6 +3,7 @@ import FerryMaintenance
 import FerryPull
 import FerrySync
 import Foundation
+import LayoutStore
 import Ledger
 import MirrorConfig
 import OCIRegistry
@@ -43,7 +44,13 @@ extension FerryCommand {
                 throw CommandFailure("\(error)", status: .ioError)
             }
             print(report, to: env.output)
-            if repair && !report.isHealthy {
+            if repair && report.isHealthy && !report.lagging.isEmpty {
+                try await reconcile(store: store, ledger: ledger, env: env)
+                do { report = try await verifier.verify() } catch {
+                    throw CommandFailure("\(error)", status: .ioError)
+                }
+                print(report, to: env.output)
+            } else if repair && !report.isHealthy {
                 let list = try env.optionalMirrorList()
                 let session = try env.makeSession(for: list)
                 let puller = FallbackPuller(
@@ -52,12 +59,25 @@ extension FerryCommand {
                 env.output.writeLine("repairing \(SyncConsole.count(report.affectedReferences.count, "reference"))…")
                 let failures = await verifier.repair(report, puller: puller)
                 for failure in failures { env.errors.writeLine("cannot repair \(failure)") }
+                try await reconcile(store: store, ledger: ledger, env: env)
                 do { report = try await verifier.verify() } catch {
                     throw CommandFailure("\(error)", status: .ioError)
                 }
                 print(report, to: env.output)
             }
             return report.isHealthy ? .ok : .someFailed
+        }
+
+        private func reconcile(store: ContentStore, ledger: ReferenceStore, env: Environment) async throws(CommandFailure) {
+            do {
+                let findings = try await IndexReconciler(store: store, ledger: ledger).reconcile()
+                if !findings.lagging.isEmpty {
+                    env.output.writeLine(
+                        "index.json: restored \(SyncConsole.count(findings.lagging.count, "reference")) from the reference store")
+                }
+            } catch {
+                throw CommandFailure("\(error)", status: .ioError)
+            }
         }
 
         private func print(_ report: VerifyReport, to output: any TextOutput) {
@@ -68,12 +88,20 @@ extension FerryCommand {
                 output.writeLine("missing     \(entry.reference): \(entry.kind) \(entry.digest)")
             }
             for text in report.inconsistent { output.writeLine("inconsistent \(text)") }
+            for entry in report.lagging {
+                let indexed = entry.indexed.map { "index.json still has \($0)" } ?? "not in index.json yet"
+                output.writeLine("lagging     \(entry.name): recorded at \(entry.recorded), \(indexed)")
+            }
             for file in report.strayFiles { output.writeLine("stray       \(file)") }
             let verdict = report.isHealthy ? "healthy" : "\(report.corrupt.count) corrupt, \(report.missing.count) missing, \(report.inconsistent.count) inconsistent"
             output.writeLine(
                 "verified \(SyncConsole.count(report.blobsChecked, "blob")) (\(SyncConsole.formatBytes(report.bytesChecked))) and "
                     + "\(SyncConsole.count(report.referencesChecked, "reference")): \(verdict)"
-                    + (report.partialDownloads > 0 ? "; \(report.partialDownloads) partial downloads in tmp/ (resumed by the next run)" : ""))
+                    + (report.partialDownloads > 0 ? "; \(report.partialDownloads) partial downloads in tmp/ (resumed by the next run)" : "")
+                    + (report.lagging.isEmpty
+                        ? ""
+                        : "; index.json is behind the reference store for \(SyncConsole.count(report.lagging.count, "reference")) "
+                            + "(a run stopped before writing it; the next run or --repair brings it in line)"))
         }
     }
 

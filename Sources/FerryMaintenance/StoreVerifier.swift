@@ -38,6 +38,9 @@ public struct VerifyReport: Sendable {
     public var missing: [Missing] = []
     /// Disagreements between the reference store and `index.json`.
     public var inconsistent: [String] = []
+    /// Names `index.json` has not caught up with yet (a run stopped between its reference-store commit and its
+    /// `index.json` write): healthy, brought in line by the next run or `--repair`.
+    public var lagging: [IndexReconciler.Lagging] = []
     /// Files under `blobs/` that are not named like a digest.
     public var strayFiles: [String] = []
     /// Partial downloads waiting in `tmp/` (resumed by the next run; not a problem).
@@ -89,11 +92,7 @@ public struct StoreVerifier: Sendable {
         report.strayFiles = strayFiles()
         report.partialDownloads = ((try? FileSystem.list(store.path("tmp"))) ?? []).count
 
-        let inventory = try await ledger?.inventory()
-        var requiredChildren: Set<Digest> = []
-        for entry in inventory?.repositories ?? [] {
-            for mapping in entry.digests { if let child = mapping.childDigest { requiredChildren.insert(child) } }
-        }
+        let requiredChildren = try await ledger?.recordedChildren() ?? []
         var affected: Set<String> = []
         let roots = try StoreWalk.roots(store)
         for (name, top) in roots {
@@ -111,21 +110,10 @@ public struct StoreVerifier: Sendable {
                 report.inconsistent.append("\(name): manifest \(digest) is not a readable manifest")
             }
         }
-        if let inventory {
-            let stored = Dictionary(roots.map { ($0.0, $0.1.digest) }, uniquingKeysWith: { first, _ in first })
-            for entry in inventory.repositories {
-                for tag in entry.tags {
-                    let name = "\(entry.repository):\(tag.tag)"
-                    switch stored[name] {
-                    case nil:
-                        report.inconsistent.append("\(name): recorded at \(tag.manifestDigest) but not in index.json")
-                    case let digest? where digest != tag.manifestDigest:
-                        report.inconsistent.append("\(name): recorded at \(tag.manifestDigest) but index.json has \(digest)")
-                    default:
-                        break
-                    }
-                }
-            }
+        if let ledger {
+            let findings = try await IndexReconciler(store: store, ledger: ledger).check()
+            report.lagging = findings.lagging
+            report.inconsistent += findings.conflicts.map(\.description)
         }
         report.affectedReferences = affected.sorted()
         return report

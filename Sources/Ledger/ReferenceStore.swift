@@ -29,6 +29,24 @@ public struct ReferenceStore: Sendable {
         return try ReferenceStore(writer: openPool(at: path, configuration), path: path)
     }
 
+    /// Opens an existing store for reading only: nothing is migrated and nothing is written to the file (a
+    /// writable open of a WAL database writes to it). Fails when there is no file at `path`.
+    public static func openReadOnly(at path: String) throws -> ReferenceStore {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw LedgerError.cannotOpen(path: path, reason: "no such file")
+        }
+        var configuration = Configuration()
+        configuration.readonly = true
+        configuration.busyMode = .timeout(TimeInterval(busyTimeoutSeconds))
+        configuration.foreignKeysEnabled = true
+        configuration.label = "ferry.db (read-only)"
+        let queue: DatabaseQueue
+        do { queue = try DatabaseQueue(path: path, configuration: configuration) } catch {
+            throw LedgerError.cannotOpen(path: path, reason: reason(error))
+        }
+        return try ReferenceStore(writer: queue, path: path, migrating: false)
+    }
+
     /// A fresh store in memory, for tests and `--dry-run` without a store.
     public static func inMemory() throws -> ReferenceStore {
         var configuration = Configuration()
@@ -42,15 +60,21 @@ public struct ReferenceStore: Sendable {
         }
     }
 
-    init(writer: any DatabaseWriter, path: String) throws {
+    init(writer: any DatabaseWriter, path: String, migrating: Bool = true) throws {
         self.writer = writer
         self.path = path
         try Self.checkCompatible(writer, path: path)
-        try Self.migrate(writer, path: path)
+        if migrating { try Self.migrate(writer, path: path) }
     }
 
     /// Folds the WAL into `ferry.db` and closes the connections; later calls fail.
     public func close() throws {
+        if writer.configuration.readonly {
+            do { try writer.close() } catch {
+                throw LedgerError.database(path: path, operation: "close", reason: Self.reason(error))
+            }
+            return
+        }
         // GRDB closes its read-only readers last, and they cannot checkpoint, so without this the data would stay
         // in `ferry.db-wal` and a backup that copies `ferry.db` alone would be stale. Another process reading at
         // this moment makes the checkpoint partial (SQLITE_BUSY), which is harmless: it is skipped.

@@ -90,15 +90,57 @@ final class StoreHarness {
         #expect(try harness.store.reference(named: "registry.test/app:1")?.digest == image.manifest)
     }
 
-    @Test func ledgerAndIndexDisagreementIsReported() async throws {
+    @Test func aNameMissingFromIndexJSONIsLaggingNotInconsistentAndReconcileRestoresIt() async throws {
         let harness = try StoreHarness()
-        harness.registry.addImage(repository: "app", tag: "1", seed: "c")
+        let image = harness.registry.addImage(repository: "app", tag: "1", seed: "c")
         try await harness.pull("registry.test/app:1")
+        // What a run killed between its reference-store commit and its index.json write leaves behind.
         try harness.store.removeReference("registry.test/app:1")
+        let verifier = StoreVerifier(store: harness.store, ledger: harness.ledger)
+        let report = try await verifier.verify()
+        #expect(report.isHealthy)
+        #expect(report.inconsistent.isEmpty)
+        #expect(report.lagging == [
+            IndexReconciler.Lagging(
+                name: "registry.test/app:1", recorded: image.manifest, indexed: nil, mediaType: .ociManifest)
+        ])
+        let findings = try await IndexReconciler(store: harness.store, ledger: harness.ledger).reconcile()
+        #expect(findings.lagging.map(\.name) == ["registry.test/app:1"])
+        let reread = ContentStore(root: harness.directory)
+        #expect(try reread.reference(named: "registry.test/app:1")?.digest == image.manifest)
+        #expect(try await verifier.verify().lagging.isEmpty)
+    }
+
+    @Test func anIndexEntryAtADigestTheTagNeverHadIsInconsistentAndLeftAlone() async throws {
+        let harness = try StoreHarness()
+        let image = harness.registry.addImage(repository: "app", tag: "1", seed: "c")
+        let other = harness.registry.addImage(repository: "app", tag: "2", seed: "d")
+        try await harness.pull("registry.test/app:1")
+        try await harness.pull("registry.test/app:2")
+        try harness.store.setReference(
+            "registry.test/app:1", to: Descriptor(mediaType: .ociManifest, digest: other.manifest, size: 1))
         let report = try await StoreVerifier(store: harness.store, ledger: harness.ledger).verify()
-        #expect(report.inconsistent.count == 1)
-        #expect(report.inconsistent.first?.hasPrefix("registry.test/app:1: recorded at sha256:") == true)
-        #expect(report.inconsistent.first?.hasSuffix("but not in index.json") == true)
+        #expect(report.inconsistent == [
+            "registry.test/app:1: recorded at \(image.manifest) but index.json has \(other.manifest)"
+        ])
+        #expect(!report.isHealthy)
+        let findings = try await IndexReconciler(store: harness.store, ledger: harness.ledger).reconcile()
+        #expect(findings.lagging.isEmpty)
+        #expect(try harness.store.reference(named: "registry.test/app:1")?.digest == other.manifest)
+    }
+
+    @Test func anIndexEntryStillAtTheTagsPreviousDigestIsLagging() async throws {
+        let harness = try StoreHarness()
+        let old = harness.registry.addImage(repository: "app", tag: "1", seed: "old")
+        try await harness.pull("registry.test/app:1")
+        let new = harness.registry.addImage(repository: "app", tag: "1", seed: "new")
+        try await harness.pull("registry.test/app:1")
+        try harness.store.setReference(
+            "registry.test/app:1", to: Descriptor(mediaType: .ociManifest, digest: old.manifest, size: 1))
+        let report = try await StoreVerifier(store: harness.store, ledger: harness.ledger).verify()
+        #expect(report.isHealthy)
+        #expect(report.lagging.map(\.indexed) == [old.manifest])
+        #expect(report.lagging.map(\.recorded) == [new.manifest])
     }
 }
 
