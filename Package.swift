@@ -32,7 +32,7 @@ let package = Package(
 
         .target(name: "OCIModel", dependencies: [crypto]),
         .target(name: "FerrySystem", dependencies: ["OCIModel"]),
-        .target(name: "FerryHTTP", dependencies: ["OCIModel"]),
+        .target(name: "FerryHTTP", dependencies: ["OCIModel", "FerrySystem"]),
         .target(name: "CurlHTTP", dependencies: ["CCurl", "FerryHTTP", "FerrySystem", "OCIModel", crypto, logging]),
         .target(name: "OCIRegistry", dependencies: ["OCIModel", "FerryHTTP", "FerrySystem", logging]),
         .target(name: "LayoutStore", dependencies: ["OCIModel", "FerrySystem"]),
@@ -76,7 +76,8 @@ let package = Package(
         .testTarget(name: "OCIModelTests", dependencies: ["OCIModel"]),
         .testTarget(name: "FerrySystemTests", dependencies: ["FerrySystem", "FerryTestSupport"]),
         .testTarget(name: "MirrorConfigTests", dependencies: ["MirrorConfig", "OCIModel", "FerryTestSupport"]),
-        .testTarget(name: "CurlHTTPTests", dependencies: ["CurlHTTP", "FerryHTTP", "OCIModel", "FerryTestSupport", logging]),
+        .testTarget(
+            name: "CurlHTTPTests", dependencies: ["CurlHTTP", "FerryHTTP", "FerrySystem", "OCIModel", "FerryTestSupport", logging]),
         .testTarget(name: "OCIRegistryTests", dependencies: ["OCIRegistry", "FerryHTTP", "OCIModel", "FerryTestSupport"]),
         .testTarget(name: "LayoutStoreTests", dependencies: ["LayoutStore", "OCIModel", "FerryTestSupport"]),
         .testTarget(name: "LedgerTests", dependencies: ["Ledger", "OCIModel", "FerryTestSupport"]),
@@ -85,7 +86,7 @@ let package = Package(
             dependencies: ["FerryReports", "Ledger", "OCIModel", "FerrySystem", "FerryTestSupport"]),
         .testTarget(
             name: "FerryPullTests",
-            dependencies: ["FerryPull", "OCIRegistry", "LayoutStore", "FerryHTTP", "OCIModel", "FerryTestSupport"]),
+            dependencies: ["FerryPull", "OCIRegistry", "LayoutStore", "FerryHTTP", "FerrySystem", "OCIModel", "FerryTestSupport"]),
         .testTarget(
             name: "FerryPushTests",
             dependencies: ["FerryPush", "FerryPull", "Ledger", "OCIRegistry", "LayoutStore", "FerryHTTP", "OCIModel",

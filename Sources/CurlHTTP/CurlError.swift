@@ -1,5 +1,6 @@
 internal import CCurl
 import FerryHTTP
+import FerrySystem
 import Foundation
 
 /// A libcurl failure at the C boundary: curl's numeric code and the best text it gave.
@@ -47,7 +48,9 @@ extension CURLMcode {
 ///
 /// `endpoint` is `host:port` and `hostName` the bare host; both come from the request URL, which never
 /// carries credentials into a message (see ``RequestTarget``).
-func transportError(for code: CURLcode, message: String, target: RequestTarget) -> TransportError {
+func transportError(
+    for code: CURLcode, message: String, target: RequestTarget, cause: SystemErrno? = nil
+) -> TransportError {
     switch code {
     case CURLE_COULDNT_RESOLVE_HOST:
         return .resolve(host: target.hostName, message: message)
@@ -55,7 +58,7 @@ func transportError(for code: CURLcode, message: String, target: RequestTarget) 
         // The proxy comes from the environment; curl's text names it, and it is a name lookup all the same.
         return .resolve(host: "proxy", message: message)
     case CURLE_COULDNT_CONNECT:
-        return .connect(host: target.endpoint, message: message)
+        return .connect(host: target.endpoint, message: message, cause: cause)
     case CURLE_SSL_CONNECT_ERROR, CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CERTPROBLEM, CURLE_SSL_CIPHER,
         CURLE_SSL_CACERT_BADFILE, CURLE_SSL_ENGINE_NOTFOUND, CURLE_SSL_ENGINE_SETFAILED, CURLE_SSL_ENGINE_INITFAILED,
         CURLE_SSL_SHUTDOWN_FAILED, CURLE_SSL_CRL_BADFILE, CURLE_SSL_ISSUER_ERROR, CURLE_SSL_PINNEDPUBKEYNOTMATCH,
@@ -74,8 +77,4 @@ func transportError(for code: CURLcode, message: String, target: RequestTarget) 
 
 /// An `errno` as Go's syscall package spells it: strerror's text with a lower-case first letter
 /// (`connection refused`, `network is unreachable`, `no route to host`).
-func goErrnoText(_ code: Int32) -> String {
-    let text = String(cString: strerror(code))
-    guard let first = text.first else { return "errno \(code)" }
-    return first.lowercased() + text.dropFirst()
-}
+func goErrnoText(_ code: Int32) -> String { SystemErrno(code).goText }

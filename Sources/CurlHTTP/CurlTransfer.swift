@@ -1,5 +1,6 @@
 internal import CCurl
 import FerryHTTP
+import FerrySystem
 import Foundation
 
 /// Options every transfer of one ``CurlTransport`` shares.
@@ -233,7 +234,8 @@ final class CurlTransfer {
                 // so made the same failure read differently in every report.
                 message = "connect: " + goErrnoText(osError)
             }
-            error = transportError(for: code, message: message, target: target)
+            error = transportError(
+                for: code, message: message, target: target, cause: osError != 0 ? SystemErrno(osError) : nil)
         }
         finish(.failure(error))
     }

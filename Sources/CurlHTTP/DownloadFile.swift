@@ -1,5 +1,6 @@
 internal import CCurl
 import FerryHTTP
+import FerrySystem
 import Foundation
 import Glibc
 import OCIModel
@@ -36,13 +37,13 @@ final class DownloadFile {
     /// Opens `path` (creating it) and cuts it to `length` bytes, which `hasher` must already cover.
     init(path: String, keeping length: Int64, hasher: DigestHasher, pipelined: Bool = true) throws(TransportError) {
         let descriptor = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else { throw .fileIO(path: path, message: systemError(errno)) }
+        guard descriptor >= 0 else { throw fileError(path, errno) }
         if length > 0 {
             var status = stat()
             guard fstat(descriptor, &status) == 0 else {
-                let message = systemError(errno)
+                let code = errno
                 Glibc.close(descriptor)
-                throw .fileIO(path: path, message: message)
+                throw fileError(path, code)
             }
             // Growing the file with zeros would make the hasher's claim about those bytes false.
             guard Int64(status.st_size) >= length else {
@@ -51,9 +52,9 @@ final class DownloadFile {
             }
         }
         guard ftruncate(descriptor, off_t(length)) == 0 else {
-            let message = systemError(errno)
+            let code = errno
             Glibc.close(descriptor)
-            throw .fileIO(path: path, message: message)
+            throw fileError(path, code)
         }
         self.path = path
         writer = BufferWriter(
@@ -216,7 +217,7 @@ final class BufferWriter: @unchecked Sendable {
         self.descriptor = -1
         condition.unlock()
         guard descriptor >= 0 else { return nil }
-        return Glibc.close(descriptor) == 0 ? nil : .fileIO(path: path, message: systemError(errno))
+        return Glibc.close(descriptor) == 0 ? nil : fileError(path, errno)
     }
 
     private func run() {
@@ -255,7 +256,7 @@ final class BufferWriter: @unchecked Sendable {
             let written = pwrite(descriptor, base + done, count - done, off_t(length))
             if written < 0 {
                 if errno == EINTR { continue }
-                return .fileIO(path: path, message: systemError(errno))
+                return fileError(path, errno)
             }
             hasher.update(UnsafeRawBufferPointer(rebasing: buffer[done..<done + written]))
             length += Int64(written)

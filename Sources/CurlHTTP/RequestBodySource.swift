@@ -1,4 +1,5 @@
 import FerryHTTP
+import FerrySystem
 import Glibc
 
 /// Feeds a request body to curl's read callback, from memory or straight from a file range.
@@ -30,7 +31,7 @@ final class RequestBodySource {
                 throw .fileIO(path: path, message: "invalid body range \(offset)+\(length)")
             }
             let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-            guard descriptor >= 0 else { throw .fileIO(path: path, message: systemError(errno)) }
+            guard descriptor >= 0 else { throw fileError(path, errno) }
             storage = .file(descriptor: descriptor, path: path, offset: offset)
         }
     }
@@ -59,10 +60,10 @@ final class RequestBodySource {
                     return count
                 }
                 if count < 0, errno == EINTR { continue }
-                let message =
+                failure =
                     count == 0
-                    ? "file ended after \(position) of \(length) body bytes" : systemError(errno)
-                failure = .fileIO(path: path, message: message)
+                    ? .fileIO(path: path, message: "file ended after \(position) of \(length) body bytes")
+                    : fileError(path, errno)
                 return nil
             }
         }
@@ -80,6 +81,11 @@ final class RequestBodySource {
 extension RequestBodySource: Sendable {}
 
 /// `strerror` text for `code`.
+/// A local file failure with its typed cause.
+func fileError(_ path: String, _ code: Int32) -> TransportError {
+    .fileIO(path: path, message: systemError(code), cause: SystemErrno(code))
+}
+
 func systemError(_ code: Int32) -> String {
     String(cString: strerror(code))
 }

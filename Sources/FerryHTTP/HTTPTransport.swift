@@ -1,3 +1,4 @@
+import FerrySystem
 import Foundation
 import OCIModel
 import Synchronization
@@ -92,8 +93,8 @@ public struct DownloadError: Error, Sendable {
 public enum TransportError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The host name did not resolve.
     case resolve(host: String, message: String)
-    /// The TCP connection could not be made (refused, unreachable).
-    case connect(host: String, message: String)
+    /// The TCP connection could not be made (refused, unreachable); `cause` is the connect's `errno` when known.
+    case connect(host: String, message: String, cause: SystemErrno? = nil)
     /// TLS failed: handshake, certificate or host-name verification.
     case tls(host: String, message: String)
     /// The connect, low-speed or total timeout expired.
@@ -102,8 +103,8 @@ public enum TransportError: Error, Sendable, Hashable, CustomStringConvertible {
     case interrupted(message: String)
     /// The response body exceeded the caller's limit.
     case bodyTooLarge(limit: Int)
-    /// Reading the request body or writing the download failed locally.
-    case fileIO(path: String, message: String)
+    /// Reading the request body or writing the download failed locally; `cause` is the `errno` when known.
+    case fileIO(path: String, message: String, cause: SystemErrno? = nil)
     /// The task was cancelled; never retried, never a reason to fall back.
     case cancelled
     /// Anything else the HTTP library reported.
@@ -113,12 +114,12 @@ public enum TransportError: Error, Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .resolve(let host, let message): "dial tcp: lookup \(host): \(message)"
-        case .connect(let host, let message): "dial tcp \(host): \(message)"
+        case .connect(let host, let message, _): "dial tcp \(host): \(message)"
         case .tls(let host, let message): "tls: \(host): \(message)"
         case .timeout(let message): "timeout: \(message)"
         case .interrupted(let message): "connection interrupted: \(message)"
         case .bodyTooLarge(let limit): "response body larger than \(limit) bytes"
-        case .fileIO(let path, let message): "\(path): \(message)"
+        case .fileIO(let path, let message, _): "\(path): \(message)"
         case .cancelled: "context canceled"
         case .other(let code, let message): "transport error \(code): \(message)"
         }
@@ -130,6 +131,12 @@ public enum TransportError: Error, Sendable, Hashable, CustomStringConvertible {
         case .resolve, .connect, .timeout, .interrupted, .other: true
         case .tls, .bodyTooLarge, .fileIO, .cancelled: false
         }
+    }
+
+    /// True when the connection was refused: nobody listens at the address, so asking again soon is pointless.
+    public var isConnectionRefused: Bool {
+        if case .connect(_, _, let cause?) = self { return cause.isConnectionRefused }
+        return false
     }
 
     /// True when no byte of HTTP was exchanged, so the endpoint's transport is not confirmed.

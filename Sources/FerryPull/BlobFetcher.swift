@@ -114,8 +114,8 @@ public final class BlobFetcher: Sendable {
             bytes = try await client.downloadBlob(
                 repository, descriptor: descriptor, kind: kind, to: staging, progress: progress)
         } catch {
-            if case .localIO(let path, let message, _) = error {
-                throw .store(.io(.init(path: path, operation: "write", message: message)))
+            if case .localIO(let path, let message, let cause) = error {
+                throw .store(.io(.init(path: path, operation: "write", code: cause?.code ?? 0, message: message)))
             }
             throw .registry(error)
         }

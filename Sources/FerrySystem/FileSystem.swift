@@ -5,6 +5,31 @@ import OCIModel
     import Glibc
 #endif
 
+/// An `errno` value, carried as a typed cause so that decisions (disk full, connection refused) never depend on
+/// the wording of a message.
+public struct SystemErrno: Sendable, Hashable, CustomStringConvertible {
+    /// The `errno` value.
+    public var code: Int32
+
+    /// Wraps `code`.
+    public init(_ code: Int32) { self.code = code }
+
+    /// True when the disk is full or the quota exhausted.
+    public var isNoSpace: Bool { code == ENOSPC || code == EDQUOT }
+    /// True when nobody listens at the address (`ECONNREFUSED`).
+    public var isConnectionRefused: Bool { code == ECONNREFUSED }
+
+    /// The system's text, e.g. `No space left on device`.
+    public var description: String { String(cString: strerror(code)) }
+
+    /// The text as Go's syscall package spells it (lower-case first letter), as Docker's messages show it.
+    public var goText: String {
+        let text = description
+        guard let first = text.first else { return "errno \(code)" }
+        return first.lowercased() + text.dropFirst()
+    }
+}
+
 /// A failed file-system operation, naming the path and the system's reason.
 public struct FileSystemError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The path the operation was about.
@@ -32,8 +57,11 @@ public struct FileSystemError: Error, Sendable, Hashable, CustomStringConvertibl
     /// `path: operation: message`.
     public var description: String { "\(path): \(operation): \(message)" }
 
+    /// The typed cause; code 0 when the error did not come from a system call.
+    public var cause: SystemErrno { SystemErrno(code) }
+
     /// True when the disk is full or the quota exhausted.
-    public var isNoSpace: Bool { code == ENOSPC || code == EDQUOT }
+    public var isNoSpace: Bool { cause.isNoSpace }
 }
 
 /// What ``FileSystem/stamp(_:)`` reads of a file: enough to notice that it was replaced or rewritten.

@@ -48,16 +48,15 @@ extension RegistryClient {
                 switch failure.error {
                 case .cancelled:
                     throw .cancelled
-                case .fileIO(let path, let message):
-                    let noSpace = message.lowercased().contains("no space")
-                    throw .localIO(path: path, message: message, noSpace: noSpace)
+                case .fileIO(let path, let message, let cause):
+                    throw .localIO(path: path, message: message, cause: cause)
                 default:
                     break
                 }
                 includesResumedBytes = failure.fileLength > 0
                 offset = failure.fileLength
                 hasher = failure.hasher
-                guard failure.error.isRetryable, retry < session.retry.retries else {
+                guard isRetryable(failure.error), retry < session.retry.retries else {
                     let error = RegistryError.request(method: .get, url: redacted(blobURL), cause: .transport(failure.error))
                     if failure.error.isBeforeHTTP { session.markUnreachable(endpoint, error) }
                     throw error

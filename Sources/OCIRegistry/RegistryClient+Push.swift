@@ -68,7 +68,7 @@ extension RegistryClient {
                 return .uploaded
             } catch {
                 // An upload is not idempotent request by request, but restarting the whole sequence is safe.
-                guard Self.isRetryable(error) || Self.isRetryableStatusError(error), retry < self.session.retry.retries
+                guard isRetryable(error) || Self.isRetryableStatusError(error), retry < self.session.retry.retries
                 else { throw error }
                 retry += 1
                 session = nil

@@ -133,7 +133,7 @@ public struct RegistryClient: Sendable {
                 return response
             case .failure(let error):
                 if error.isCancellation { throw .cancelled }
-                if call.retryable, Self.isRetryable(error), retry < session.retry.retries {
+                if call.retryable, isRetryable(error), retry < session.retry.retries {
                     retry += 1
                     try await pause(session.retry.delay(beforeRetry: retry), call: call, reason: "\(error)", retry: retry)
                     continue
@@ -150,12 +150,20 @@ public struct RegistryClient: Sendable {
         return false
     }
 
-    static func isRetryable(_ error: RegistryError) -> Bool {
+    /// Whether a failed attempt is worth another: transport failures that may pass and retryable token-server
+    /// statuses, except a refused connection to a mirror, which is definitive for the run (Docker falls back at
+    /// once; the registry itself keeps its retries, since it has no one to fall back to).
+    func isRetryable(_ error: RegistryError) -> Bool {
         switch error {
-        case .request(_, _, .transport(let transport)): transport.isRetryable
+        case .request(_, _, .transport(let transport)): isRetryable(transport)
         case .request(_, _, .tokenServer(let status, _)): RetryPolicy.isRetryableStatus(status)
         default: false
         }
+    }
+
+    /// ``isRetryable(_:)`` for a transport failure of a request to this endpoint.
+    func isRetryable(_ error: TransportError) -> Bool {
+        error.isRetryable && !(endpoint.isMirror && error.isConnectionRefused)
     }
 
     func pause(_ delay: Duration, call: Call, reason: String, retry: Int) async throws(RegistryError) {

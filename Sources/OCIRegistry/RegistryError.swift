@@ -1,4 +1,5 @@
 import FerryHTTP
+import FerrySystem
 import OCIModel
 
 /// Why a registry operation failed. Texts follow the docker/distribution client where PULL-SEMANTICS names
@@ -24,8 +25,8 @@ public enum RegistryError: Error, Sendable, Hashable, CustomStringConvertible {
     case missingHeader(String)
     /// A response that breaks the protocol in another way (bad JSON, bad digest header, …).
     case invalidResponse(url: String, message: String)
-    /// Writing a download failed locally; never retried.
-    case localIO(path: String, message: String, noSpace: Bool)
+    /// Writing a download failed locally; never retried. `cause` is the `errno` when known (a full disk).
+    case localIO(path: String, message: String, cause: SystemErrno?)
     /// Credentials could not be read.
     case credentials(CredentialError)
     /// The operation was cancelled.

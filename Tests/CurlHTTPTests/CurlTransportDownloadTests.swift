@@ -1,5 +1,6 @@
 import CurlHTTP
 import FerryHTTP
+import FerrySystem
 import FerryTestSupport
 import Foundation
 import OCIModel
@@ -269,7 +270,7 @@ import Testing
                 DownloadRequest(request: HTTPRequest(method: .get, url: server.url("/b")), destination: destination))
         }
         let error = try #require(failure)
-        #expect(error.error == .fileIO(path: destination, message: "No such file or directory"))
+        #expect(error.error == .fileIO(path: destination, message: "No such file or directory", cause: SystemErrno(ENOENT)))
         #expect(error.fileLength == 0)
         #expect(error.response?.status == 200)
     }

@@ -1,5 +1,6 @@
 import CurlHTTP
 import FerryHTTP
+import FerrySystem
 import FerryTestSupport
 import Foundation
 import OCIModel
@@ -112,11 +113,14 @@ import Testing
         let failure = await #expect(throws: TransportError.self) {
             try await transport.send(HTTPRequest(method: .get, url: server.url("/v2/")), maxBodyBytes: 16)
         }
-        guard case .connect(let host, let message) = try #require(failure) else {
+        guard case .connect(let host, let message, let cause) = try #require(failure) else {
             Issue.record("expected .connect, got \(String(describing: failure))")
             return
         }
         #expect(host == "127.0.0.1:\(port)")
+        // The typed cause decides (a refusing mirror is skipped at once); the text is only for people.
+        #expect(cause == SystemErrno(ECONNREFUSED))
+        #expect(try #require(failure).isConnectionRefused)
         // Go's text, the same every time (curl's own names the milliseconds the attempt took).
         #expect(message == "connect: connection refused")
         #expect(try #require(failure).description == "dial tcp 127.0.0.1:\(port): connect: connection refused")

@@ -1,5 +1,6 @@
 import CurlHTTP
 import FerryHTTP
+import FerrySystem
 import FerryTestSupport
 import Foundation
 import Logging
@@ -205,7 +206,7 @@ import Testing
         let transport = try makeTransport()
 
         await #expect(
-            throws: TransportError.fileIO(path: "/nonexistent/ferry-blob", message: "No such file or directory")
+            throws: TransportError.fileIO(path: "/nonexistent/ferry-blob", message: "No such file or directory", cause: SystemErrno(ENOENT))
         ) {
             try await transport.send(
                 HTTPRequest(

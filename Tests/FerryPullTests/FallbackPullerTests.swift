@@ -1,4 +1,5 @@
 import FerryHTTP
+import FerrySystem
 import FerryTestSupport
 import Foundation
 import LayoutStore
@@ -58,6 +59,35 @@ struct PullHarness {
         #expect(result.provenance.attempts.first?.fellBack == true)
         #expect(result.provenance.attempts.first?.error.contains("connection refused") == true)
         #expect(try harness.store.reference(named: "docker.io/library/alpine:3.20")?.digest == image.manifest)
+    }
+
+    @Test func aMirrorThatRefusesConnectionsIsAskedOnceAndNotRetried() async throws {
+        let hub = InMemoryRegistry(host: "registry-1.docker.io")
+        hub.addImage(repository: "library/alpine", tag: "3.20", seed: "a320")
+        hub.addImage(repository: "library/alpine", tag: "3.21", seed: "a321")
+        let refused = TransportError.connect(
+            host: "mirror.test:443", message: "connect: connection refused", cause: SystemErrno(ECONNREFUSED))
+        let harness = try PullHarness(hosts: Self.mirrored) { request in
+            request.url.host == "mirror.test" ? .failure(refused) : hub.handle(request)
+        }
+        defer { harness.remove() }
+        let first = try await harness.pull("alpine:3.20")
+        // Connection refused is definitive for a mirror: no retry, straight to the next endpoint.
+        #expect(harness.transport.requests(to: "mirror.test").count == 1)
+        #expect(first.provenance.servedBy == "https://registry-1.docker.io")
+        #expect(first.provenance.attempts.map(\.fellBack) == [true])
+        _ = try await harness.pull("alpine:3.21")
+        #expect(harness.transport.requests(to: "mirror.test").count == 1)
+    }
+
+    @Test func aRegistryThatRefusesConnectionsKeepsItsRetries() async throws {
+        let refused = TransportError.connect(
+            host: "registry.example:443", message: "connect: connection refused", cause: SystemErrno(ECONNREFUSED))
+        let harness = try PullHarness { _ in .failure(refused) }
+        defer { harness.remove() }
+        await #expect(throws: PullFailure.self) { _ = try await harness.pull("registry.example/app:1") }
+        // No mirror to fall back to: the registry's own retries (2 in the harness) stay.
+        #expect(harness.transport.requests(to: "registry.example").count == 3)
     }
 
     @Test func aDeadMirrorCostsItsRetriesOnceAndIsSkippedAfterwards() async throws {
