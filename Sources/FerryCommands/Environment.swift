@@ -86,8 +86,7 @@ struct Environment {
             let history =
                 report.run.dryRun || report.run.command != "sync"
                 ? nil
-                : MetricsHistory(
-                    runs: try await ledger.runs(limit: .max), excluding: runID, command: report.run.command)
+                : MetricsHistory(try await ledger.runTotals(excluding: runID, successCommand: report.run.command))
             try ReportWriter(storeDirectory: global.store, extraDirectory: extraDirectory)
                 .write(report, metrics: history)
         } catch let failure as CommandFailure {

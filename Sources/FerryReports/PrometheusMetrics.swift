@@ -2,7 +2,7 @@ import Foundation
 import Ledger
 
 /// What the metrics need from runs before this one: textfile metrics are rewritten whole after every run, so
-/// values that outlive a run are carried forward from the ledger's run history.
+/// values that outlive a run are carried forward from the reference store's run totals.
 public struct MetricsHistory: Sendable, Hashable {
     /// The finish time of the last successful run before this one, or nil when there was none.
     public var lastSuccess: Date?
@@ -15,28 +15,13 @@ public struct MetricsHistory: Sendable, Hashable {
         self.bytesTransferredBefore = bytesTransferredBefore
     }
 
-    /// Derives the history from the store's runs (any order), ignoring the run `excluding` itself; with a
-    /// `command`, only runs of that command (e.g. `sync`) can be the last success.
-    public init(runs: [RunRecord], excluding current: RunID, command: String? = nil) {
-        var lastSuccess: Date?
-        var bytes: Int64 = 0
-        for run in runs where run.id != current {
-            bytes += run.counts.bytesTransferred
-            if MetricsHistory.isSuccess(run), command == nil || run.command == command, let finished = run.finishedAt {
-                lastSuccess = max(lastSuccess ?? finished, finished)
-            }
-        }
-        self.init(lastSuccess: lastSuccess, bytesTransferredBefore: bytes)
+    /// The history from the reference store's run totals (the way a run's metrics get it).
+    public init(_ totals: RunTotals) {
+        self.init(lastSuccess: totals.lastSuccess, bytesTransferredBefore: totals.bytesTransferred)
     }
 
     /// A success is a real (not dry) run that completed with an exit status of 0 or 2 (drift alone is not a
-    /// failure) and no failed reference or push.
-    public static func isSuccess(_ run: RunRecord) -> Bool {
-        run.status == .completed && !run.dryRun && run.counts.failed == 0
-            && (run.exitStatus == 0 || run.exitStatus == 2)
-    }
-
-    /// ``isSuccess(_:)`` for a run as reports carry it.
+    /// failure) and no failed reference or push (the same rule as ``ReferenceStore/runTotals(excluding:successCommand:)``).
     public static func isSuccess(_ report: RunReport) -> Bool {
         report.run.status == .completed && !report.run.dryRun && report.counts.failed == 0
             && report.counts.targetsFailed == 0 && (report.run.exitStatus == 0 || report.run.exitStatus == 2)

@@ -68,6 +68,30 @@ extension ReferenceStore {
         }
     }
 
+    /// What the metrics carry over from the runs before `current`, computed in SQL so that writing a run's metrics
+    /// costs the same after a thousand runs as after one: the bytes all other runs transferred (a run that was
+    /// killed counts what it recorded), and when the last successful run of `command` finished — completed, not a
+    /// dry run, no failed reference, exit status 0 or 2 (drift alone is not a failure).
+    public func runTotals(excluding current: RunID, successCommand command: String) async throws -> RunTotals {
+        try await read("read run totals") { db in
+            let sql = """
+                SELECT
+                    (SELECT coalesce(sum(coalesce(run.bytesTransferred,
+                        (SELECT sum(o.bytesTransferred) FROM observation o WHERE o.runId = run.id), 0)), 0)
+                     FROM run WHERE run.id != ?1) AS bytes,
+                    (SELECT max(finishedAt) FROM run
+                     WHERE id != ?1 AND command = ?2 AND status = 'completed' AND dryRun = 0 AND failedCount = 0
+                         AND exitStatus IN (0, 2)) AS lastSuccess
+                """
+            guard let fetched = try Row.fetchOne(db, sql: sql, arguments: [current.rawValue, command]) else {
+                return RunTotals()
+            }
+            let row = StoredRow(row: fetched, table: "run")
+            return RunTotals(
+                bytesTransferred: try row.optionalInt64("bytes") ?? 0, lastSuccess: try row.optionalDate("lastSuccess"))
+        }
+    }
+
     /// The newest run, or nil when there is none.
     public func latestRun() async throws -> RunRecord? {
         try await runs(limit: 1).first

@@ -118,3 +118,17 @@ public struct RunRecord: Sendable, Hashable, Codable {
     /// The bundle this run's record arrived in (a run of the exporting store); nil for a run of this store.
     public var bundleID: Digest? = nil
 }
+
+/// Totals over the runs of a store that outlive any one run (``ReferenceStore/runTotals(excluding:successCommand:)``).
+public struct RunTotals: Sendable, Hashable {
+    /// Bytes transferred by the runs counted.
+    public var bytesTransferred: Int64
+    /// When the last successful run finished; nil when there was none.
+    public var lastSuccess: Date?
+
+    /// Creates totals.
+    public init(bytesTransferred: Int64 = 0, lastSuccess: Date? = nil) {
+        self.bytesTransferred = bytesTransferred
+        self.lastSuccess = lastSuccess
+    }
+}

@@ -175,30 +175,43 @@ func parseExposition(_ text: String) throws -> (samples: [Sample], help: [String
                 .contains("\nferry_last_success_timestamp_seconds 0\n"))
     }
 
-    @Test func historyComesFromEarlierRuns() throws {
-        let current = try runID("20261129T120000Z-0004")
-        let runs = [
-            runRecord(
-                try runID("20261129T100000Z-0001"), finished: at(100), counts: RunCounts(bytesTransferred: 10)),
-            runRecord(
-                try runID("20261129T110000Z-0002"), exit: 1, finished: at(200),
-                counts: RunCounts(failed: 1, bytesTransferred: 20)),
-            runRecord(
-                try runID("20261129T113000Z-0003"), status: .dryRun, finished: at(300),
-                counts: RunCounts(bytesTransferred: 40), dryRun: true),
-            runRecord(current, finished: at(400), counts: RunCounts(bytesTransferred: 1000)),
-        ]
-        #expect(
-            MetricsHistory(runs: runs, excluding: current)
-                == MetricsHistory(lastSuccess: at(100), bytesTransferredBefore: 70))
-        #expect(MetricsHistory(runs: [], excluding: current) == MetricsHistory())
+    @Test func historyComesFromEarlierRunsComputedByTheReferenceStore() async throws {
+        let ledger = try ReferenceStore.inMemory()
+        let image = try ImageReference(parsing: "a.io/team/app:1")
+        let digest = Digest.compute(.sha256, of: Array("m".utf8))
+        // One run with one observation of `bytes`; finished at `finished` unless it was killed (nil).
+        func run(
+            _ command: String, started: Date, finished: Date?, bytes: Int64, failed: Bool = false, dryRun: Bool = false,
+            status: RunStatus = .completed, exit: Int32 = 0
+        ) async throws -> RunID {
+            let id = try await ledger.beginRun(RunStart(startedAt: started, command: command, dryRun: dryRun))
+            let result: Observation.Result =
+                failed
+                ? .failed(error: "boom")
+                : .resolved(ResolvedManifest(digest: digest, mediaType: .ociManifest, imageID: dryRun ? nil : digest,
+                                             servedBy: "https://a.io"))
+            _ = try await ledger.record(
+                Observation(runID: id, reference: image, dryRun: dryRun, bytesTransferred: bytes, result: result))
+            if let finished {
+                try await ledger.finishRun(id, RunFinish(finishedAt: finished, status: status, exitStatus: exit))
+            }
+            return id
+        }
+        _ = try await run("sync", started: at(90), finished: at(100), bytes: 10)
+        _ = try await run("sync", started: at(190), finished: at(200), bytes: 20, failed: true, exit: 1)
+        _ = try await run("sync", started: at(290), finished: at(300), bytes: 40, dryRun: true, status: .dryRun)
+        _ = try await run("pull", started: at(340), finished: at(350), bytes: 0)
+        _ = try await run("sync", started: at(360), finished: nil, bytes: 5)  // killed: counts what it recorded
+        let current = try await run("sync", started: at(390), finished: at(400), bytes: 1000)
+
+        let sync = MetricsHistory(try await ledger.runTotals(excluding: current, successCommand: "sync"))
+        #expect(sync == MetricsHistory(lastSuccess: at(100), bytesTransferredBefore: 75))
         // Only runs of the same command can be the last success; bytes count for every run.
-        var pull = runRecord(try runID("20261129T115000Z-0005"), finished: at(350))
-        pull.command = "pull"
-        #expect(
-            MetricsHistory(runs: runs + [pull], excluding: current, command: "sync")
-                == MetricsHistory(lastSuccess: at(100), bytesTransferredBefore: 70))
-        #expect(MetricsHistory(runs: runs + [pull], excluding: current).lastSuccess == at(350))
+        let pull = MetricsHistory(try await ledger.runTotals(excluding: current, successCommand: "pull"))
+        #expect(pull == MetricsHistory(lastSuccess: at(350), bytesTransferredBefore: 75))
+        let fresh = try ReferenceStore.inMemory()
+        let only = try await fresh.beginRun(RunStart(command: "sync"))
+        #expect(MetricsHistory(try await fresh.runTotals(excluding: only, successCommand: "sync")) == MetricsHistory())
     }
 
     @Test func escapesLabelValues() {
