@@ -53,6 +53,8 @@ public struct BundleImporter: Sendable {
         let previous: BundleImportRecord?
         do { previous = try ledger.previousImport(description.id) } catch { throw .ledger("\(error)") }
         if let previous {
+            // An import killed after its record leaves its staging directory behind; the rerun clears it.
+            try? FileSystem.removeTree(store.path("tmp/import-\(description.id.hex.prefix(16))"))
             return ImportSummary(
                 id: description.id, alreadyImported: previous, references: description.references.count,
                 blobs: description.blobs.count, blobsAdded: 0, bytesAdded: 0, partsChecked: 0, bytesRead: 0,
@@ -99,6 +101,7 @@ public struct BundleImporter: Sendable {
                 blobCount: description.blobs.count, blobsAdded: verified.staged.count,
                 bytesAdded: verified.staged.values.reduce(0, +), importedAt: now)
             let result = try await ledgerCall { try await ledger.recordImport(request) }
+            FailPoint.hit(FailPoint.afterImportRecord)
             try nameReferences(description.references, decided: decided)
             try? ledger.close()
             opened = nil

@@ -111,6 +111,7 @@ public struct StoreVerifier: Sendable {
             }
         }
         if let ledger {
+            report.inconsistent += try await ledger.integrityProblems().map { "\(ledger.path): \($0)" }
             let findings = try await IndexReconciler(store: store, ledger: ledger).check()
             report.lagging = findings.lagging
             report.inconsistent += findings.conflicts.map(\.description)

@@ -1,5 +1,6 @@
 import FerryPull
 import FerryPush
+import FerrySystem
 import Foundation
 import LayoutStore
 import Ledger
@@ -144,6 +145,7 @@ extension SyncEngine {
                 let what = batch.count == 1 ? "\(batch[0].reference)" : "\(batch.count) references"
                 throw SyncAbort(message: "cannot record \(what): \(error)", runID: runID)
             }
+            FailPoint.hit(FailPoint.afterRecordCommit)
             do {
                 try puller.store.setReferences(batch.compactMap { record in
                     record.stored.map { (record.reference.string, $0) }

@@ -17,6 +17,7 @@ public final class ContentStore: Sendable {
     // index.json as last read or written, with the changes not written yet. Other processes are kept out by the
     // store's run lock; a file changed behind our back (another ferry without changes pending here) is re-read.
     let index = Mutex<IndexState>(IndexState())
+    let indexFileWriteCount = Atomic<Int>(0)
 
     /// Largest manifest or index ferry accepts, as the distribution spec's SHOULD-support size.
     public static let maxManifestSize = 4 << 20

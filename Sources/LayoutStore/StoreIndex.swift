@@ -129,6 +129,9 @@ extension ContentStore {
         }
     }
 
+    /// How often this store object has written `index.json` (diagnostics and tests: a run writes it once per batch).
+    public var indexFileWrites: Int { indexFileWriteCount.load(ordering: .relaxed) }
+
     /// True when ``flushIndex()`` has something to write.
     public var hasUnwrittenIndexChanges: Bool {
         index.withLock { $0.loaded?.dirty ?? false }
@@ -173,5 +176,6 @@ extension ContentStore {
         do { try FileSystem.writeAtomically(bytes, to: path) } catch { throw .io(error) }
         index.stamp = FileSystem.stamp(path)
         index.dirty = false
+        indexFileWriteCount.add(1, ordering: .relaxed)
     }
 }

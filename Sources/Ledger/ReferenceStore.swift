@@ -1,5 +1,6 @@
 import Foundation
 internal import GRDB
+import Synchronization
 
 /// The SQLite reference store, `DIR/ferry.db`: tags, write-once digest mappings, runs, observations and drift.
 ///
@@ -16,6 +17,10 @@ public struct ReferenceStore: Sendable {
     let writer: any DatabaseWriter
     /// The path shown in errors: the file path, or `:memory:`.
     public let path: String
+    private let transactions = TransactionCounter()
+
+    /// Write transactions committed through this value (diagnostics and tests: a run commits once per batch).
+    public var writeTransactions: Int { transactions.value }
 
     /// Opens (creating if needed) the store at `path` in WAL mode, and brings its schema up to date.
     ///
@@ -97,6 +102,13 @@ public struct ReferenceStore: Sendable {
         }
     }
 
+    /// What SQLite's `PRAGMA integrity_check` finds wrong with the file; empty when it is sound.
+    public func integrityProblems() async throws -> [String] {
+        try await read("check integrity") { db in
+            try String.fetchAll(db, sql: "PRAGMA integrity_check").filter { $0 != "ok" }
+        }
+    }
+
     // MARK: Opening
 
     /// Creates the pool, waiting out another process that is switching a brand-new file to WAL at the same moment.
@@ -167,7 +179,9 @@ public struct ReferenceStore: Sendable {
 
     func write<T: Sendable>(_ operation: String, _ body: @Sendable (Database) throws -> T) async throws -> T {
         do {
-            return try await writer.write(body)
+            let result = try await writer.write(body)
+            transactions.increment()
+            return result
         } catch {
             throw mapped(error, operation)
         }
@@ -200,4 +214,12 @@ public struct ReferenceStore: Sendable {
         }
         return Redaction.freeText(String(describing: error))
     }
+}
+
+/// Counts committed write transactions.
+final class TransactionCounter: Sendable {
+    private let count = Atomic<Int>(0)
+
+    func increment() { count.add(1, ordering: .relaxed) }
+    var value: Int { count.load(ordering: .relaxed) }
 }

@@ -20,8 +20,8 @@ final class SyncHarness {
     let ledger: ReferenceStore
     let transport: ScriptedTransport
 
-    init(_ script: @escaping ScriptedTransport.Script) throws {
-        store = ContentStore(root: directory.path + "/store")
+    init(indexWrites: IndexWrites = .immediate, _ script: @escaping ScriptedTransport.Script) throws {
+        store = ContentStore(root: directory.path + "/store", indexWrites: indexWrites)
         try store.prepare()
         ledger = try ReferenceStore.inMemory()
         transport = ScriptedTransport(script)
@@ -33,9 +33,10 @@ final class SyncHarness {
         return try MirrorList.load(from: path, environment: [:])
     }
 
-    func run(_ yaml: String, dryRun: Bool = false, stop: StopSignal = StopSignal(), observer: any SyncObserver = SilentSyncObserver())
-        async throws -> SyncSummary
-    {
+    func run(
+        _ yaml: String, dryRun: Bool = false, stop: StopSignal = StopSignal(),
+        observer: any SyncObserver = SilentSyncObserver(), recording: RecordingPolicy = RecordingPolicy()
+    ) async throws -> SyncSummary {
         let list = try list(yaml)
         let session = RegistrySession(
             transport: transport, credentials: AnonymousCredentials(),
@@ -45,7 +46,7 @@ final class SyncHarness {
             session: session, store: store, blobs: BlobFetcher(store: store), resolver: EndpointResolver(mirrorList: list))
         let engine = SyncEngine(
             list: list, puller: puller, ledger: ledger,
-            options: SyncEngine.Options(dryRun: dryRun, jobs: 3, toolVersion: "test"), stop: stop,
+            options: SyncEngine.Options(dryRun: dryRun, jobs: 3, toolVersion: "test", recording: recording), stop: stop,
             logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
         return try await engine.run(observer: observer)
     }
