@@ -97,17 +97,18 @@ enum HTMLAssets {
             try { copied = document.execCommand('copy'); } catch (e) { copied = false; }
             flash(button, copied ? 'Copied' : 'Press Ctrl+C');
           }
-          Array.prototype.forEach.call(document.querySelectorAll('button.copy'), function (button) {
-            button.hidden = false;
-            button.addEventListener('click', function () {
-              var text = button.getAttribute('data-copy');
-              if (navigator.clipboard && window.isSecureContext) {
-                navigator.clipboard.writeText(text).then(function () { flash(button, 'Copied'); },
-                                                         function () { selectFallback(button); });
-              } else {
-                selectFallback(button);
-              }
-            });
+          // One listener for every copy button (a report can have tens of thousands); they are `js-only`, shown by
+          // the root's class alone, so opening a big report touches no button.
+          document.addEventListener('click', function (event) {
+            var button = event.target && event.target.closest ? event.target.closest('button.copy') : null;
+            if (!button) { return; }
+            var text = button.getAttribute('data-copy');
+            if (navigator.clipboard && window.isSecureContext) {
+              navigator.clipboard.writeText(text).then(function () { flash(button, 'Copied'); },
+                                                       function () { selectFallback(button); });
+            } else {
+              selectFallback(button);
+            }
           });
 
           function cellValue(row, index, numeric) {
@@ -116,17 +117,24 @@ enum HTMLAssets {
             var text = cell.hasAttribute('data-value') ? cell.getAttribute('data-value') : cell.textContent;
             return numeric ? (parseFloat(text) || 0) : text.trim().toLowerCase();
           }
+          // Each row's key is read from the DOM once, not in every comparison, and the rows go back in one
+          // fragment: a 20,000-row table sorts in well under a second. Ties keep their current order.
           function sortTable(table, index, descending) {
             var headers = table.tHead.rows[0].cells;
             var numeric = headers[index].getAttribute('data-type') === 'number';
             var body = table.tBodies[0];
-            var rows = Array.prototype.slice.call(body.rows);
-            rows.sort(function (a, b) {
-              var x = cellValue(a, index, numeric), y = cellValue(b, index, numeric);
-              var order = x < y ? -1 : (x > y ? 1 : 0);
-              return descending ? -order : order;
+            var rows = body.rows;
+            var keyed = new Array(rows.length);
+            for (var i = 0; i < rows.length; i++) {
+              keyed[i] = { key: cellValue(rows[i], index, numeric), row: rows[i], position: i };
+            }
+            keyed.sort(function (a, b) {
+              var order = a.key < b.key ? -1 : (a.key > b.key ? 1 : 0);
+              return (descending ? -order : order) || a.position - b.position;
             });
-            rows.forEach(function (row) { body.appendChild(row); });
+            var fragment = document.createDocumentFragment();
+            for (var j = 0; j < keyed.length; j++) { fragment.appendChild(keyed[j].row); }
+            body.appendChild(fragment);
             Array.prototype.forEach.call(headers, function (th) { th.removeAttribute('aria-sort'); });
             headers[index].setAttribute('aria-sort', descending ? 'descending' : 'ascending');
           }

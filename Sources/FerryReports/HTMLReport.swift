@@ -390,7 +390,7 @@ public enum HTMLReport {
     private static func digestMarkup(_ digest: Digest) -> String {
         let text = escape(digest.description)
         return "<span class=\"digest\"><code title=\"\(text)\">\(text)</code>"
-            + "<button type=\"button\" class=\"copy\" data-copy=\"\(text)\" hidden>Copy</button></span>"
+            + "<button type=\"button\" class=\"copy js-only\" data-copy=\"\(text)\">Copy</button></span>"
     }
 
     private static func timeCell(_ date: Date) -> String {

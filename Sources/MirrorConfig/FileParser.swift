@@ -465,6 +465,7 @@ struct FileParser {
                 node, field: "tags", expected: "a list of tags such as [\"3.19\", \"3.20\"]", itemExpected: "a tag")
         else { return [] }
         var tags: [String] = []
+        var seen: Set<String> = []
         for (tag, item) in items {
             guard ImageReference.isValidTag(tag) else {
                 walker.fail(
@@ -473,7 +474,7 @@ struct FileParser {
                         + "not starting with \".\" or \"-\"")
                 continue
             }
-            if !tags.contains(tag) { tags.append(tag) }
+            if seen.insert(tag).inserted { tags.append(tag) }
         }
         return tags
     }

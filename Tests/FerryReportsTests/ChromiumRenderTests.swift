@@ -45,11 +45,12 @@ import Testing
         let report = try await LedgerFixture.make().secondReport()
         let (dom, stderr) = try await Self.dumpDOM(HTMLReport.render(report))
 
-        // The script ran: it swaps the root class, reveals copy buttons and wraps headers in sort buttons.
+        // The script ran: it swaps the root class (which shows the js-only copy buttons) and wraps headers in sort
+        // buttons.
         #expect(dom.contains("<html lang=\"en\" class=\"js\">"), "script did not run; stderr:\n\(stderr)")
         #expect(
-            dom.contains("<button type=\"button\" class=\"copy\" data-copy=\"\(digest("config X"))\">Copy</button>"))
-        #expect(!dom.contains("class=\"copy\" data-copy=\"\(digest("config X"))\" hidden"))
+            dom.contains(
+                "<button type=\"button\" class=\"copy js-only\" data-copy=\"\(digest("config X"))\">Copy</button>"))
         #expect(
             dom.contains(
                 "<th scope=\"col\" data-key=\"reference\" aria-sort=\"descending\"><button type=\"button\" class=\"sort\">Reference</button></th>"

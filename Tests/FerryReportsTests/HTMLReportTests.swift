@@ -106,7 +106,7 @@ func attributeValues(_ name: String, in html: String) throws -> [String] {
         #expect(
             html.contains(
                 "<span class=\"digest\"><code title=\"\(full)\">\(full)</code>"
-                    + "<button type=\"button\" class=\"copy\" data-copy=\"\(full)\" hidden>Copy</button></span>"))
+                    + "<button type=\"button\" class=\"copy js-only\" data-copy=\"\(full)\">Copy</button></span>"))
         #expect(html.contains("<table class=\"sortable\" id=\"image-table\">"))
         #expect(html.contains("<th scope=\"col\" data-key=\"bytes\" data-type=\"number\">Bytes</th>"))
         #expect(html.contains("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"))
