@@ -79,16 +79,17 @@ struct Environment {
     /// the gauges that alerts watch.
     func writeReports(runID: RunID, ledger: ReferenceStore, extraDirectory: String?) async throws(CommandFailure) {
         do {
-            guard let report = try await RunReport.load(run: runID, from: ledger) else {
+            guard let run = try await ledger.run(runID) else {
                 throw CommandFailure("\(ledger.path): no run \(runID) to report", status: .ioError)
             }
             // metrics.prom describes the last sync: a push or dry run must not reset its gauges.
             let history =
-                report.run.dryRun || report.run.command != "sync"
+                run.dryRun || run.command != "sync"
                 ? nil
-                : MetricsHistory(try await ledger.runTotals(excluding: runID, successCommand: report.run.command))
-            try ReportWriter(storeDirectory: global.store, extraDirectory: extraDirectory)
-                .write(report, metrics: history)
+                : MetricsHistory(try await ledger.runTotals(excluding: runID, successCommand: run.command))
+            // Rows stream from the reference store into the three files: memory does not follow the run's size.
+            try await ReportWriter(storeDirectory: global.store, extraDirectory: extraDirectory)
+                .write(run: runID, from: ledger, metrics: history)
         } catch let failure as CommandFailure {
             throw failure
         } catch {

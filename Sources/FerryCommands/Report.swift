@@ -1,5 +1,6 @@
 import ArgumentParser
 import FerryReports
+import FerrySystem
 import Foundation
 import Ledger
 
@@ -76,6 +77,19 @@ extension FerryCommand {
             do {
                 let store = try StoreAccess.openExisting(global.store)
                 defer { try? store.close() }
+                if !inventory, since == nil {
+                    // A run report streams: a run of 20,000 references never sits in memory as one text.
+                    let id = try await runToReport(in: store)
+                    let sink = TextReportOutput(output.standardOutput)
+                    guard
+                        try await RunReport.render(
+                            run: id, from: store, format: format.reportFormat, to: sink,
+                            scratchDirectory: FileSystem.temporaryBase)
+                    else {
+                        throw try await unknownRun(runID ?? id.rawValue, in: store, why: "is not in \(store.path)")
+                    }
+                    return .ok
+                }
                 let bytes = try await render(from: store, now: now)
                 // The renderers end with a line feed; writeLine adds it back.
                 var text = String(decoding: bytes, as: UTF8.self)
@@ -104,6 +118,15 @@ extension FerryCommand {
                 }
                 return try format.reportFormat.render(report)
             }
+            let id = try await runToReport(in: store)
+            guard let report = try await RunReport.load(run: id, from: store) else {
+                throw try await unknownRun(runID ?? id.rawValue, in: store, why: "is not in \(store.path)")
+            }
+            return try format.reportFormat.render(report)
+        }
+
+        /// The run `--run` names, or the latest.
+        private func runToReport(in store: ReferenceStore) async throws -> RunID {
             let id: RunID
             if let runID {
                 guard let parsed = RunID(rawValue: runID) else {
@@ -118,10 +141,7 @@ extension FerryCommand {
                 }
                 id = latest.id
             }
-            guard let report = try await RunReport.load(run: id, from: store) else {
-                throw try await unknownRun(runID ?? id.rawValue, in: store, why: "is not in \(store.path)")
-            }
-            return try format.reportFormat.render(report)
+            return id
         }
 
         private func unknownRun(_ text: String, in store: ReferenceStore, why: String) async throws -> CommandFailure {
@@ -130,5 +150,33 @@ extension FerryCommand {
                 recent.isEmpty ? "the store has no runs yet" : "the most recent: " + recent.joined(separator: ", ")
             return CommandFailure("run \"\(text)\" \(why); \(hint)", status: .invalidInput)
         }
+    }
+}
+
+/// A report written straight to a command's output: as is to a text stream, line by line to a line sink.
+final class TextReportOutput: ReportOutput {
+    private let sink: any LineSink
+    private var partial = ""
+
+    init(_ sink: any LineSink) { self.sink = sink }
+
+    func write(_ text: String) {
+        if let stream = sink as? any TextOutput {
+            stream.write(text)
+            return
+        }
+        partial += text
+        // Whole lines in pieces of about a megabyte: one line-sink call for a small report, bounded memory for a big one.
+        guard partial.utf8.count >= 1 << 20, let last = partial.lastIndex(of: "\n") else { return }
+        sink.writeLine(String(partial[..<last]))
+        partial = String(partial[partial.index(after: last)...])
+    }
+
+    func write(bytes: [UInt8]) { write(String(decoding: bytes, as: UTF8.self)) }
+
+    deinit {
+        // Renderers end with a line feed, which writeLine adds back.
+        if partial.hasSuffix("\n") { partial.removeLast() }
+        if !partial.isEmpty { sink.writeLine(partial) }
     }
 }

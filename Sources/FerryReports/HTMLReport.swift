@@ -11,33 +11,8 @@ import OCIModel
 public enum HTMLReport {
     /// The run report page: status badge, counts, drift, failures, fallbacks, then the sortable image table.
     public static func render(_ report: RunReport) -> String {
-        let run = report.run
-        var body = ""
-        body += "<header>\n<h1>ferry \(escape(run.command)) run <code>\(escape(run.id.rawValue))</code></h1>\n"
-        body +=
-            "<p class=\"badges\"><span class=\"badge \(statusClass(run))\">"
-            + escape(MarkdownReport.statusText(run)) + "</span>"
-        if run.dryRun { body += " <span class=\"badge status-dry\">dry run</span>" }
-        body += "</p>\n"
-        var facts = ["started " + escape(ReportTime.display(run.startedAt))]
-        if let finished = run.finishedAt { facts.append("finished " + escape(ReportTime.display(finished))) }
-        if let duration = run.durationMilliseconds { facts.append(escape(ReportTime.duration(milliseconds: duration))) }
-        if let version = run.toolVersion { facts.append("ferry " + escape(version)) }
-        if let fingerprint = run.configFingerprint { facts.append("config <code>\(escape(fingerprint))</code>") }
-        body += "<p class=\"facts\">" + facts.joined(separator: " · ") + "</p>\n"
-        if run.dryRun {
-            body += "<p class=\"note\">Dry run: outcomes are what would have happened; the store was not changed.</p>\n"
-        }
-        body += "</header>\n<main>\n"
-        body += summary(report)
-        if !report.driftEvents.isEmpty { body += driftSection(report.driftEvents, title: "Drift", withRun: false) }
-        body += failureSection(report)
-        body += fallbackSection(report.fallbacks)
-        body += pushSection(report.pushes)
-        body += imageSection(report)
-        body += "</main>\n"
-        let title = "ferry \(run.command) run \(run.id.rawValue): \(MarkdownReport.statusText(run))"
-        return page(title: title, body: body)
+        // Rendering into memory cannot fail: only the JSON renderer encodes, and only files throw.
+        (try? RunReportRendering.render(report, .html)) ?? ""
     }
 
     /// The inventory page: counts, drift history, then sortable tables of tags and digest mappings.
@@ -196,8 +171,7 @@ public enum HTMLReport {
 
     // MARK: Sections
 
-    private static func summary(_ report: RunReport) -> String {
-        let counts = report.counts
+    static func summary(_ counts: RunReport.Counts) -> String {
         var cards = ""
         for outcome in Outcome.allCases.sorted(by: { RunReport.rank($0) < RunReport.rank($1) }) {
             let count = counts.count(outcome)
@@ -216,11 +190,11 @@ public enum HTMLReport {
         return "<section id=\"summary\" aria-label=\"Summary\"><ul class=\"counts\">\(cards)</ul></section>\n"
     }
 
-    private static func card(_ label: String, _ count: Int, _ kind: String) -> String {
+    static func card(_ label: String, _ count: Int, _ kind: String) -> String {
         "<li class=\"count \(kind)\"><span class=\"n\">\(count)</span> \(escape(label))</li>"
     }
 
-    private static func driftSection(_ events: [DriftEntry], title: String, withRun: Bool) -> String {
+    static func driftSection(_ events: [DriftEntry], title: String, withRun: Bool) -> String {
         var out = "<section id=\"drift\">\n<h2>\(title) (\(events.count))</h2>\n"
         out +=
             "<div class=\"scroll\"><table class=\"events\">\n<thead><tr><th>Kind</th><th>Reference</th>"
@@ -243,32 +217,7 @@ public enum HTMLReport {
         return out + "</tbody></table></div>\n</section>\n"
     }
 
-    private static func failureSection(_ report: RunReport) -> String {
-        let failures = report.failures
-        let failedPushes = report.pushes.filter { $0.outcome == .failed }
-        guard !failures.isEmpty || !failedPushes.isEmpty else { return "" }
-        var out = "<section id=\"failures\">\n<h2>Failures (\(failures.count + failedPushes.count))</h2>\n"
-        out +=
-            "<div class=\"scroll\"><table class=\"events\">\n<thead><tr><th>Reference</th><th>Error</th>"
-            + "<th>Endpoints tried, targets</th></tr></thead>\n<tbody>\n"
-        for row in failures {
-            let error =
-                row.outcome == .failed
-                ? "<td class=\"error\">\(escape(row.error ?? "failed"))</td>"
-                : "<td>\(escape(row.outcome.rawValue)), but a push failed</td>"
-            out +=
-                "<tr class=\"row failed\">" + referenceCell(row.reference) + error
-                + "<td>\(attemptList(row.attempts))" + targetFailures(row.targets) + "</td></tr>\n"
-        }
-        for push in failedPushes {
-            out +=
-                "<tr class=\"row failed\">" + referenceCell(push.reference) + "<td>push failed</td>"
-                + "<td>\(targetFailures([push]))</td></tr>\n"
-        }
-        return out + "</tbody></table></div>\n</section>\n"
-    }
-
-    private static func pushSection(_ pushes: [TargetResult]) -> String {
+    static func pushSection(_ pushes: [TargetResult]) -> String {
         guard !pushes.isEmpty else { return "" }
         var out = "<section id=\"pushes\">\n<h2>Pushes (\(pushes.count))</h2>\n"
         out +=
@@ -288,122 +237,41 @@ public enum HTMLReport {
         return out + "</tbody></table></div>\n</section>\n"
     }
 
-    private static func fallbackSection(_ rows: [ImageRow]) -> String {
-        guard !rows.isEmpty else { return "" }
-        var out = "<section id=\"fallbacks\">\n<h2>Fallbacks (\(rows.count))</h2>\n"
-        out +=
-            "<div class=\"scroll\"><table class=\"events\">\n<thead><tr><th>Reference</th><th>Served by</th>"
-            + "<th>Skipped first</th></tr></thead>\n<tbody>\n"
-        for row in rows {
-            out +=
-                "<tr class=\"row \(row.outcome.rawValue)\">" + referenceCell(row.reference)
-                + "<td>\(row.servedBy.map(endpointMarkup) ?? "")</td><td>\(attemptList(row.attempts))</td></tr>\n"
-        }
-        return out + "</tbody></table></div>\n</section>\n"
-    }
-
-    private static func imageSection(_ report: RunReport) -> String {
-        var out = "<section id=\"images\">\n<h2>Images (\(report.images.count))</h2>\n"
-        guard !report.images.isEmpty else { return out + "<p>No references were attempted.</p>\n</section>\n" }
-        out += "<p class=\"hint js-only\">Select a column header to sort.</p>\n"
-        out +=
-            "<div class=\"scroll\"><table class=\"sortable\" id=\"image-table\">\n<thead><tr>"
-            + header("outcome", "Outcome", numeric: true, sorted: true) + header("reference", "Reference")
-            + header("digest", "Digest") + header("previous", "Previous") + header("image", "Image ID")
-            + header("served", "Served by") + header("skipped", "Skipped", numeric: true)
-            + (report.hasTargets ? header("targets", "Targets") : "")
-            + header("bytes", "Bytes", numeric: true) + header("time", "Time", numeric: true)
-            + header("error", "Error") + "</tr></thead>\n<tbody>\n"
-        for row in report.images {
-            var cells =
-                "<td data-value=\"\(RunReport.rank(row.outcome))\">"
-                + "<span class=\"outcome \(row.outcome.rawValue)\">\(escape(row.outcome.rawValue))</span>"
-            if !row.driftKinds.isEmpty {
-                cells += "<br><small>" + row.driftKinds.map { escape($0.rawValue) }.joined(separator: ", ") + "</small>"
-            }
-            if row.dryRun { cells += "<br><small>dry run</small>" }
-            cells += "</td>" + referenceCell(row.reference)
-            cells += row.digest.map(digestCell) ?? "<td></td>"
-            if let previous = row.previousDigest, previous == row.digest {
-                // Unchanged is the common case; a second copy of the same digest would only add noise.
-                cells += "<td data-value=\"\(escape(previous.description))\"><span class=\"same\">same</span></td>"
-            } else {
-                cells += row.previousDigest.map(digestCell) ?? "<td></td>"
-            }
-            if let imageID = row.imageID {
-                cells += digestCell(imageID)
-            } else if !row.platforms.isEmpty {
-                cells +=
-                    "<td data-value=\"index\"><details><summary>index · \(row.platforms.count) platforms</summary>"
-                    + "<ul>"
-                    + row.platforms.map { child in
-                        "<li>\(escape(child.platform)): \(digestMarkup(child.imageID))</li>"
-                    }.joined() + "</ul></details></td>"
-            } else {
-                cells += "<td></td>"
-            }
-            cells += "<td>\(row.servedBy.map(endpointMarkup) ?? "")</td>"
-            cells +=
-                "<td data-value=\"\(row.attempts.count)\">"
-                + (row.attempts.isEmpty
-                    ? "" : "<details><summary>\(row.attempts.count)</summary>\(attemptList(row.attempts))</details>")
-                + "</td>"
-            if report.hasTargets {
-                cells +=
-                    "<td><ul class=\"plain\">"
-                    + row.targets.map { target in
-                        "<li><code>\(escape(target.target))</code> <span class=\"outcome \(target.outcome.rawValue)\">"
-                            + escape(target.outcome.rawValue) + "</span>"
-                            + (target.error.map { " <span class=\"error\">\(escape($0))</span>" } ?? "") + "</li>"
-                    }.joined() + "</ul></td>"
-            }
-            cells +=
-                "<td class=\"num\" data-value=\"\(row.bytesTransferred)\">"
-                + escape(ReportTime.bytes(row.bytesTransferred)) + "</td>"
-            cells +=
-                "<td class=\"num\" data-value=\"\(row.durationMilliseconds)\">"
-                + escape(ReportTime.duration(milliseconds: row.durationMilliseconds)) + "</td>"
-            cells += "<td class=\"error\">\(escape(row.error ?? ""))</td>"
-            out += "<tr class=\"row \(row.outcome.rawValue)\">\(cells)</tr>\n"
-        }
-        return out + "</tbody></table></div>\n</section>\n"
-    }
-
     // MARK: Cells
 
-    private static func header(_ key: String, _ label: String, numeric: Bool = false, sorted: Bool = false)
+    static func header(_ key: String, _ label: String, numeric: Bool = false, sorted: Bool = false)
         -> String
     {
         "<th scope=\"col\" data-key=\"\(key)\"" + (numeric ? " data-type=\"number\"" : "")
             + (sorted ? " aria-sort=\"ascending\"" : "") + ">\(escape(label))</th>"
     }
 
-    private static func referenceCell(_ reference: String) -> String {
+    static func referenceCell(_ reference: String) -> String {
         "<td class=\"ref\"><code>\(escape(reference))</code></td>"
     }
 
-    private static func digestCell(_ digest: Digest) -> String {
+    static func digestCell(_ digest: Digest) -> String {
         "<td data-value=\"\(escape(digest.description))\">\(digestMarkup(digest))</td>"
     }
 
     /// The full digest in a `<code>` that CSS shortens, plus a copy button that the script reveals.
-    private static func digestMarkup(_ digest: Digest) -> String {
+    static func digestMarkup(_ digest: Digest) -> String {
         let text = escape(digest.description)
         return "<span class=\"digest\"><code title=\"\(text)\">\(text)</code>"
             + "<button type=\"button\" class=\"copy js-only\" data-copy=\"\(text)\">Copy</button></span>"
     }
 
-    private static func timeCell(_ date: Date) -> String {
+    static func timeCell(_ date: Date) -> String {
         "<td class=\"nowrap\" data-value=\"\(escape(ReportTime.iso8601(date)))\">\(escape(ReportTime.display(date)))</td>"
     }
 
-    private static func endpointCell(_ endpoint: EndpointEntry) -> String { "<td>\(endpointMarkup(endpoint))</td>" }
+    static func endpointCell(_ endpoint: EndpointEntry) -> String { "<td>\(endpointMarkup(endpoint))</td>" }
 
-    private static func endpointMarkup(_ endpoint: EndpointEntry) -> String {
+    static func endpointMarkup(_ endpoint: EndpointEntry) -> String {
         "<code>\(escape(endpoint.url))</code>" + (endpoint.mirror ? " <span class=\"tag\">mirror</span>" : "")
     }
 
-    private static func attemptList(_ attempts: [AttemptEntry]) -> String {
+    static func attemptList(_ attempts: [AttemptEntry]) -> String {
         guard !attempts.isEmpty else { return "" }
         return "<ol class=\"attempts\">"
             + attempts.map { attempt in
@@ -412,7 +280,7 @@ public enum HTMLReport {
             }.joined() + "</ol>"
     }
 
-    private static func targetFailures(_ targets: [TargetResult]) -> String {
+    static func targetFailures(_ targets: [TargetResult]) -> String {
         let failed = targets.filter { $0.outcome == .failed }
         guard !failed.isEmpty else { return "" }
         return "<ul class=\"plain\">"
@@ -422,7 +290,7 @@ public enum HTMLReport {
             }.joined() + "</ul>"
     }
 
-    private static func historyCell(_ history: [InventoryReport.HistoryEntry]) -> String {
+    static func historyCell(_ history: [InventoryReport.HistoryEntry]) -> String {
         guard history.count > 1 else { return "<td data-value=\"\(history.count)\"></td>" }
         return "<td data-value=\"\(history.count)\"><details><summary>\(history.count) digests</summary><ol>"
             + history.map { entry in
@@ -431,7 +299,7 @@ public enum HTMLReport {
             }.joined() + "</ol></details></td>"
     }
 
-    private static func statusClass(_ run: RunReport.RunInfo) -> String {
+    static func statusClass(_ run: RunReport.RunInfo) -> String {
         switch run.status {
         case .running: return "status-running"
         case .interrupted: return "status-interrupted"
@@ -447,7 +315,15 @@ public enum HTMLReport {
 
     // MARK: Page
 
-    private static func page(title: String, body: String) -> String {
+    /// The page around a body, in two parts: everything before the body and everything after it.
+    static func pageParts(title: String) -> (prefix: String, suffix: String) {
+        let marker = "\u{0}"
+        let whole = page(title: title, body: marker)
+        guard let range = whole.range(of: marker) else { return (whole, "") }
+        return (String(whole[..<range.lowerBound]), String(whole[range.upperBound...]))
+    }
+
+    static func page(title: String, body: String) -> String {
         let policy =
             "default-src 'none'; style-src '\(cspHash(HTMLAssets.style))'; "
             + "script-src '\(cspHash(HTMLAssets.script))'; img-src 'none'; base-uri 'none'; form-action 'none'"

@@ -9,119 +9,8 @@ import OCIModel
 public enum MarkdownReport {
     /// The run report as Markdown: title, counts, drift, failures, fallbacks, then the image table.
     public static func render(_ report: RunReport) -> String {
-        var out = MarkdownText()
-        let run = report.run
-        out.line("# ferry \(run.command) run \(run.id): \(statusText(run))")
-        out.blank()
-        var facts = ["started \(ReportTime.display(run.startedAt))"]
-        if let finished = run.finishedAt { facts.append("finished \(ReportTime.display(finished))") }
-        if let duration = run.durationMilliseconds { facts.append(ReportTime.duration(milliseconds: duration)) }
-        if let version = run.toolVersion { facts.append("ferry " + code(version)) }
-        if let fingerprint = run.configFingerprint { facts.append("config " + code(fingerprint)) }
-        out.line(facts.joined(separator: " · "))
-        if run.dryRun {
-            out.blank()
-            out.line("**Dry run:** outcomes are what would have happened; the store was not changed.")
-        }
-        out.blank()
-        out.table(
-            header: ["Outcome", "References"], alignments: [.left, .right],
-            rows: Outcome.allCases.sorted { RunReport.rank($0) < RunReport.rank($1) }.map { outcome in
-                [outcome.rawValue, String(report.counts.count(outcome))]
-            } + [
-                ["**total**", "**\(report.counts.references)**"],
-                ["drift events", String(report.counts.driftEvents)],
-                ["bytes transferred", ReportTime.bytes(report.counts.bytesTransferred)],
-            ] + targetCountRows(report.counts))
-
-        if !report.driftEvents.isEmpty {
-            out.blank()
-            out.line("## Drift (\(report.driftEvents.count))")
-            out.blank()
-            for event in report.driftEvents { out.line("- " + driftLine(event)) }
-        }
-
-        let failures = report.failures
-        let failedPushes = report.pushes.filter { $0.outcome == .failed }
-        if !failures.isEmpty || !failedPushes.isEmpty {
-            out.blank()
-            out.line("## Failures (\(failures.count + failedPushes.count))")
-            out.blank()
-            for row in failures {
-                if row.outcome == .failed {
-                    out.line("- \(code(row.reference)): \(code(row.error ?? "failed"))")
-                    for attempt in row.attempts { out.line("  - " + attemptLine(attempt)) }
-                } else {
-                    out.line("- \(code(row.reference)): \(row.outcome.rawValue), but a push failed")
-                }
-                for target in row.targets where target.outcome == .failed { out.line("  - " + targetLine(target)) }
-            }
-            for push in failedPushes { out.line("- \(code(push.reference)): " + targetLine(push)) }
-        }
-
-        let fallbacks = report.fallbacks
-        if !fallbacks.isEmpty {
-            out.blank()
-            out.line("## Fallbacks (\(fallbacks.count))")
-            out.blank()
-            for row in fallbacks {
-                let served = row.servedBy.map { " served by " + endpointText($0) } ?? ""
-                out.line("- \(code(row.reference))\(served) after:")
-                for attempt in row.attempts { out.line("  - " + attemptLine(attempt)) }
-            }
-        }
-
-        if !report.pushes.isEmpty {
-            out.blank()
-            out.line("## Pushes (\(report.pushes.count))")
-            out.blank()
-            out.table(
-                header: ["Outcome", "Reference", "Target", "Destination", "Digest", "Uploaded", "Error"],
-                alignments: [.left, .left, .left, .left, .left, .right, .left],
-                rows: report.pushes.map { push in
-                    [
-                        push.outcome.rawValue, code(push.reference), code(push.target), code(push.destination),
-                        shortCode(push.digest), ReportTime.bytes(push.bytesUploaded), push.error.map(code) ?? "",
-                    ]
-                })
-        }
-
-        out.blank()
-        out.line("## Images (\(report.images.count))")
-        if !report.images.isEmpty {
-            out.blank()
-            var header = ["Outcome", "Reference", "Digest", "Previous", "Image ID", "Served by", "Skipped"]
-            var alignments: [MarkdownText.Alignment] = [.left, .left, .left, .left, .left, .left, .right]
-            if report.hasTargets {
-                header.append("Targets")
-                alignments.append(.left)
-            }
-            header += ["Bytes", "Time", "Error"]
-            alignments += [.right, .right, .left]
-            out.table(
-                header: header, alignments: alignments,
-                rows: report.images.map { row in
-                    var cells = [
-                        outcomeText(row), code(row.reference), shortCode(row.digest),
-                        row.previousDigest != nil && row.previousDigest == row.digest
-                            ? "same" : shortCode(row.previousDigest),
-                        row.imageID.map { shortCode($0) }
-                            ?? (row.platforms.isEmpty ? "" : "index: \(row.platforms.count) platforms"),
-                        row.servedBy.map(endpointText) ?? "", row.attempts.isEmpty ? "" : String(row.attempts.count),
-                    ]
-                    if report.hasTargets {
-                        cells.append(
-                            row.targets.map { "\(code($0.target)) \($0.outcome.rawValue)" }.joined(separator: ", "))
-                    }
-                    cells += [
-                        ReportTime.bytes(row.bytesTransferred),
-                        ReportTime.duration(milliseconds: row.durationMilliseconds),
-                        row.error.map(code) ?? "",
-                    ]
-                    return cells
-                })
-        }
-        return out.text
+        // Rendering into memory cannot fail: only the JSON renderer encodes, and only files throw.
+        (try? RunReportRendering.render(report, .markdown)) ?? ""
     }
 
     /// The inventory as Markdown: counts, drift history, then one section per repository.
@@ -298,7 +187,9 @@ public enum MarkdownReport {
 
     /// A code span that holds any text: the fence is longer than any backtick run inside, line breaks become spaces.
     static func code(_ text: String) -> String {
-        let flat = text.replacing("\r\n", with: " ").replacing("\n", with: " ").replacing("\r", with: " ")
+        let flat =
+            text.utf8.contains(where: { $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: "\r") })
+            ? text.replacing("\r\n", with: " ").replacing("\n", with: " ").replacing("\r", with: " ") : text
         var longest = 0
         var current = 0
         for character in flat {
@@ -325,13 +216,27 @@ struct MarkdownText {
 
     mutating func blank() { text += "\n" }
 
+    /// The text so far, leaving the builder empty (a document written out in pieces).
+    mutating func take() -> String {
+        defer { text = "" }
+        return text
+    }
+
     /// A GFM table; `|` in a cell is escaped so that it cannot end the cell (GFM unescapes it inside code spans too).
     mutating func table(header: [String], alignments: [Alignment], rows: [[String]]) {
-        func cell(_ text: String) -> String {
-            text.replacing("|", with: "\\|").replacing("\n", with: " ")
-        }
-        line("| " + header.map(cell).joined(separator: " | ") + " |")
+        text += Self.tableRow(header)
         line("|" + alignments.map { $0 == .right ? "---:" : "---" }.joined(separator: "|") + "|")
-        for row in rows { line("| " + row.map(cell).joined(separator: " | ") + " |") }
+        for row in rows { text += Self.tableRow(row) }
+    }
+
+    /// One table line, ending in a line break.
+    static func tableRow(_ cells: [String]) -> String {
+        "| " + cells.map(cell).joined(separator: " | ") + " |\n"
+    }
+
+    private static func cell(_ text: String) -> String {
+        // Most cells hold neither character; the check spares the generic replacing on every cell of a big table.
+        guard text.utf8.contains(where: { $0 == UInt8(ascii: "|") || $0 == UInt8(ascii: "\n") }) else { return text }
+        return text.replacing("|", with: "\\|").replacing("\n", with: " ")
     }
 }

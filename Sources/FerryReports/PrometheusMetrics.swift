@@ -22,9 +22,12 @@ public struct MetricsHistory: Sendable, Hashable {
 
     /// A success is a real (not dry) run that completed with an exit status of 0 or 2 (drift alone is not a
     /// failure) and no failed reference or push (the same rule as ``ReferenceStore/runTotals(excluding:successCommand:)``).
-    public static func isSuccess(_ report: RunReport) -> Bool {
-        report.run.status == .completed && !report.run.dryRun && report.counts.failed == 0
-            && report.counts.targetsFailed == 0 && (report.run.exitStatus == 0 || report.run.exitStatus == 2)
+    public static func isSuccess(_ report: RunReport) -> Bool { isSuccess(report.header) }
+
+    /// ``isSuccess(_:)`` for a report's header.
+    public static func isSuccess(_ header: RunReportHeader) -> Bool {
+        header.run.status == .completed && !header.run.dryRun && header.counts.failed == 0
+            && header.counts.targetsFailed == 0 && (header.run.exitStatus == 0 || header.run.exitStatus == 2)
     }
 }
 
@@ -35,9 +38,14 @@ public struct MetricsHistory: Sendable, Hashable {
 public enum PrometheusMetrics {
     /// The metric families and their samples for `report`, given the run history before it.
     public static func render(_ report: RunReport, history: MetricsHistory) -> String {
+        render(report.header, fallbacks: report.fallbacks.count, history: history)
+    }
+
+    /// The metrics of a run from its report header and its number of fallbacks (counted while its rows streamed).
+    public static func render(_ header: RunReportHeader, fallbacks: Int, history: MetricsHistory) -> String {
         var out = Exposition()
-        let counts = report.counts
-        let run = report.run
+        let counts = header.counts
+        let run = header.run
 
         out.family(
             "ferry_images", .gauge, "References attempted by the last run, by outcome.",
@@ -49,16 +57,16 @@ public enum PrometheusMetrics {
         out.family(
             "ferry_drift_events", .gauge, "Drift events raised by the last run, by kind.",
             DriftKind.allCases.map { kind in
-                (["kind": kind.rawValue], Double(report.driftEvents.filter { $0.kind == kind }.count))
+                (["kind": kind.rawValue], Double(header.driftEvents.filter { $0.kind == kind }.count))
             })
         out.family(
             "ferry_fallbacks", .gauge,
             "References the last run could fetch only after skipping at least one endpoint.",
-            [([:], Double(report.fallbacks.count))])
+            [([:], Double(fallbacks))])
         out.family(
             "ferry_pushes", .gauge, "Pushes of references to target registries by the last run, by outcome.",
             TargetOutcome.allCases.map { outcome in
-                (["status": outcome.rawValue], Double(report.allTargets.count { $0.outcome == outcome }))
+                (["status": outcome.rawValue], Double(counts.targets(outcome)))
             })
         out.family(
             "ferry_bytes_transferred_total", .counter, "Bytes transferred from registries by all runs of this store.",
@@ -80,7 +88,7 @@ public enum PrometheusMetrics {
             "ferry_run_interrupted", .gauge, "1 when the last run was stopped by SIGINT or SIGTERM.",
             [([:], run.status == .interrupted ? 1 : 0)])
         let lastSuccess =
-            MetricsHistory.isSuccess(report) ? (run.finishedAt ?? run.startedAt) : history.lastSuccess
+            MetricsHistory.isSuccess(header) ? (run.finishedAt ?? run.startedAt) : history.lastSuccess
         out.family(
             "ferry_last_success_timestamp_seconds", .gauge,
             "When the last run without failed references finished (0: never), in seconds since the Unix epoch.",

@@ -51,6 +51,23 @@ public enum ReportJSON {
         return report
     }
 
+    /// Encodes one value of a report on its own, as it appears (un-indented) inside the whole document.
+    static func encodeFragment(_ value: some Encodable) throws(ReportError) -> [UInt8] {
+        do { return Array(try encoder().encode(value)) } catch {
+            throw .json(what: "report row", reason: "cannot encode: \(error)")
+        }
+    }
+
+    private static func encoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(ReportTime.iso8601(date))
+        }
+        return encoder
+    }
+
     private static func encode(_ value: some Encodable, what: String) throws(ReportError) -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

@@ -52,21 +52,62 @@ public struct ReportWriter: Sendable {
     /// already linked, writes `DIR/metrics.prom` when `history` is given, and copies the three files into the
     /// extra directory.
     @discardableResult
-    public func write(_ report: RunReport, metrics history: MetricsHistory?) throws(ReportError) -> WrittenReports {
-        // Render everything first: a rendering failure then leaves no half-updated set of files behind.
-        var rendered: [(ReportFormat, [UInt8])] = []
-        for format in Self.formats { rendered.append((format, try format.render(report))) }
-        let metricsText = history.map { PrometheusMetrics.render(report, history: $0) }
+    public func write(_ report: RunReport, metrics history: MetricsHistory?) throws -> WrittenReports {
+        try write(report.header, rows: .memory(report.images), metrics: history)
+    }
 
-        let id = report.run.id
+    /// ``write(_:metrics:)`` for a run read from `ledger` row by row: memory does not grow with the run's size.
+    /// Returns nil when the ledger has no such run.
+    @discardableResult
+    public func write(run id: RunID, from ledger: ReferenceStore, metrics history: MetricsHistory?) async throws
+        -> WrittenReports?
+    {
+        guard let basis = try await ledger.reportBasis(run: id) else { return nil }
+        let (header, driftKinds) = RunReport.header(basis)
+        return try write(header, rows: .ledger(ledger, id, driftKinds: driftKinds), metrics: history)
+    }
+
+    /// Renders every format into temporary files in one pass over the rows, and only then puts them in place:
+    /// a failure leaves no half-updated set of files behind.
+    func write(_ header: RunReportHeader, rows: RunReportRows, metrics history: MetricsHistory?) throws
+        -> WrittenReports
+    {
+        let id = header.run.id
+        do { try FileSystem.createDirectory(reportsDirectory) } catch { throw ReportError.io(error) }
+        let suffix = ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let scratch = ScratchFiles(base: join(reportsDirectory, ".\(id.rawValue)\(suffix)"))
+        var outputs: [(ReportFormat, FileOutput)] = []
+        var renderers: [any RunRowRenderer] = []
+        func abandon() {
+            for renderer in renderers { renderer.cleanUp() }
+            for (_, output) in outputs {
+                output.discard()
+                try? FileSystem.removeFile(output.path)
+            }
+        }
+        do {
+            for format in Self.formats {
+                let output = try FileOutput(path: path(of: id, format) + suffix)
+                outputs.append((format, output))
+                renderers.append(try RunReportRendering.renderer(format, header: header, output: output, scratch: scratch))
+            }
+            try rows.forEach { row in for renderer in renderers { try renderer.add(row) } }
+            for renderer in renderers { try renderer.finish() }
+            for (_, output) in outputs { try output.finish() }
+        } catch {
+            abandon()
+            throw error
+        }
+        for renderer in renderers { renderer.cleanUp() }
+        let fallbacks = renderers.first?.fallbackCount ?? 0
+
         var result = WrittenReports(files: [:], latestUpdated: false, metrics: nil, extraFiles: [:])
         do throws(FileSystemError) {
-            try FileSystem.createDirectory(reportsDirectory)
-            for (format, bytes) in rendered {
-                let path = path(of: id, format)
-                try FileSystem.writeAtomically(bytes, to: path)
-                result.files[format] = path
+            for (format, output) in outputs {
+                try FileSystem.rename(output.path, to: path(of: id, format))
+                result.files[format] = path(of: id, format)
             }
+            try FileSystem.sync(reportsDirectory)
             result.latestUpdated = true
             for format in Self.formats {
                 let link = join(reportsDirectory, "latest.\(format.fileExtension)")
@@ -76,20 +117,22 @@ public struct ReportWriter: Sendable {
                 }
                 try Self.replaceSymlink(link, target: "\(id.rawValue).\(format.fileExtension)")
             }
-            if let metricsText {
-                try FileSystem.writeAtomically(Array(metricsText.utf8), to: metricsPath)
+            if let history {
+                let text = PrometheusMetrics.render(header, fallbacks: fallbacks, history: history)
+                try FileSystem.writeAtomically(Array(text.utf8), to: metricsPath)
                 result.metrics = metricsPath
             }
             if let extraDirectory {
                 try FileSystem.createDirectory(extraDirectory)
-                for (format, bytes) in rendered {
-                    let path = join(extraDirectory, "\(id.rawValue).\(format.fileExtension)")
-                    try FileSystem.writeAtomically(bytes, to: path)
-                    result.extraFiles[format] = path
+                for format in Self.formats {
+                    let copy = join(extraDirectory, "\(id.rawValue).\(format.fileExtension)")
+                    try FileSystem.copyAtomically(from: path(of: id, format), to: copy)
+                    result.extraFiles[format] = copy
                 }
             }
         } catch {
-            throw .io(error)
+            for (_, output) in outputs { try? FileSystem.removeFile(output.path) }
+            throw ReportError.io(error)
         }
         return result
     }
@@ -119,5 +162,36 @@ public struct ReportWriter: Sendable {
 
     private func join(_ directory: String, _ name: String) -> String {
         directory.hasSuffix("/") ? directory + name : directory + "/" + name
+    }
+}
+
+/// The rows of a run report, read once, in report order.
+enum RunReportRows {
+    /// Rows already in memory (tests, small reports).
+    case memory([ImageRow])
+    /// Rows read from the ledger one at a time, with the run's drift kinds per observation.
+    case ledger(ReferenceStore, RunID, driftKinds: [Int64: [DriftKind]])
+
+    func forEach(_ body: (ImageRow) throws -> Void) throws {
+        switch self {
+        case .memory(let rows):
+            for row in rows { try body(row) }
+        case .ledger(let ledger, let run, let kinds):
+            try ledger.forEachReportRow(run: run) { record, pushes in
+                try body(ImageRow(record, driftKinds: kinds[record.id] ?? [], targets: pushes.map(TargetResult.init)))
+            }
+        }
+    }
+}
+
+extension RunReport {
+    /// The header of a run report from the ledger's basis, and the drift kinds per observation its rows show.
+    static func header(_ basis: RunReportBasis) -> (RunReportHeader, [Int64: [DriftKind]]) {
+        let header = RunReportHeader(
+            run: RunInfo(basis.run), counts: Counts(basis.run.counts, pushCounts: basis.pushCounts),
+            driftEvents: basis.driftEvents.map(DriftEntry.init), pushes: basis.unobservedPushes.map(TargetResult.init),
+            hasTargets: basis.rowsHavePushes)
+        let kinds = Dictionary(grouping: basis.driftEvents, by: \.observationID).mapValues { $0.map(\.kind) }
+        return (header, kinds)
     }
 }

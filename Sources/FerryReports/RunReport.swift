@@ -183,6 +183,23 @@ extension RunReport {
             targetsFailed = targets.count { $0.outcome == .failed }
         }
 
+        /// Copies the ledger's counts and the run's push counts by outcome.
+        public init(_ counts: RunCounts, pushCounts: [PushOutcome: Int]) {
+            self.init(counts)
+            targetsPushed = pushCounts[.pushed] ?? 0
+            targetsUpToDate = pushCounts[.upToDate] ?? 0
+            targetsFailed = pushCounts[.failed] ?? 0
+        }
+
+        /// The count of target pushes with `outcome`.
+        public func targets(_ outcome: TargetOutcome) -> Int {
+            switch outcome {
+            case .pushed: targetsPushed
+            case .upToDate: targetsUpToDate
+            case .failed: targetsFailed
+            }
+        }
+
         /// The count of references with `outcome`.
         public func count(_ outcome: Outcome) -> Int {
             switch outcome {

@@ -138,6 +138,11 @@ public enum FileSystem {
         if mkdir(path, 0o755) != 0, Glibc.errno != EEXIST { throw .errno("mkdir", path) }
     }
 
+    /// `$TMPDIR`, or `/tmp` when it is unset or empty.
+    public static var temporaryBase: String {
+        ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+    }
+
     /// Creates a fresh, private directory `PREFIX.XXXXXX` under `$TMPDIR` (or `/tmp`) and returns its path.
     public static func makeTemporaryDirectory(prefix: String) throws(FileSystemError) -> String {
         let base = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
@@ -228,6 +233,31 @@ public enum FileSystem {
             try syncParent(of: path)
         } catch {
             file.close()
+            try? removeFile(temporary)
+            throw error
+        }
+    }
+
+    /// Copies the file at `source` to `path` atomically (as ``writeAtomically(_:to:mode:)`` writes), streaming it
+    /// through one buffer so memory does not grow with the file.
+    public static func copyAtomically(from source: String, to path: String, mode: mode_t = 0o644) throws(FileSystemError) {
+        let input = try ReadableFile(path: source)
+        defer { input.close() }
+        let temporary = path + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let output = try WritableFile(path: temporary, mode: mode, truncate: true)
+        do throws(FileSystemError) {
+            var buffer = [UInt8](repeating: 0, count: 1 << 20)
+            while true {
+                let count = try input.read(into: &buffer)
+                if count == 0 { break }
+                try output.write(count == buffer.count ? buffer : Array(buffer[0..<count]))
+            }
+            try output.sync()
+            output.close()
+            try rename(temporary, to: path)
+            try syncParent(of: path)
+        } catch {
+            output.close()
             try? removeFile(temporary)
             throw error
         }

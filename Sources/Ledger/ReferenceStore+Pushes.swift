@@ -140,7 +140,7 @@ extension ReferenceStore {
         }
     }
 
-    private static func pushRecord(_ row: Row, path: String) throws -> PushRecord {
+    static func pushRecord(_ row: Row, path: String) throws -> PushRecord {
         let digestText: String? = row["digest"]
         let runText: String = row["runId"]
         guard let runID = RunID(rawValue: runText) else {

@@ -206,25 +206,34 @@ enum Queries {
             db, sql: "SELECT * FROM observation o WHERE \(filter) ORDER BY o.id", arguments: arguments)
         return try rows.stored("observation").map { row in
             let id = try row.int64("id")
-            let upstream: UpstreamCheck? =
-                if let digest = try row.optionalDigest("upstreamDigest") {
-                    UpstreamCheck(digest: digest, endpoint: try row.optionalString("upstreamEndpoint") ?? "")
-                } else {
-                    nil
-                }
-            return ObservationRecord(
-                id: id, runID: try row.runID("runId"), reference: try row.string("reference"),
-                repository: try row.string("repository"), tag: try row.optionalString("tag"),
-                requestedDigest: try row.optionalDigest("requestedDigest"),
-                manifestDigest: try row.optionalDigest("manifestDigest"),
-                mediaType: try row.optionalMediaType("mediaType"), imageID: try row.optionalDigest("imageId"),
-                platforms: platforms[id] ?? [], servedBy: try row.optionalString("servedBy"),
-                attempts: attempts[id] ?? [], upstream: upstream, outcome: try row.value(Outcome.self, "outcome"),
-                previousDigest: try row.optionalDigest("previousDigest"), error: try row.optionalString("error"),
-                immutable: try row.bool("immutable"), dryRun: try row.bool("dryRun"),
-                bytesTransferred: try row.int64("bytesTransferred"),
-                durationMilliseconds: try row.int64("durationMs"), observedAt: try row.date("observedAt"),
-                bundleID: try row.optionalDigest("bundleId"))
+            return try observationRecord(row, platforms: platforms[id] ?? [], attempts: attempts[id] ?? [])
         }
+    }
+}
+
+extension Queries {
+    /// One observation row as a record, with its platforms and attempts read separately.
+    static func observationRecord(
+        _ row: StoredRow, platforms: [PlatformManifest], attempts: [EndpointAttempt]
+    ) throws -> ObservationRecord {
+        let upstream: UpstreamCheck? =
+            if let digest = try row.optionalDigest("upstreamDigest") {
+                UpstreamCheck(digest: digest, endpoint: try row.optionalString("upstreamEndpoint") ?? "")
+            } else {
+                nil
+            }
+        return ObservationRecord(
+            id: try row.int64("id"), runID: try row.runID("runId"), reference: try row.string("reference"),
+            repository: try row.string("repository"), tag: try row.optionalString("tag"),
+            requestedDigest: try row.optionalDigest("requestedDigest"),
+            manifestDigest: try row.optionalDigest("manifestDigest"),
+            mediaType: try row.optionalMediaType("mediaType"), imageID: try row.optionalDigest("imageId"),
+            platforms: platforms, servedBy: try row.optionalString("servedBy"),
+            attempts: attempts, upstream: upstream, outcome: try row.value(Outcome.self, "outcome"),
+            previousDigest: try row.optionalDigest("previousDigest"), error: try row.optionalString("error"),
+            immutable: try row.bool("immutable"), dryRun: try row.bool("dryRun"),
+            bytesTransferred: try row.int64("bytesTransferred"),
+            durationMilliseconds: try row.int64("durationMs"), observedAt: try row.date("observedAt"),
+            bundleID: try row.optionalDigest("bundleId"))
     }
 }

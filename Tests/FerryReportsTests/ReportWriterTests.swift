@@ -27,6 +27,7 @@ func linkTarget(_ path: String) -> String? {
         #expect(written.metrics == store.appending("metrics.prom"))
         #expect(written.latestUpdated)
         #expect(written.extraFiles.isEmpty)
+        // Rows are encoded one by one and placed in the document: the bytes equal encoding it whole.
         #expect(try TestFiles.read(store.appending("reports/\(id).json")) == ReportJSON.encode(report))
         #expect(try TestFiles.readText(store.appending("reports/\(id).md")) == MarkdownReport.render(report))
         #expect(try TestFiles.readText(store.appending("reports/\(id).html")) == HTMLReport.render(report))
