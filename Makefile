@@ -12,7 +12,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # only libcurl4 and libsqlite3-0; it also starts faster (no dynamic symbol binding of the Swift libraries).
 RELEASE_FLAGS := -c release --static-swift-stdlib
 
-.PHONY: deps build-deps build release test demo bench clean
+.PHONY: deps build-deps build release test demo bench bench-build bench-scale clean
 
 deps: PACKAGES = $(APT_PACKAGES) $(APT_OPTIONAL)
 build-deps: PACKAGES = $(BUILD_PACKAGES)
@@ -42,9 +42,17 @@ demo: deps
 
 # Product by product: a plain `build` would also link GRDB's dynamic library product, which cannot take a static
 # Swift runtime.
-bench: deps
+bench-build: deps
 	for product in ferry ferry-devtool ferry-bench; do $(SWIFT) build $(RELEASE_FLAGS) --product $$product || exit 1; done
+
+# Every figure: scripts/bench.sh, then the scale figure (scripts/bench-scale.sh, issue 8).
+bench: bench-build
 	./scripts/bench.sh
+	./scripts/bench-scale.sh
+
+# The scale figure alone; BENCH_SCALE_SIZES="500 2000" make bench-scale for a quicker run.
+bench-scale: bench-build
+	./scripts/bench-scale.sh
 
 clean:
 	rm -rf .build

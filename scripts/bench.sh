@@ -20,8 +20,6 @@ export LC_ALL=C
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 BIN=${FERRY_BIN:-$ROOT/.build/release}
-FERRY=$BIN/ferry
-DEVTOOL=$BIN/ferry-devtool
 FBENCH=$BIN/ferry-bench
 REPEAT=${BENCH_REPEAT:-5}
 SYNC_REPEAT=${BENCH_SYNC_REPEAT:-3}
@@ -33,118 +31,16 @@ LAYER_SIZE=${BENCH_LAYER_SIZE:-2MiB}
 HASH_SECONDS=${BENCH_HASH_SECONDS:-2}
 RESULTS=$ROOT/bench-results.txt
 
-die() { echo "bench: $*" >&2; exit 1; }
-for tool in "$FERRY" "$DEVTOOL" "$FBENCH"; do
-    [ -x "$tool" ] || die "$tool missing: run \`swift build -c release\` (or \`make bench\`)"
-done
-for tool in docker-registry skopeo curl openssl /usr/bin/time; do
-    command -v "$tool" >/dev/null || die "$tool not found: run \`make deps\`"
-done
-[ -n "${EPOCHREALTIME:-}" ] || die "bash 5 or later is needed (EPOCHREALTIME)"
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/ferry-bench.XXXXXX")
-CHILD=""          # process group of the measured command running right now
-REGISTRY_DIRS=()  # ferry-devtool --dir of every registry started here
-
-# Stops what this script started, by PID: the measured command's process group, then each registry (the PID in
-# its registry.env, or, when ferry-devtool was interrupted before writing it, the docker-registry whose command
-# line names that directory's config).
-cleanup() {
-    local status=$?
-    trap - EXIT INT TERM
-    if [ -n "$CHILD" ]; then kill -TERM -- "-$CHILD" 2>/dev/null || true; wait "$CHILD" 2>/dev/null || true; fi
-    local dir pid
-    for dir in "${REGISTRY_DIRS[@]}"; do
-        pid=""
-        [ -f "$dir/registry.env" ] && pid=$(envval "$dir/registry.env" PID)
-        if [ -z "$pid" ]; then
-            for proc in /proc/[0-9]*; do
-                if tr '\0' ' ' 2>/dev/null <"$proc/cmdline" | grep -qF "docker-registry serve $dir/"; then
-                    pid=${proc#/proc/}
-                fi
-            done
-        fi
-        [ -n "$pid" ] && stop_pid "$pid"
-    done
-    if [ "${BENCH_KEEP:-0}" = 1 ]; then echo "bench: work directory kept: $WORK" >&2; else rm -rf "$WORK"; fi
-    exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# Sends SIGTERM to a docker-registry PID and waits up to 10 s for it to go (then SIGKILL).
-stop_pid() {
-    local pid=$1 i
-    tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -q docker-registry || return 0
-    kill -TERM "$pid" 2>/dev/null || return 0
-    for i in $(seq 100); do
-        [ -e "/proc/$pid" ] && [ -n "$(tr -d '\0' 2>/dev/null <"/proc/$pid/cmdline")" ] || return 0
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-}
-
-envval() { sed -n "s/^$2=//p" "$1" | head -n1; }
-
-# run_timed LOG CMD...: runs CMD with stdout and stderr to LOG; sets T_WALL (seconds, from EPOCHREALTIME),
-# T_RSS (peak resident set in KiB: of CMD, or of the largest process it waited for) and T_CPU (user + system
-# seconds of CMD and everything it waited for), both from GNU time. Returns CMD's exit status.
-# Dirty pages left by the previous command are flushed first (not timed), so no run pays for another's writeback.
-run_timed() {
-    local log=$1 timefile=$WORK/time.out rc=0 t0 t1
-    shift
-    sync
-    t0=$EPOCHREALTIME
-    /usr/bin/time -f '%e %M %U %S' -o "$timefile" "$@" >"$log" 2>&1 &
-    CHILD=$!
-    wait "$CHILD" || rc=$?
-    CHILD=""
-    t1=$EPOCHREALTIME
-    T_WALL=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
-    T_RSS=$(tail -n1 "$timefile" | awk '{ print $2 }')
-    T_CPU=$(tail -n1 "$timefile" | awk '{ printf "%.2f", $3 + $4 }')
-    return "$rc"
-}
-
-# must LOG CMD...: run_timed, and stop the benchmark with the log when CMD fails.
-must() {
-    local log=$1
-    if ! run_timed "$@"; then
-        echo "bench: command failed: ${*:2}" >&2
-        tail -n 30 "$log" >&2
-        exit 1
-    fi
-}
-
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) { print "nan" } else if (NR % 2) { print v[(NR + 1) / 2] } else { printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 } }'; }
-calc() { awk "BEGIN { printf \"%.${2:-1}f\", $1 }"; }
-progress() { printf '  %s\n' "$*" >&2; }
-
-# Registry access-log lines of requests; `since` = line count before the window.
-log_lines() { wc -l <"$1" | tr -d ' '; }
-requests_since() { tail -n "+$(($2 + 1))" "$1" | grep -E '"(GET|HEAD|PUT|POST|PATCH|DELETE) /' || true; }
-
-# Waits until the registry log stops growing (it writes an access-log entry after the response went out).
-settle_log() {
-    local before after
-    after=$(log_lines "$1")
-    while :; do
-        before=$after
-        sleep 0.2
-        after=$(log_lines "$1")
-        [ "$before" = "$after" ] && return 0
-    done
-}
+# shellcheck source=scripts/bench-lib.sh
+. "$ROOT/scripts/bench-lib.sh"
+bench_require "$FERRY" "$DEVTOOL" "$FBENCH" -- docker-registry skopeo curl openssl /usr/bin/time
+bench_start ferry-bench
 
 # ---------------------------------------------------------------------------------------------------------------
-cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
-sha_ni=$(grep -qw sha_ni /proc/cpuinfo && echo yes || echo no)
 HEADER=$(
     echo "ferry benchmarks — $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
-    echo "machine: nproc=$(nproc), CPU: ${cpu_model:-unknown} (sha_ni: $sha_ni), $(awk '/MemTotal/ { printf "%.0f GiB RAM", $2 / 1048576 }' /proc/meminfo), load average: $(cut -d' ' -f1-3 /proc/loadavg)"
-    echo "commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet HEAD 2>/dev/null || echo ' (modified)'), rounds: $REPEAT (figures 1-3), $SYNC_REPEAT (4-11); medians, ferry and reference alternate"
-    echo "tools: $(openssl version | cut -d' ' -f1-2), $(curl --version | head -n1 | cut -d' ' -f1-2), $(skopeo --version), $(docker-registry --version 2>/dev/null | awk '{ print $1, $3 }')"
+    machine_header
+    echo "rounds: $REPEAT (figures 1-3), $SYNC_REPEAT (4-11); medians, ferry and reference alternate"
 )
 echo "$HEADER"
 echo
@@ -253,20 +149,11 @@ stop_pid "$(envval "$BIG/registry.env" PID)"
 NREFS=$(wc -l <"$SET/images.tsv" | tr -d ' ')
 echo "== 4.-7. sync of $NREFS references ($REPOS repositories x $TAGS tags x $LAYERS layers of $LAYER_SIZE): ferry sync vs sequential skopeo copy"
 # The mirror list: one entry per repository with its exact tags (no tag listing needed), plain HTTP.
-{
-    printf 'version: 1\nregistries:\n  %s:\n    tls: plain-http\nimages:\n' "$SET_HOST"
-    cut -f1 "$SET/images.tsv" | awk '{ i = match($0, /:[^:\/]*$/); repo = substr($0, 1, i - 1); tag = substr($0, i + 1)
-        if (!(repo in tags)) order[++n] = repo; tags[repo] = tags[repo] (tags[repo] == "" ? "" : ", ") "\"" tag "\"" }
-        END { for (k = 1; k <= n; k++) printf "  - source: %s\n    tags: [%s]\n    platforms: all\n", order[k], tags[order[k]] }'
-} >"$WORK/set.yaml"
+cut -f1 "$SET/images.tsv" | mirror_list "$SET_HOST" >"$WORK/set.yaml"
 "$FERRY" validate --config "$WORK/set.yaml" >"$WORK/validate.log" 2>&1 || { cat "$WORK/validate.log" >&2; die "generated mirror list is invalid"; }
 
-skopeo_all() { # skopeo_all LAYOUT: one skopeo process per reference, sequentially, into one OCI layout
-    local layout=$1 ref
-    while IFS=$'\t' read -r ref _; do
-        skopeo copy --all --src-tls-verify=false "docker://$ref" "oci:$layout:${ref#*/}" || return 1
-    done <"$SET/images.tsv"
-}
+# skopeo_all LAYOUT: one skopeo process per reference, sequentially, into one OCI layout.
+skopeo_all() { skopeo_copy_all "$1" "$SET/images.tsv"; }
 export -f skopeo_all
 export SET
 
@@ -311,12 +198,7 @@ NOOP_CPU=$(printf '%s\n' "${noop_cpu[@]}" | median)
 SKOPEO_CPU=$(printf '%s\n' "${skopeo_cpu[@]}" | median)
 SKOPEO_NOOP_CPU=$(printf '%s\n' "${skopeo_noop_cpu[@]}" | median)
 
-# Requests of the last no-op re-sync, by method and kind of path (manifests, blobs, /v2/ ping, tags list).
-summarize_requests() {
-    awk '{ match($0, /"[A-Z]+ [^ "]+/); r = substr($0, RSTART + 1, RLENGTH - 1); split(r, p, " ")
-        kind = (p[2] ~ /\/manifests\//) ? "manifest" : (p[2] ~ /\/blobs\//) ? "blob" : (p[2] ~ /\/tags\/list/) ? "tags" : (p[2] ~ /^\/v2\/?$/) ? "ping" : "other"
-        c[p[1] " " kind]++ } END { for (k in c) printf "%d %s, ", c[k], k }' | sed 's/, $//'
-}
+# Requests of the last no-op re-sync, by method and kind of path.
 NOOP_REQ=$(printf '%s\n' "$noop_requests" | grep -c . || true)
 NOOP_HEAD=$(printf '%s\n' "$noop_requests" | grep -c '"HEAD ' || true)
 NOOP_DETAIL=$(printf '%s\n' "$noop_requests" | grep . | summarize_requests || true)
@@ -353,8 +235,6 @@ EOF
         END { for (k = 1; k <= n; k++) printf "    %s: [%s]\n", order[k], tags[order[k]] }'
 } >"$WORK/skopeo-sync.yaml"
 relay_ferry=() ; relay_skopeo=() ; relay_ferry_cpu=() ; relay_skopeo_cpu=() ; relay_target_cpu=()
-# CPU seconds a registry process has used so far (utime + stime from /proc).
-registry_cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat"; }
 relay_ferry_round() {
     local target=$WORK/target-ferry-$1 store=$WORK/relay-store-$1 host
     start_empty_registry "$target"; host=$(envval "$target/registry.env" HOST)
@@ -434,10 +314,6 @@ EXPORT_RSS=$(printf '%s\n' "${export_rss[@]}" | sort -n | tail -n1)
 IMPORT_RSS=$(printf '%s\n' "${import_rss[@]}" | sort -n | tail -n1)
 
 # ---------------------------------------------------------------------------------------------------------------
-# verdict VALUE OP LIMIT -> PASS or MISS
-verdict() { awk -v v="$1" -v l="$3" -v op="$2" 'BEGIN { ok = (op == ">=") ? v >= l : (op == "<=") ? v <= l : (op == "<") ? v < l : v == l; print ok ? "PASS" : "MISS" }'; }
-mib() { calc "$1 / 1024" 1; }
-
 HASH_RATIO=$(calc "100 * $HASH_FERRY / $HASH_OSSL")
 HASH_MEM_RATIO=$(calc "100 * $HASH_MEM / $HASH_OSSL")
 PULL_RATIO=$(calc "100 * $PULL_CURL / $PULL_FERRY")

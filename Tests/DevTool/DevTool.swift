@@ -19,12 +19,15 @@ enum DevTool {
                          registry with bench/repo-NN:1.T.0 images of pseudo-random layers
           big-blob       --dir D [--size 256MiB] [--tls] [--htpasswd USER:PASS]
                          registry with big/blob:latest, one layer of SIZE pseudo-random bytes
+          scale-registry --dir D --images N [--tags-per-repo 100] [--layer-size 1KiB] [--tls] [--htpasswd USER:PASS]
+                         registry with N small images scale/repo-NNN:1.T.0 (one layer each), written straight
+                         into its storage tree (no push, no D/layout): 20,000 images take seconds
           stop           --dir D
                          stop the registry whose PID is in D/registry.env and wait for it to exit
 
         The registry keeps running after the tool exits. D/registry.env gets PORT, PID, HOST, URL, LOG, STORAGE and
         CA_FILE (with --tls); D/images.tsv lists reference, digest and media type of every pushed tag; D/layout is
-        the OCI layout the images were built in.
+        the OCI layout the images were built in (except for scale-registry).
         """
 
     static func main() async {
@@ -53,6 +56,16 @@ enum DevTool {
                     let size = try DeterministicBlob.parseSize(options.value("size") ?? "256MiB")
                     return [try await SampleImages.seedBigBlob(into: endpoint, layout: layout, size: size)]
                 }
+            case "scale-registry":
+                guard options.value("images") != nil else { throw UsageError(message: "--images is required") }
+                let images = try options.integer("images", default: 1)
+                let tagsPerRepository = try options.integer("tags-per-repo", default: 100)
+                let layerSize = try DeterministicBlob.parseSize(options.value("layer-size") ?? "1KiB")
+                try await launch(options) { endpoint, _ in
+                    try SampleImages.seedScale(
+                        into: endpoint.storage, images: images, tagsPerRepository: tagsPerRepository,
+                        layerSize: layerSize)
+                }
             case "stop":
                 try stop(options)
             case "-h", "--help", "help":
@@ -73,10 +86,20 @@ enum DevTool {
         return 64
     }
 
-    /// Launches a detached registry in `--dir`, seeds it, writes the env file; stops the registry again on failure.
+    /// Launches a detached registry in `--dir`, builds images into `--dir`/layout and seeds the registry from there.
     static func start(
         _ options: Options,
         seed: @Sendable (RegistryServerEndpoint, OCILayoutBuilder) async throws -> [SeededReference]
+    ) async throws {
+        try await launch(options) { endpoint, directory in
+            try await seed(endpoint, try OCILayoutBuilder(path: directory + "/layout"))
+        }
+    }
+
+    /// Launches a detached registry in `--dir`, seeds it, writes the env file; stops the registry again on failure.
+    /// `seed` gets the registry and `--dir`.
+    static func launch(
+        _ options: Options, seed: @Sendable (RegistryServerEndpoint, String) async throws -> [SeededReference]
     ) async throws {
         let directory = TestFiles.absolute(try options.directory())
         let envPath = directory + "/registry.env"
@@ -96,8 +119,7 @@ enum DevTool {
         }
         let registry = try await DetachedRegistry.launch(in: directory, options: registryOptions)
         do {
-            let layout = try OCILayoutBuilder(path: directory + "/layout")
-            let seeded = try await seed(registry.endpoint, layout)
+            let seeded = try await seed(registry.endpoint, directory)
             let rows = seeded.map {
                 "\($0.reference(on: registry.endpoint))\t\($0.artifact.digest)\t\($0.artifact.descriptor.mediaType)"
             }

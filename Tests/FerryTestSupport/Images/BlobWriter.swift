@@ -5,6 +5,22 @@ import OCIModel
     import Glibc
 #endif
 
+/// `write(2)` until every byte is out.
+enum FileDescriptorIO {
+    /// Writes all of `bytes` to `fd`, continuing after short writes and EINTR; errors name `path`.
+    static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let written = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw TestSupportError.fileIO(path: path, message: String(cString: strerror(errno)))
+            }
+            offset += written
+        }
+    }
+}
+
 /// Streams bytes into a temporary file inside a layout's blob directory while hashing them, then renames the file
 /// to its digest, so large blobs never sit in memory and a half-written blob never appears under its digest.
 final class BlobFileWriter {
@@ -57,15 +73,7 @@ final class BlobFileWriter {
     }
 
     private func writeAll(_ bytes: UnsafeRawBufferPointer) throws {
-        var offset = 0
-        while offset < bytes.count {
-            let written = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
-            if written < 0 {
-                if errno == EINTR { continue }
-                throw TestSupportError.fileIO(path: temporaryPath, message: String(cString: strerror(errno)))
-            }
-            offset += written
-        }
+        try FileDescriptorIO.writeAll(fd, bytes, path: temporaryPath)
     }
 
     deinit {

@@ -23,15 +23,7 @@ public enum DeterministicBlob {
                 let slice = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count])
                 random.fill(slice)
                 hasher.update(UnsafeRawBufferPointer(slice))
-                var offset = 0
-                while offset < count {
-                    let written = Glibc.write(fd, slice.baseAddress! + offset, count - offset)
-                    if written < 0 {
-                        if errno == EINTR { continue }
-                        throw TestSupportError.fileIO(path: path, message: String(cString: strerror(errno)))
-                    }
-                    offset += written
-                }
+                try FileDescriptorIO.writeAll(fd, UnsafeRawBufferPointer(slice), path: path)
             }
             remaining -= Int64(count)
         }

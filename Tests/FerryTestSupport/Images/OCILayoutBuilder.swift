@@ -39,17 +39,10 @@ public final class OCILayoutBuilder: Sendable {
     public func image(_ spec: ImageSpec) throws -> BuiltImage {
         var layers: [BuiltLayer] = []
         for layer in spec.layers { layers.append(try writeLayer(layer, format: spec.format)) }
-        let configDocument = ConfigDocument(spec: spec, diffIDs: layers.map(\.diffID))
-        let configBytes = try DeterministicJSON.encode(configDocument)
-        let config = try writeBlob(configBytes, mediaType: spec.format.configMediaType)
-        let manifest = ImageManifest(
-            mediaType: spec.format.manifestMediaType, config: config, layers: layers.map(\.descriptor),
-            annotations: spec.format == .oci ? spec.annotations : nil)
-        let manifestBytes = try DeterministicJSON.encode(manifest)
-        let manifestDescriptor = try writeBlob(manifestBytes, mediaType: spec.format.manifestMediaType)
-        return BuiltImage(
-            format: spec.format, platform: spec.platform, manifest: manifestDescriptor, manifestBytes: manifestBytes,
-            config: config, configBytes: configBytes, layers: layers)
+        let built = try BuiltImage.assemble(spec, layers: layers)
+        try writeBlob(built.configBytes, mediaType: built.config.mediaType)
+        try writeBlob(built.manifestBytes, mediaType: built.manifest.mediaType)
+        return built
     }
 
     /// Writes an index, its children and their blobs (not tagged).
@@ -116,10 +109,8 @@ public final class OCILayoutBuilder: Sendable {
     private func writeLayer(_ spec: LayerSpec, format: ManifestFormat) throws -> BuiltLayer {
         let writer = try LayerBlobWriter(blobDirectory: blobDirectory, compression: spec.compression)
         switch spec.content {
-        case .entries(let entries):
-            try writer.write(try TarFormat.archive(entries))
-        case .generated(let seed, let files, let fileSize):
-            try writer.write(try TarFormat.archive(Self.generatedEntries(seed: seed, files: files, fileSize: fileSize)))
+        case .entries, .generated:
+            try writer.write(try spec.content.tarArchive())
         case .random(let seed, let size):
             try Self.streamRandomTar(seed: seed, size: size, into: writer)
         }

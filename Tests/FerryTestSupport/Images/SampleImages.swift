@@ -1,4 +1,6 @@
+import Foundation
 import OCIModel
+import Synchronization
 
 /// An artifact pushed to a registry under `repository:tag`.
 public struct SeededReference: Sendable, Hashable {
@@ -63,7 +65,7 @@ public enum SampleImages {
         }
         var plan: [SeededReference] = []
         for repositoryIndex in 0..<repositories {
-            let repository = "bench/repo-" + String(format2: repositoryIndex)
+            let repository = "bench/repo-" + String(zeroPadded: repositoryIndex, width: 2)
             for tagIndex in 0..<tags {
                 let seed = UInt64(repositoryIndex) << 32 | UInt64(tagIndex) << 16
                 let spec = ImageSpec(
@@ -78,6 +80,62 @@ public enum SampleImages {
             }
         }
         try await push(plan, layout: layout, endpoint: endpoint)
+        return plan
+    }
+
+    /// Writes `images` small images straight into `storage` (no push, see ``RegistryStorageWriter``): image `i` is
+    /// `scale/repo-NNN:1.T.0` with `NNN` = `i / tagsPerRepository` and `T` = `i % tagsPerRepository`, like a few
+    /// hundred repositories with their release history. Each image has its own config and one uncompressed layer of
+    /// `layerSize` pseudo-random bytes, so no two images share a blob; image `i` is the same in every set, so the
+    /// first `n` references of a larger set are the set of `n`.
+    public static func seedScale(into storage: RegistryStorage, images: Int, tagsPerRepository: Int, layerSize: Int64)
+        throws -> [SeededReference]
+    {
+        guard images > 0, tagsPerRepository > 0, layerSize >= 0 else {
+            throw TestSupportError.invalidArgument("scale set needs positive images and tags per repository")
+        }
+        let repositories = (images + tagsPerRepository - 1) / tagsPerRepository
+        let width = max(3, String(repositories - 1).count)
+        // Creating files and directories is nearly all system time, so one writer per core nearly halves it; each
+        // takes whole repositories, so that only the shared blobs/sha256/xx directories see two writers.
+        let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, repositories))
+        let results = Mutex<[Int: Result<[SeededReference], TestSupportError>]>([:])
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            let range =
+                (repositories * worker / workers * tagsPerRepository)..<min(
+                    images, repositories * (worker + 1) / workers * tagsPerRepository)
+            let result: Result<[SeededReference], TestSupportError>
+            do {
+                result = .success(
+                    try scaleImages(range, into: storage, tagsPerRepository: tagsPerRepository, width: width,
+                                    layerSize: layerSize))
+            } catch let error as TestSupportError {
+                result = .failure(error)
+            } catch {
+                result = .failure(.invalidArgument("scale set: \(error)"))
+            }
+            results.withLock { $0[worker] = result }
+        }
+        let finished = results.withLock { $0 }
+        return try (0..<workers).flatMap { worker in try finished[worker, default: .success([])].get() }
+    }
+
+    private static func scaleImages(
+        _ range: Range<Int>, into storage: RegistryStorage, tagsPerRepository: Int, width: Int, layerSize: Int64
+    ) throws -> [SeededReference] {
+        let writer = RegistryStorageWriter(storage: storage)
+        var plan: [SeededReference] = []
+        plan.reserveCapacity(range.count)
+        for index in range {
+            let repository = "scale/repo-" + String(zeroPadded: index / tagsPerRepository, width: width)
+            let tag = "1.\(index % tagsPerRepository).0"
+            let seed = 0x5CA1_E000_0000_0000 | UInt64(index)
+            let image = try InMemoryImage(
+                ImageSpec(
+                    layers: [.random(seed: seed, size: layerSize)], labels: ["org.ferry.fixture.seed": String(seed)]))
+            try writer.put(image, repository: repository, tags: [tag])
+            plan.append(SeededReference(repository: repository, tag: tag, artifact: .image(image.image)))
+        }
         return plan
     }
 
@@ -131,8 +189,9 @@ public enum SampleImages {
 }
 
 extension String {
-    /// Two-digit zero-padded decimal, without Foundation's `String(format:)`.
-    fileprivate init(format2 value: Int) {
-        self = value < 10 ? "0\(value)" : "\(value)"
+    /// Zero-padded decimal of at least `width` digits, without Foundation's `String(format:)`.
+    fileprivate init(zeroPadded value: Int, width: Int) {
+        let digits = String(value)
+        self = String(repeating: "0", count: Swift.max(0, width - digits.count)) + digits
     }
 }

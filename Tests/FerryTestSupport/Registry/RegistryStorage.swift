@@ -29,6 +29,21 @@ public struct RegistryStorage: Sendable, Hashable {
         "\(repositoryPath(repository))/_manifests/tags/\(tag)/current/link"
     }
 
+    /// The link that makes the config or layer blob `digest` readable through `repository`.
+    public func layerLinkPath(repository: String, digest: Digest) -> String {
+        "\(repositoryPath(repository))/_layers/\(digest.algorithm.rawValue)/\(digest.hex)/link"
+    }
+
+    /// The link that makes the manifest `digest` part of `repository`.
+    public func revisionLinkPath(repository: String, digest: Digest) -> String {
+        "\(repositoryPath(repository))/_manifests/revisions/\(digest.algorithm.rawValue)/\(digest.hex)/link"
+    }
+
+    /// The link recording that `tag` has pointed to `digest` (the registry looks tags up by digest through it).
+    public func tagIndexLinkPath(repository: String, tag: String, digest: Digest) -> String {
+        "\(repositoryPath(repository))/_manifests/tags/\(tag)/index/\(digest.algorithm.rawValue)/\(digest.hex)/link"
+    }
+
     /// The bytes the registry serves for `digest`.
     public func readBlob(_ digest: Digest) throws -> [UInt8] { try TestFiles.read(blobDataPath(digest)) }
 
@@ -86,17 +101,19 @@ public struct RegistryStorage: Sendable, Hashable {
     /// Points `tag` at `digest` by rewriting its link files; the manifest must already be stored in the repository
     /// (pushed there under any tag or digest). Nothing is uploaded and the registry is not told.
     public func pointTag(repository: String, tag: String, to digest: Digest) throws {
-        let revision =
-            "\(repositoryPath(repository))/_manifests/revisions/\(digest.algorithm.rawValue)/\(digest.hex)/link"
+        let revision = revisionLinkPath(repository: repository, digest: digest)
         guard TestFiles.exists(revision) else {
             throw TestSupportError.fileIO(path: revision, message: "manifest \(digest) is not stored in \(repository)")
         }
-        let tagDirectory = "\(repositoryPath(repository))/_manifests/tags/\(tag)"
-        let indexDirectory = "\(tagDirectory)/index/\(digest.algorithm.rawValue)/\(digest.hex)"
-        try TestFiles.makeDirectory(tagDirectory + "/current")
-        try TestFiles.makeDirectory(indexDirectory)
-        try TestFiles.write(digest.description, to: indexDirectory + "/link")
-        try TestFiles.write(digest.description, to: tagDirectory + "/current/link")
+        // The index entry first, as the registry writes them: the tag's current link names a recorded digest.
+        let links = [
+            tagIndexLinkPath(repository: repository, tag: tag, digest: digest),
+            tagLinkPath(repository: repository, tag: tag),
+        ]
+        for link in links {
+            try TestFiles.makeDirectory(String(link.dropLast("/link".count)))
+            try TestFiles.write(digest.description, to: link)
+        }
     }
 
     /// Removes `tag` from the repository's storage (distribution 2.8 has no tag-delete API that keeps the manifest).
