@@ -30,15 +30,12 @@ extension FerryCommand {
             do {
                 let store = try StoreAccess.openExisting(global.store)
                 defer { try? store.close() }
-                let listing = StoreListing(
-                    try await store.inventory(), blobs: try BlobUsage.measure(global.store + "/blobs"))
-                if json {
-                    var text = String(decoding: try listing.json(), as: UTF8.self)
-                    if text.hasSuffix("\n") { text.removeLast() }
-                    output.standardOutput.writeLine(text)
-                } else {
-                    for line in listing.textLines(footer: !global.quiet) { output.standardOutput.writeLine(line) }
-                }
+                // Read one repository at a time, twice (widths, then lines): a big store is never one listing.
+                let sink = TextReportOutput(output.standardOutput)
+                try StoreListing.write(
+                    from: store, blobs: try BlobUsage.measure(global.store + "/blobs"), json: json,
+                    footer: !global.quiet, to: sink)
+                sink.finish()
                 return .ok
             } catch let failure as CommandFailure {
                 output.standardError.writeLine("Error: \(failure.message)")

@@ -88,6 +88,15 @@ extension FerryCommand {
                     else {
                         throw try await unknownRun(runID ?? id.rawValue, in: store, why: "is not in \(store.path)")
                     }
+                    sink.finish()
+                    return .ok
+                }
+                if inventory {
+                    let sink = TextReportOutput(output.standardOutput)
+                    try await InventoryReport.render(
+                        from: store, format: format.reportFormat, to: sink, now: now,
+                        scratchDirectory: FileSystem.temporaryBase)
+                    sink.finish()
                     return .ok
                 }
                 let bytes = try await render(from: store, now: now)
@@ -106,9 +115,6 @@ extension FerryCommand {
         }
 
         private func render(from store: ReferenceStore, now: Date) async throws -> [UInt8] {
-            if inventory {
-                return try format.reportFormat.render(try await InventoryReport.load(from: store, now: now))
-            }
             if let since {
                 guard let id = RunID(rawValue: since) else {
                     throw try await unknownRun(since, in: store, why: "is not a run ID (yyyyMMddTHHmmssZ-xxxx)")
@@ -166,17 +172,19 @@ final class TextReportOutput: ReportOutput {
             return
         }
         partial += text
-        // Whole lines in pieces of about a megabyte: one line-sink call for a small report, bounded memory for a big one.
-        guard partial.utf8.count >= 1 << 20, let last = partial.lastIndex(of: "\n") else { return }
-        sink.writeLine(String(partial[..<last]))
+        guard let last = partial.lastIndex(of: "\n") else { return }
+        for line in partial[..<last].split(separator: "\n", omittingEmptySubsequences: false) {
+            sink.writeLine(String(line))
+        }
         partial = String(partial[partial.index(after: last)...])
     }
 
     func write(bytes: [UInt8]) { write(String(decoding: bytes, as: UTF8.self)) }
 
-    deinit {
-        // Renderers end with a line feed, which writeLine adds back.
+    /// Writes what is left; renderers end with a line feed, which writeLine adds back.
+    func finish() {
         if partial.hasSuffix("\n") { partial.removeLast() }
         if !partial.isEmpty { sink.writeLine(partial) }
+        partial = ""
     }
 }

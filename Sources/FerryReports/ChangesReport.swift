@@ -40,23 +40,61 @@ public struct ChangesReport: Codable, Sendable, Hashable {
 
     /// Compares the inventory with the state at the end of `since`; `runs` is every run the store recorded.
     public init(_ inventory: Inventory, runs: [RunRecord], since: RunRecord, generatedAt: Date) {
+        var builder = Builder(runs: runs, since: since)
+        for repository in inventory.repositories { builder.add(repository) }
+        self = builder.report(driftHistory: inventory.driftHistory, generatedAt: generatedAt)
+    }
+
+    private init(
+        generatedAt: Date, since: RunRef, runs: [RunRef], counts: Counts, added: [AddedTag], moved: [MovedTag],
+        driftEvents: [DriftEntry]
+    ) {
         schema = Self.schemaID
         schemaVersion = Self.currentSchemaVersion
         self.generatedAt = generatedAt
-        self.since = RunRef(since)
-        let started = Dictionary(runs.map { ($0.id, $0.startedAt) }, uniquingKeysWith: { first, _ in first })
+        self.since = since
+        self.runs = runs
+        self.counts = counts
+        self.added = added
+        self.moved = moved
+        self.driftEvents = driftEvents
+    }
+
+    /// Reads the store now, one repository at a time (only what changed is kept); nil when it has no run `since`.
+    public static func load(since id: RunID, from store: ReferenceStore, now: Date = Date()) async throws
+        -> ChangesReport?
+    {
+        guard let since = try await store.run(id) else { return nil }
+        // Every run: the history may point at any of them. One row per run, not per reference.
+        let runs = try await store.runs(limit: Int(Int32.max))
+        let summary = try await store.inventorySummary()
+        var builder = Builder(runs: runs, since: since)
+        try store.forEachInventoryEntry { builder.add($0) }
+        return builder.report(driftHistory: summary.driftHistory, generatedAt: now)
+    }
+
+    /// Gathers the changes repository by repository.
+    struct Builder {
+        let since: RunRecord
+        let runs: [RunRecord]
+        private let started: [RunID: Date]
+        private var added: [AddedTag] = []
+        private var moved: [MovedTag] = []
+        private var unchanged = 0
+
+        init(runs: [RunRecord], since: RunRecord) {
+            self.runs = runs
+            self.since = since
+            started = Dictionary(runs.map { ($0.id, $0.startedAt) }, uniquingKeysWith: { first, _ in first })
+        }
+
         // A history stretch or event belongs after `since` when the run that made it started later. A run the
         // store no longer knows falls back to the time of the observation itself.
         func isAfter(_ run: RunID, at time: Date) -> Bool {
             run != since.id && (started[run] ?? time) > since.startedAt
         }
-        self.runs = runs.filter { isAfter($0.id, at: $0.startedAt) }
-            .sorted { ($0.startedAt, $0.id.rawValue) < ($1.startedAt, $1.id.rawValue) }
-            .map(RunRef.init)
-        var added: [AddedTag] = []
-        var moved: [MovedTag] = []
-        var unchanged = 0
-        for repository in inventory.repositories {
+
+        mutating func add(_ repository: InventoryEntry) {
             let histories = Dictionary(grouping: repository.tagHistory, by: \.tag)
             for tag in repository.tags {
                 let history = histories[tag.tag] ?? []
@@ -83,22 +121,20 @@ public struct ChangesReport: Codable, Sendable, Hashable {
                 }
             }
         }
-        self.added = added.sorted { $0.reference < $1.reference }
-        self.moved = moved.sorted { $0.reference < $1.reference }
-        driftEvents = inventory.driftHistory.filter { isAfter($0.runID, at: $0.occurredAt) }.map(DriftEntry.init)
-        counts = Counts(
-            runs: self.runs.count, added: added.count, moved: moved.count, unchanged: unchanged,
-            driftEvents: driftEvents.count)
-    }
 
-    /// Reads the store now; nil when it has no run `since`.
-    public static func load(since id: RunID, from store: ReferenceStore, now: Date = Date()) async throws
-        -> ChangesReport?
-    {
-        guard let since = try await store.run(id) else { return nil }
-        // Every run: the history may point at any of them.
-        let runs = try await store.runs(limit: Int(Int32.max))
-        return ChangesReport(try await store.inventory(), runs: runs, since: since, generatedAt: now)
+        func report(driftHistory: [DriftEventRecord], generatedAt: Date) -> ChangesReport {
+            let runs = self.runs.filter { isAfter($0.id, at: $0.startedAt) }
+                .sorted { ($0.startedAt, $0.id.rawValue) < ($1.startedAt, $1.id.rawValue) }
+                .map(RunRef.init)
+            let drift = driftHistory.filter { isAfter($0.runID, at: $0.occurredAt) }.map(DriftEntry.init)
+            return ChangesReport(
+                generatedAt: generatedAt, since: RunRef(since), runs: runs,
+                counts: Counts(
+                    runs: runs.count, added: added.count, moved: moved.count, unchanged: unchanged,
+                    driftEvents: drift.count),
+                added: added.sorted { $0.reference < $1.reference }, moved: moved.sorted { $0.reference < $1.reference },
+                driftEvents: drift)
+        }
     }
 }
 

@@ -17,64 +17,7 @@ public enum HTMLReport {
 
     /// The inventory page: counts, drift history, then sortable tables of tags and digest mappings.
     public static func render(_ report: InventoryReport) -> String {
-        var body = "<header>\n<h1>ferry inventory</h1>\n"
-        let badge = report.counts.driftEvents > 0 ? "status-drift" : "status-ok"
-        let events = report.counts.driftEvents == 1 ? "1 drift event" : "\(report.counts.driftEvents) drift events"
-        body += "<p class=\"badges\"><span class=\"badge \(badge)\">\(events)</span></p>\n"
-        body +=
-            "<p class=\"facts\">read \(escape(ReportTime.display(report.generatedAt))) · store schema "
-            + "\(report.storeSchemaVersion)</p>\n</header>\n<main>\n"
-        let counts = report.counts
-        body +=
-            "<section id=\"summary\" aria-label=\"Summary\"><ul class=\"counts\">"
-            + card("repositories", counts.repositories, "total") + card("tags", counts.tags, "total")
-            + card("digests", counts.digests, "total")
-            + card("drift events", counts.driftEvents, counts.driftEvents > 0 ? "drift" : "zero")
-            + "</ul></section>\n"
-        if !report.driftHistory.isEmpty {
-            body += driftSection(report.driftHistory, title: "Drift history", withRun: true)
-        }
-        let tags = report.repositories.flatMap(\.tags)
-        body += "<section id=\"tags\">\n<h2>Tags (\(tags.count))</h2>\n"
-        if !tags.isEmpty {
-            body +=
-                "<div class=\"scroll\"><table class=\"sortable\" id=\"tag-table\">\n<thead><tr>"
-                + header("reference", "Reference") + header("digest", "Digest") + header("image", "Image ID")
-                + header("first", "First seen") + header("last", "Last seen") + header("served", "Served by")
-                + header("history", "History", numeric: true) + "</tr></thead>\n<tbody>\n"
-            for tag in tags {
-                body +=
-                    "<tr class=\"row\">" + referenceCell(tag.reference) + digestCell(tag.digest)
-                    + (tag.imageID.map(digestCell) ?? "<td>index</td>")
-                    + timeCell(tag.firstSeen) + timeCell(tag.lastSeen) + endpointCell(tag.servedBy)
-                    + historyCell(tag.history) + "</tr>\n"
-            }
-            body += "</tbody></table></div>\n"
-        }
-        body += "</section>\n"
-        let digests = report.repositories.flatMap(\.digests)
-        body += "<section id=\"digests\">\n<h2>Digest mappings (\(digests.count))</h2>\n"
-        if !digests.isEmpty {
-            body +=
-                "<div class=\"scroll\"><table class=\"sortable\" id=\"digest-table\">\n<thead><tr>"
-                + header("reference", "Reference") + header("platform", "Platform") + header("image", "Image ID")
-                + header("child", "Child manifest") + header("first", "First seen") + header("run", "Run")
-                + header("served", "Served by") + "</tr></thead>\n<tbody>\n"
-            for mapping in digests {
-                let repository = String(mapping.reference.prefix { $0 != "@" })
-                body +=
-                    "<tr class=\"row\">" + "<td class=\"ref\" data-value=\"\(escape(mapping.reference))\">"
-                    + "<code>\(escape(repository))</code>@" + digestMarkup(mapping.digest) + "</td>"
-                    + "<td>\(escape(mapping.platform ?? ""))</td>" + digestCell(mapping.imageID)
-                    + (mapping.childDigest.map(digestCell) ?? "<td></td>") + timeCell(mapping.firstSeen)
-                    + "<td class=\"nowrap\"><code>\(escape(mapping.firstRunID.rawValue))</code></td>"
-                    + endpointCell(mapping.servedBy)
-                    + "</tr>\n"
-            }
-            body += "</tbody></table></div>\n"
-        }
-        body += "</section>\n</main>\n"
-        return page(title: "ferry inventory", body: body)
+        (try? InventoryRendering.render(report, .html)) ?? ""
     }
 
     /// The changes since a run: drift first, then moved and added tags and the runs, in sortable tables.

@@ -15,51 +15,7 @@ public enum MarkdownReport {
 
     /// The inventory as Markdown: counts, drift history, then one section per repository.
     public static func render(_ report: InventoryReport) -> String {
-        var out = MarkdownText()
-        out.line("# ferry inventory")
-        out.blank()
-        let counts = report.counts
-        out.line(
-            "Read \(ReportTime.display(report.generatedAt)) · \(counts.repositories) repositories · "
-                + "\(counts.tags) tags · \(counts.digests) digests · \(counts.driftEvents) drift events")
-        driftList(report.driftHistory, title: "Drift history", into: &out)
-        for repository in report.repositories {
-            out.blank()
-            out.line("## \(code(repository.repository))")
-            out.blank()
-            out.line("First stored \(ReportTime.display(repository.firstSeen)).")
-            if !repository.tags.isEmpty {
-                out.blank()
-                out.table(
-                    header: ["Tag", "Digest", "Image ID", "First seen", "Last seen", "Served by", "History"],
-                    alignments: [.left, .left, .left, .left, .left, .left, .left],
-                    rows: repository.tags.map { tag in
-                        [
-                            code(tag.tag), code(tag.digest.description),
-                            tag.imageID.map { code($0.description) } ?? "index",
-                            ReportTime.display(tag.firstSeen), ReportTime.display(tag.lastSeen),
-                            endpointText(tag.servedBy),
-                            tag.history.count > 1
-                                ? tag.history.map { "\(shortCode($0.digest)) (\($0.firstRunID) – \($0.lastRunID))" }
-                                    .joined(separator: " → ") : "",
-                        ]
-                    })
-            }
-            if !repository.digests.isEmpty {
-                out.blank()
-                out.table(
-                    header: ["Digest", "Platform", "Image ID", "First seen", "Run", "Served by"],
-                    alignments: [.left, .left, .left, .left, .left, .left],
-                    rows: repository.digests.map { mapping in
-                        [
-                            code(mapping.digest.description), mapping.platform.map(code) ?? "",
-                            code(mapping.imageID.description), ReportTime.display(mapping.firstSeen),
-                            code(mapping.firstRunID.rawValue), endpointText(mapping.servedBy),
-                        ]
-                    })
-            }
-        }
-        return out.text
+        (try? InventoryRendering.render(report, .markdown)) ?? ""
     }
 
     /// The changes since a run: runs, added and moved tags, drift.

@@ -74,36 +74,21 @@ struct ScratchFiles: Sendable {
 /// Streams the JSON document: everything but the rows comes from encoding the header with no rows, cut open where
 /// the rows go, so the bytes are exactly what encoding the whole report at once gives.
 final class JSONRunRenderer: RunRowRenderer {
-    private let output: any ReportOutput
-    private let suffix: String
-    private var rows = 0
+    private let stream: JSONArrayStream
     private(set) var fallbackCount = 0
 
     init(header: RunReportHeader, output: any ReportOutput) throws(ReportError) {
-        self.output = output
-        let empty = RunReport(header: header)
-        let text = String(decoding: try ReportJSON.encode(empty), as: UTF8.self)
-        let marker = "\n  \"images\" : [\n\n  ],"
-        guard let range = text.range(of: marker) else {
-            throw .json(what: "run report \(header.run.id)", reason: "no images array in the encoded header")
-        }
-        try output.write(String(text[..<range.lowerBound]) + "\n  \"images\" : [")
-        suffix = "\n  ]," + String(text[range.upperBound...])
+        stream = try JSONArrayStream(
+            document: try ReportJSON.encode(RunReport(header: header)), key: "images", output: output,
+            what: "run report \(header.run.id)")
     }
 
     func add(_ row: ImageRow) throws(ReportError) {
         if RunReport.isFallback(row) { fallbackCount += 1 }
-        let encoded = String(decoding: try ReportJSON.encodeFragment(row), as: UTF8.self)
-        let indented = encoded.split(separator: "\n", omittingEmptySubsequences: false)
-            .map { $0.isEmpty ? "" : "    " + $0 }.joined(separator: "\n")
-        try output.write((rows == 0 ? "\n" : ",\n") + indented)
-        rows += 1
+        try stream.add(row)
     }
 
-    func finish() throws(ReportError) {
-        // An empty array is `[\n\n  ]` in Foundation's pretty printing.
-        try output.write(rows == 0 ? "\n" + suffix : suffix)
-    }
+    func finish() throws(ReportError) { try stream.finish() }
 
     func cleanUp() {}
 }

@@ -18,42 +18,98 @@ public struct StoreListing: Codable, Sendable, Hashable {
 
     /// Lists the inventory's references, with `blobs` measured by the caller.
     public init(_ inventory: Inventory, blobs: BlobUsage) {
+        references = inventory.repositories.flatMap(Self.entries)
+        counts = Counts(
+            repositories: inventory.repositories.count, tags: references.count { $0.tag != nil },
+            untaggedDigests: references.count { $0.tag == nil })
+        self.blobs = blobs
+    }
+
+    private init(references: [Entry], counts: Counts, blobs: BlobUsage) {
+        self.references = references
+        self.counts = counts
+        self.blobs = blobs
+    }
+
+    /// The entries of one repository: its tags, then the digests no tag points to that are not an index's child.
+    static func entries(_ repository: InventoryEntry) -> [Entry] {
         var entries: [Entry] = []
-        for repository in inventory.repositories {
-            let byDigest = Dictionary(grouping: repository.digests, by: \.digest)
-            let children = Set(repository.digests.compactMap(\.childDigest))
-            let lastSeen = Dictionary(
-                repository.tagHistory.map { ($0.manifestDigest, $0.lastSeen) }, uniquingKeysWith: max)
-            var tagged: Set<Digest> = []
-            for tag in repository.tags {
-                tagged.insert(tag.manifestDigest)
-                entries.append(
-                    Entry(
-                        reference: repository.repository + ":" + tag.tag, repository: repository.repository,
-                        tag: tag.tag, digest: tag.manifestDigest, mediaType: tag.mediaType, imageID: tag.imageID,
-                        platforms: Self.platforms(byDigest[tag.manifestDigest] ?? []), firstSeen: tag.firstSeen,
-                        lastSeen: tag.lastSeen,
-                        servedBy: EndpointEntry(url: tag.servedBy, repository: repository.repository)))
-            }
-            let untagged = byDigest.keys.filter { !tagged.contains($0) && !children.contains($0) }.sorted()
-            for digest in untagged {
-                let mappings = byDigest[digest] ?? []
-                guard let first = mappings.min(by: { $0.firstSeen < $1.firstSeen }) else { continue }
-                let isIndex = mappings.contains { $0.platform != nil }
-                entries.append(
-                    Entry(
-                        reference: repository.repository + "@" + digest.description,
-                        repository: repository.repository, tag: nil, digest: digest, mediaType: first.mediaType,
-                        imageID: isIndex ? nil : first.imageID, platforms: Self.platforms(mappings),
-                        firstSeen: first.firstSeen, lastSeen: lastSeen[digest] ?? first.firstSeen,
-                        servedBy: EndpointEntry(url: first.servedBy, repository: repository.repository)))
+        let byDigest = Dictionary(grouping: repository.digests, by: \.digest)
+        let children = Set(repository.digests.compactMap(\.childDigest))
+        let lastSeen = Dictionary(repository.tagHistory.map { ($0.manifestDigest, $0.lastSeen) }, uniquingKeysWith: max)
+        var tagged: Set<Digest> = []
+        for tag in repository.tags {
+            tagged.insert(tag.manifestDigest)
+            entries.append(
+                Entry(
+                    reference: repository.repository + ":" + tag.tag, repository: repository.repository,
+                    tag: tag.tag, digest: tag.manifestDigest, mediaType: tag.mediaType, imageID: tag.imageID,
+                    platforms: Self.platforms(byDigest[tag.manifestDigest] ?? []), firstSeen: tag.firstSeen,
+                    lastSeen: tag.lastSeen, servedBy: EndpointEntry(url: tag.servedBy, repository: repository.repository)))
+        }
+        let untagged = byDigest.keys.filter { !tagged.contains($0) && !children.contains($0) }.sorted()
+        for digest in untagged {
+            let mappings = byDigest[digest] ?? []
+            guard let first = mappings.min(by: { $0.firstSeen < $1.firstSeen }) else { continue }
+            let isIndex = mappings.contains { $0.platform != nil }
+            entries.append(
+                Entry(
+                    reference: repository.repository + "@" + digest.description,
+                    repository: repository.repository, tag: nil, digest: digest, mediaType: first.mediaType,
+                    imageID: isIndex ? nil : first.imageID, platforms: Self.platforms(mappings),
+                    firstSeen: first.firstSeen, lastSeen: lastSeen[digest] ?? first.firstSeen,
+                    servedBy: EndpointEntry(url: first.servedBy, repository: repository.repository)))
+        }
+        return entries
+    }
+
+    /// Writes the listing of the store behind `ledger` to `output`, text or JSON, reading it twice one repository
+    /// at a time (totals and column widths first, then the lines): memory does not follow the store's size.
+    public static func write(
+        from ledger: ReferenceStore, blobs: BlobUsage, json: Bool, footer: Bool, to output: any ReportOutput
+    ) throws {
+        var counts = Counts(repositories: 0, tags: 0, untaggedDigests: 0)
+        var widths = header.map(\.count)
+        try ledger.forEachInventoryEntry { repository in
+            counts.repositories += 1
+            for entry in entries(repository) {
+                if entry.tag != nil { counts.tags += 1 } else { counts.untaggedDigests += 1 }
+                for (column, cell) in cells(entry).enumerated() { widths[column] = max(widths[column], cell.count) }
             }
         }
-        references = entries
-        counts = Counts(
-            repositories: inventory.repositories.count, tags: entries.count { $0.tag != nil },
-            untaggedDigests: entries.count { $0.tag == nil })
-        self.blobs = blobs
+        let shape = StoreListing(references: [], counts: counts, blobs: blobs)
+        if json {
+            let stream = try JSONArrayStream(
+                document: try shape.json(), key: "references", output: output, what: "store listing")
+            try ledger.forEachInventoryEntry { repository in
+                for entry in entries(repository) { try stream.add(entry) }
+            }
+            try stream.finish()
+            return
+        }
+        if counts.tags + counts.untaggedDigests > 0 {
+            try output.write(line(header, widths: widths) + "\n")
+            try ledger.forEachInventoryEntry { repository in
+                try output.write(entries(repository).map { line(cells($0), widths: widths) + "\n" }.joined())
+            }
+        }
+        if footer { try output.write(shape.summary(references: counts.tags + counts.untaggedDigests) + "\n") }
+    }
+
+    private static let header = ["REFERENCE", "DIGEST", "IMAGE ID", "LAST SEEN", "SERVED BY"]
+
+    private static func cells(_ entry: Entry) -> [String] {
+        let image = entry.imageID?.shortHex ?? (entry.platforms.isEmpty ? "-" : "\(entry.platforms.count) platforms")
+        return [
+            entry.reference, entry.digest.shortHex, image, ReportTime.display(entry.lastSeen),
+            entry.servedBy.url + (entry.servedBy.mirror ? " (mirror)" : ""),
+        ]
+    }
+
+    private static func line(_ cells: [String], widths: [Int]) -> String {
+        cells.enumerated().map { column, cell in
+            column == cells.count - 1 ? cell : cell + String(repeating: " ", count: widths[column] - cell.count)
+        }.joined(separator: "  ")
     }
 
     private static func platforms(_ mappings: [DigestRecord]) -> [Entry.Child] {
@@ -66,36 +122,25 @@ public struct StoreListing: Codable, Sendable, Hashable {
 
     /// Aligned text: a header, one line per reference, and (unless `footer` is false) a summary line.
     public func textLines(footer: Bool = true) -> [String] {
-        var rows = [["REFERENCE", "DIGEST", "IMAGE ID", "LAST SEEN", "SERVED BY"]]
-        for entry in references {
-            let image =
-                entry.imageID?.shortHex
-                ?? (entry.platforms.isEmpty ? "-" : "\(entry.platforms.count) platforms")
-            rows.append([
-                entry.reference, entry.digest.shortHex, image, ReportTime.display(entry.lastSeen),
-                entry.servedBy.url + (entry.servedBy.mirror ? " (mirror)" : ""),
-            ])
-        }
         var lines: [String] = []
         if !references.isEmpty {
-            var widths = [Int](repeating: 0, count: rows[0].count)
+            let rows = [Self.header] + references.map(Self.cells)
+            var widths = Self.header.map(\.count)
             for row in rows {
                 for (column, cell) in row.enumerated() { widths[column] = max(widths[column], cell.count) }
             }
-            lines = rows.map { row in
-                row.enumerated().map { column, cell in
-                    column == row.count - 1 ? cell : cell + String(repeating: " ", count: widths[column] - cell.count)
-                }.joined(separator: "  ")
-            }
+            lines = rows.map { Self.line($0, widths: widths) }
         }
         if footer { lines.append(summary) }
         return lines
     }
 
     /// `8 references (6 tags, 2 untagged digests) in 6 repositories · blobs: 12.3 MiB in 42 files`.
-    public var summary: String {
+    public var summary: String { summary(references: references.count) }
+
+    private func summary(references: Int) -> String {
         func count(_ number: Int, _ one: String, _ many: String) -> String { "\(number) \(number == 1 ? one : many)" }
-        return count(references.count, "reference", "references") + " ("
+        return count(references, "reference", "references") + " ("
             + count(counts.tags, "tag", "tags") + ", "
             + count(counts.untaggedDigests, "untagged digest", "untagged digests")
             + ") in " + count(counts.repositories, "repository", "repositories")

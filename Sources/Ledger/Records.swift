@@ -216,6 +216,22 @@ public struct Inventory: Sendable, Hashable, Codable {
     public var driftHistory: [DriftEventRecord]
 }
 
+/// The inventory without its repositories: totals and the drift history.
+public struct InventorySummary: Sendable, Hashable {
+    /// The store's schema version.
+    public var schemaVersion: Int
+    /// Repositories stored.
+    public var repositories: Int
+    /// Tags with a current mapping.
+    public var tags: Int
+    /// Distinct `(repository, digest)` pairs with a mapping.
+    public var digests: Int
+    /// Digest mappings (one per platform for an index).
+    public var digestMappings: Int
+    /// Every drift event outside dry runs, oldest first.
+    public var driftHistory: [DriftEventRecord]
+}
+
 /// How the database file is set up, for `ferry verify` and diagnostics.
 public struct StorageInfo: Sendable, Hashable, Codable {
     /// `PRAGMA user_version`.

@@ -64,23 +64,53 @@ extension ReferenceStore {
     }
 
     /// The audit view: every repository with its tags, tag history and digest mappings, plus the drift history.
+    /// Holds the whole store in memory: for big stores, ``inventorySummary()`` and
+    /// ``forEachInventoryEntry(_:)`` read it one repository at a time.
     public func inventory() async throws -> Inventory {
+        let summary = try await inventorySummary()
+        var repositories: [InventoryEntry] = []
+        try forEachInventoryEntry { repositories.append($0) }
+        return Inventory(
+            schemaVersion: summary.schemaVersion, repositories: repositories, driftHistory: summary.driftHistory)
+    }
+
+    /// The inventory's totals and drift history, without its repositories.
+    public func inventorySummary() async throws -> InventorySummary {
         try await read("read inventory") { db in
-            let tags = Dictionary(grouping: try Queries.tags(db, where: "", []), by: \.repository)
-            let history = Dictionary(grouping: try Queries.history(db, where: "", []), by: \.repository)
-            let digests = Dictionary(grouping: try Queries.digests(db, where: "", []), by: \.repository)
-            let repositories = try Row.fetchAll(db, sql: "SELECT name, firstSeen FROM repository ORDER BY name")
-                .stored("repository")
-                .map { row in
-                    let name = try row.string("name")
-                    return InventoryEntry(
-                        repository: name, firstSeen: try row.date("firstSeen"), tags: tags[name] ?? [],
-                        tagHistory: history[name]?.map(\.record) ?? [], digests: digests[name] ?? [])
-                }
-            return Inventory(
+            InventorySummary(
                 schemaVersion: try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0,
-                repositories: repositories,
+                repositories: try Int.fetchOne(db, sql: "SELECT count(*) FROM repository") ?? 0,
+                tags: try Int.fetchOne(db, sql: "SELECT count(*) FROM tag") ?? 0,
+                digests: try Int.fetchOne(
+                    db, sql: "SELECT count(*) FROM (SELECT DISTINCT repositoryId, manifestDigest FROM digestMapping)")
+                    ?? 0,
+                digestMappings: try Int.fetchOne(db, sql: "SELECT count(*) FROM digestMapping") ?? 0,
                 driftHistory: try Queries.driftEvents(db, where: "WHERE dryRun = 0 ORDER BY id", []))
+        }
+    }
+
+    /// Calls `body` with each repository, by name, with its tags, tag history and digest mappings: one read
+    /// transaction, one repository in memory at a time, `body`'s errors passed through. Synchronous: it runs while
+    /// the caller writes a report or a listing.
+    public func forEachInventoryEntry(_ body: (InventoryEntry) throws -> Void) throws {
+        do {
+            try writer.read { db in
+                let repositories = try Row.fetchAll(db, sql: "SELECT id, name, firstSeen FROM repository ORDER BY name")
+                    .stored("repository")
+                for row in repositories {
+                    let id = try row.int64("id")
+                    try body(
+                        InventoryEntry(
+                            repository: try row.string("name"), firstSeen: try row.date("firstSeen"),
+                            tags: try Queries.tags(db, where: "WHERE tag.repositoryId = ?", [id]),
+                            tagHistory: try Queries.history(db, where: "WHERE tag.repositoryId = ?", [id]).map(\.record),
+                            digests: try Queries.digests(db, where: "WHERE digestMapping.repositoryId = ?", [id])))
+                }
+            }
+        } catch let error as DatabaseError {
+            throw LedgerError.database(path: path, operation: "read inventory", reason: Self.reason(error))
+        } catch let error as StoredValueError {
+            throw LedgerError.corruptRow(path: path, table: error.table, reason: error.reason)
         }
     }
 }
