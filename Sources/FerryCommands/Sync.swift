@@ -68,7 +68,8 @@ extension FerryCommand {
             defer { trap.release() }
             let engine = SyncEngine(
                 list: list, puller: puller, ledger: ledger,
-                options: SyncEngine.Options(dryRun: dryRun, jobs: jobs, toolVersion: FerryCommand.version),
+                options: SyncEngine.Options(
+                    dryRun: dryRun, jobs: jobs, toolVersion: FerryCommand.version, collectRows: false),
                 stop: stop, logger: env.logger, pusher: pusher, targets: list.targets.mapValues(PushTarget.init))
             let console = SyncConsole(mode: SyncConsole.mode(for: env.global, output: env.output), quiet: env.global.quiet,
                                       output: env.output)

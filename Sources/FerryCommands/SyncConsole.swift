@@ -163,13 +163,12 @@ final class SyncConsole: SyncObserver {
 
     /// The last line of a run.
     func summary(_ summary: SyncSummary, elapsed: Duration) {
-        var counts: [Outcome: Int] = [:]
-        for row in summary.rows { if let outcome = row.outcome { counts[outcome, default: 0] += 1 } }
-        let bytes = summary.rows.reduce(Int64(0)) { $0 + $1.bytes }
+        let counts = summary.outcomes
+        let bytes = summary.bytes
         if mode == .json {
             var object: [String: Any] = [
                 "event": "summary", "run": summary.runID.rawValue, "status": summary.status.rawValue,
-                "exitStatus": summary.exitStatus, "references": summary.rows.count, "bytes": bytes,
+                "exitStatus": summary.exitStatus, "references": summary.references, "bytes": bytes,
                 "driftEvents": summary.driftEvents, "interrupted": summary.interrupted,
                 "seconds": Self.seconds(elapsed),
             ]
@@ -178,7 +177,7 @@ final class SyncConsole: SyncObserver {
             return
         }
         let tally = Outcome.allCases.map { "\(counts[$0, default: 0]) \($0.rawValue)" }.joined(separator: ", ")
-        var text = "run \(summary.runID) \(summary.status.rawValue): \(Self.count(summary.rows.count, "reference")) (\(tally))"
+        var text = "run \(summary.runID) \(summary.status.rawValue): \(Self.count(summary.references, "reference")) (\(tally))"
         if summary.interrupted > 0 { text += ", \(summary.interrupted) interrupted" }
         text += "; \(Self.count(summary.driftEvents, "drift event")); \(Self.formatBytes(bytes)) in "
         text += String(format: "%.1fs", Self.seconds(elapsed)) + "; exit \(summary.exitStatus)"

@@ -58,12 +58,15 @@ public struct IndexReconciler: Sendable {
         public var conflicts: [Conflict] = []
     }
 
-    /// Compares without changing anything.
+    /// Compares without changing anything, streaming the reference store's names against the loaded index.
     public func check() async throws -> Findings {
+        var differing: [(RecordedName, Digest?)] = []
+        try ledger.forEachRecordedName { recorded in
+            let indexed = try store.digest(named: recorded.name)
+            if indexed != recorded.digest { differing.append((recorded, indexed)) }
+        }
         var findings = Findings()
-        for recorded in try await ledger.recordedNames() {
-            let indexed = try store.reference(named: recorded.name)?.digest
-            if indexed == recorded.digest { continue }
+        for (recorded, indexed) in differing.sorted(by: { $0.0.name < $1.0.name }) {
             var explained = indexed == nil
             if let indexed, recorded.isTag { explained = try await ledger.digestsEver(tag: recorded.name).contains(indexed) }
             if explained, isComplete(recorded) {

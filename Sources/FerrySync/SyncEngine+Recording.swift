@@ -158,7 +158,9 @@ extension SyncEngine {
                 if row.outcome == .failed { tally.failures += 1 }
                 tally.failures += row.pushes.filter { $0.outcome == .failed }.count
                 tally.drifts += row.driftEvents.count
-                tally.rows.append(row)
+                if let outcome = row.outcome { tally.outcomes[outcome, default: 0] += 1 }
+                tally.bytes += row.bytes
+                if options.collectRows { tally.rows.append(row) }
                 observer.handle(.finished(row))
             }
         }

@@ -27,17 +27,20 @@ public struct SyncEngine: Sendable {
         public var toolVersion: String
         /// When finished references are committed to the reference store and `index.json`.
         public var recording: RecordingPolicy
+        /// Keep every row in the summary (tests, `ferry pull`); a big sync leaves it off and keeps counts only.
+        public var collectRows: Bool
 
         /// Creates options.
         public init(
             dryRun: Bool = false, jobs: Int = 4, command: String = "sync", toolVersion: String,
-            recording: RecordingPolicy = RecordingPolicy()
+            recording: RecordingPolicy = RecordingPolicy(), collectRows: Bool = true
         ) {
             self.dryRun = dryRun
             self.jobs = max(jobs, 1)
             self.command = command
             self.toolVersion = toolVersion
             self.recording = recording
+            self.collectRows = collectRows
         }
     }
 
@@ -122,7 +125,8 @@ public struct SyncEngine: Sendable {
             throw SyncAbort(message: "cannot record the end of run \(runID): \(error)", runID: runID)
         }
         return SyncSummary(
-            runID: runID, status: status, exitStatus: exitStatus, rows: tally.rows, failures: tally.failures,
+            runID: runID, status: status, exitStatus: exitStatus, rows: tally.rows, outcomes: tally.outcomes,
+            bytes: tally.bytes, failures: tally.failures,
             driftEvents: tally.drifts, interrupted: tally.interrupted, signal: signal)
     }
 
@@ -137,6 +141,8 @@ public struct SyncEngine: Sendable {
 
     struct Tally {
         var rows: [SyncRow] = []
+        var outcomes: [Outcome: Int] = [:]
+        var bytes: Int64 = 0
         var failures = 0
         var drifts = 0
         var interrupted = 0

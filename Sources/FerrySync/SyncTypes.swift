@@ -105,8 +105,16 @@ public struct SyncSummary: Sendable {
     public var status: RunStatus
     /// The exit status recorded for the run.
     public var exitStatus: Int32
-    /// Every reference processed, in plan order.
+    /// Every reference processed, in the order they were recorded; empty unless the run collected rows
+    /// (``SyncEngine/Options/collectRows``): a big run reports through its observer and the reference store.
     public var rows: [SyncRow]
+    /// References recorded, by outcome (tag listings included).
+    public var outcomes: [Outcome: Int]
+    /// Bytes received over the network.
+    public var bytes: Int64
+
+    /// References recorded.
+    public var references: Int { outcomes.values.reduce(0, +) }
     /// References that failed (tag listings included).
     public var failures: Int
     /// Drift events raised.

@@ -204,19 +204,42 @@ public enum FileSystem {
     }
 
     /// Reads a whole file, refusing files larger than `limit` bytes (manifests, configs, small documents).
+    ///
+    /// The buffer is sized from the file's length once (reading on if the file grew meanwhile), so reading an
+    /// `index.json` of several megabytes costs that much memory, not twice as much while an array doubles.
     public static func readFile(_ path: String, limit: Int = 64 << 20) throws(FileSystemError) -> [UInt8] {
         let file = try ReadableFile(path: path)
         defer { file.close() }
-        var out: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        let expected = Int(try file.size())
+        if expected > limit {
+            throw FileSystemError(path: path, operation: "read", message: "larger than \(limit) bytes")
+        }
+        var out = [UInt8](repeating: 0, count: expected + 1)
+        var filled = 0
         while true {
-            let count = try file.read(into: &buffer)
+            if filled == out.count {
+                if out.count > limit {
+                    throw FileSystemError(path: path, operation: "read", message: "larger than \(limit) bytes")
+                }
+                out.append(contentsOf: [UInt8](repeating: 0, count: max(out.count, 64 * 1024)))
+            }
+            var failure: FileSystemError?
+            let count = out.withUnsafeMutableBytes { raw -> Int in
+                do throws(FileSystemError) {
+                    return try file.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[filled...]))
+                } catch {
+                    failure = error
+                    return 0
+                }
+            }
+            if let failure { throw failure }
             if count == 0 { break }
-            out.append(contentsOf: buffer[0..<count])
-            if out.count > limit {
+            filled += count
+            if filled > limit {
                 throw FileSystemError(path: path, operation: "read", message: "larger than \(limit) bytes")
             }
         }
+        out.removeLast(out.count - filled)
         return out
     }
 

@@ -17,9 +17,35 @@ struct IndexState {
     var loaded: LoadedIndex?
 }
 
+/// One `index.json` entry, kept compact: its name apart, its descriptor without that annotation (most entries then
+/// carry no dictionary at all, which at 20,000 references is most of the index's memory).
+struct IndexEntry {
+    var name: String?
+    var descriptor: Descriptor
+
+    init(_ descriptor: Descriptor) {
+        var plain = descriptor
+        name = plain.annotations?.removeValue(forKey: Descriptor.refNameAnnotation)
+        if plain.annotations?.isEmpty == true { plain.annotations = nil }
+        self.descriptor = plain
+    }
+
+    /// The descriptor as `index.json` holds it, name annotation included.
+    var stored: Descriptor {
+        guard let name else { return descriptor }
+        var full = descriptor
+        var annotations = full.annotations ?? [:]
+        annotations[Descriptor.refNameAnnotation] = name
+        full.annotations = annotations
+        return full
+    }
+}
+
 /// The parsed file, a name → position map over its entries, and whether memory is ahead of the disk.
 struct LoadedIndex {
+    /// Everything but the entries (schema version, media type, annotations of the index itself).
     var document: StoredIndex
+    var entries: [IndexEntry]
     /// The first entry of each `org.opencontainers.image.ref.name`, as every lookup has always taken the first.
     var positions: [String: Int]
     /// The file this was read from or last written as; nil when it had none.
@@ -28,16 +54,19 @@ struct LoadedIndex {
     var dirty = false
 
     init(document: StoredIndex, stamp: FileStamp?) {
-        self.document = document
+        var shell = document
+        entries = document.manifests.map(IndexEntry.init)
+        shell.manifests = []
+        self.document = shell
         self.stamp = stamp
-        positions = Self.positions(of: document.manifests)
+        positions = Self.positions(of: entries)
     }
 
-    static func positions(of entries: [Descriptor]) -> [String: Int] {
+    static func positions(of entries: [IndexEntry]) -> [String: Int] {
         var positions: [String: Int] = [:]
         positions.reserveCapacity(entries.count)
         for (position, entry) in entries.enumerated() {
-            guard let name = entry.annotations?[Descriptor.refNameAnnotation], positions[name] == nil else { continue }
+            guard let name = entry.name, positions[name] == nil else { continue }
             positions[name] = position
         }
         return positions
@@ -53,11 +82,15 @@ struct StoredIndex: Codable {
 
     init(manifests: [Descriptor]) { self.manifests = manifests }
 
-    /// The bytes ferry writes: sorted keys and unescaped slashes, as for every JSON document it hashes or compares.
-    static func encode(_ index: StoredIndex) throws -> [UInt8] {
+    static func encoder() -> JSONEncoder {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return Array(try encoder.encode(index))
+        return encoder
+    }
+
+    /// The bytes ferry writes: sorted keys and unescaped slashes, as for every JSON document it hashes or compares.
+    static func encode(_ index: StoredIndex) throws -> [UInt8] {
+        Array(try encoder().encode(index))
     }
 }
 
@@ -66,12 +99,17 @@ struct StoredIndex: Codable {
 extension ContentStore {
     /// The descriptors listed in `index.json`, in file order.
     public func references() throws(ContentStoreError) -> [Descriptor] {
-        try withIndex { $0.document.manifests }
+        try withIndex { $0.entries.map(\.stored) }
     }
 
     /// The descriptor stored under reference name `name`, if any (the first, should the file list it twice).
     public func reference(named name: String) throws(ContentStoreError) -> Descriptor? {
-        try withIndex { index in index.positions[name].map { index.document.manifests[$0] } }
+        try withIndex { index in index.positions[name].map { index.entries[$0].stored } }
+    }
+
+    /// The digest reference name `name` points to, if any (a lookup without building the whole descriptor).
+    public func digest(named name: String) throws(ContentStoreError) -> Digest? {
+        try withIndex { index in index.positions[name].map { index.entries[$0].descriptor.digest } }
     }
 
     /// Points reference name `name` at `descriptor`, replacing an entry with the same name; written at once or at
@@ -86,16 +124,15 @@ extension ContentStore {
         try withIndex { index throws(ContentStoreError) in
             var changed = false
             for (name, descriptor) in entries {
-                var entry = descriptor
-                var annotations = entry.annotations ?? [:]
-                annotations[Descriptor.refNameAnnotation] = name
-                entry.annotations = annotations
+                var entry = IndexEntry(descriptor)
+                entry.name = name
                 if let position = index.positions[name] {
-                    guard index.document.manifests[position] != entry else { continue }
-                    index.document.manifests[position] = entry
+                    let current = index.entries[position]
+                    guard current.name != entry.name || current.descriptor != entry.descriptor else { continue }
+                    index.entries[position] = entry
                 } else {
-                    index.positions[name] = index.document.manifests.count
-                    index.document.manifests.append(entry)
+                    index.positions[name] = index.entries.count
+                    index.entries.append(entry)
                 }
                 changed = true
             }
@@ -109,10 +146,10 @@ extension ContentStore {
     @discardableResult
     public func removeReference(_ name: String) throws(ContentStoreError) -> Bool {
         try withIndex { index throws(ContentStoreError) in
-            let before = index.document.manifests.count
-            index.document.manifests.removeAll { $0.annotations?[Descriptor.refNameAnnotation] == name }
-            guard index.document.manifests.count != before else { return false }
-            index.positions = LoadedIndex.positions(of: index.document.manifests)
+            let before = index.entries.count
+            index.entries.removeAll { $0.name == name }
+            guard index.entries.count != before else { return false }
+            index.positions = LoadedIndex.positions(of: index.entries)
             index.dirty = true
             if indexWrites == .immediate { try write(&index) }
             return true
@@ -145,6 +182,7 @@ extension ContentStore {
             if let loaded = state.loaded, loaded.dirty || loaded.stamp == FileSystem.stamp(path) {
                 // Current: use it.
             } else {
+                state.loaded = nil
                 state.loaded = try readIndex(path)
             }
             return try body(&state.loaded!)
@@ -153,27 +191,55 @@ extension ContentStore {
 
     private func readIndex(_ path: String) throws(ContentStoreError) -> LoadedIndex {
         let stamp = FileSystem.stamp(path)
-        let bytes: [UInt8]
+        let data: Data
         do {
-            bytes = try FileSystem.readFile(path)
+            data = Data(try FileSystem.readFile(path))
         } catch {
             if error.code == ENOENT { throw .notAStore(root) }
             throw .io(error)
         }
         do {
-            return LoadedIndex(document: try JSONDecoder().decode(StoredIndex.self, from: Data(bytes)), stamp: stamp)
+            return LoadedIndex(document: try JSONDecoder().decode(StoredIndex.self, from: data), stamp: stamp)
         } catch {
             throw .invalidIndex(path: path, message: "\(error)")
         }
     }
 
+    /// Streams the document to a temporary file, one entry encoded at a time (the same bytes as encoding it whole:
+    /// compact JSON with sorted keys), and renames it over `index.json`.
     private func write(_ index: inout LoadedIndex) throws(ContentStoreError) {
         let path = path("index.json")
-        let bytes: [UInt8]
-        do { bytes = try StoredIndex.encode(index.document) } catch {
+        let encoder = StoredIndex.encoder()
+        let shell: String
+        do { shell = String(decoding: try encoder.encode(index.document), as: UTF8.self) } catch {
             throw .invalidIndex(path: path, message: "\(error)")
         }
-        do { try FileSystem.writeAtomically(bytes, to: path) } catch { throw .io(error) }
+        let marker = "\"manifests\":[]"
+        guard let cut = shell.range(of: marker) else {
+            throw .invalidIndex(path: path, message: "no manifests array in the encoded index")
+        }
+        do throws(FileSystemError) {
+            let file = try AtomicFile(path: path)
+            do throws(FileSystemError) {
+                try file.write(shell[..<cut.lowerBound] + "\"manifests\":[")
+                for (position, entry) in index.entries.enumerated() {
+                    if position > 0 { try file.write(",") }
+                    let bytes: Data
+                    do { bytes = try encoder.encode(entry.stored) } catch {
+                        file.abandon()
+                        throw FileSystemError(path: path, operation: "encode", message: "\(error)")
+                    }
+                    try file.write(bytes)
+                }
+                try file.write("]" + shell[cut.upperBound...])
+                try file.commit()
+            } catch {
+                file.abandon()
+                throw error
+            }
+        } catch {
+            throw .io(error)
+        }
         index.stamp = FileSystem.stamp(path)
         index.dirty = false
         indexFileWriteCount.add(1, ordering: .relaxed)

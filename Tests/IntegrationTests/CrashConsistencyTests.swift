@@ -32,19 +32,26 @@ import Testing
         let (recorded, integrity) = try await workspace.withLedger { ledger in
             (try await ledger.recordedNames().map(\.name), try await ledger.integrityProblems())
         }
-        #expect(recorded == names.sorted())
+        // The first batch (whatever had finished when it was committed) is recorded.
+        #expect(!recorded.isEmpty && Set(recorded).isSubset(of: names))
         #expect(integrity.isEmpty)
 
         let verify = try await workspace.run(["verify"])
         #expect(verify.status == 0, "\(verify)")
-        #expect(verify.stdoutLines.filter { $0.hasPrefix("lagging ") }.count == 3)
-        #expect(verify.stdoutLines.last?.contains(": healthy; index.json is behind the reference store for 3 references") == true)
+        #expect(verify.stdoutLines.filter { $0.hasPrefix("lagging ") }.count == recorded.count)
+        let noun = recorded.count == 1 ? "reference" : "references"
+        #expect(
+            verify.stdoutLines.last?.contains(
+                ": healthy; index.json is behind the reference store for \(recorded.count) \(noun)") == true)
 
         let before = proxy.blobRequests.count
         let rerun = try await workspace.sync()
         #expect(rerun.status == 0, "\(rerun)")
-        // Nothing committed before the kill travels again: one HEAD per tag, no blob.
-        #expect(proxy.blobRequests.count == before)
+        // No blob committed before the kill travels again.
+        let fetchedAgain = proxy.blobRequests.dropFirst(before).filter { request in
+            blobs.contains { request.path.hasSuffix("/blobs/\($0)") }
+        }
+        #expect(fetchedAgain.isEmpty, "\(fetchedAgain.map(\.path))")
         let named = try ContentStore(root: workspace.store).references().compactMap {
             $0.annotations?[Descriptor.refNameAnnotation]
         }
@@ -53,7 +60,7 @@ import Testing
         #expect(healthy.status == 0, "\(healthy)")
         #expect(healthy.stdoutLines.filter { $0.hasPrefix("lagging ") }.isEmpty)
         #expect(healthy.stdoutLines.last?.hasSuffix(": healthy") == true)
-        #expect(try workspace.storedBlobs() == blobs)
+        #expect(try workspace.storedBlobs().isSuperset(of: blobs))
     }
 
     @Test func verifyRepairBringsALaggingIndexInLineWithoutTheNetwork() async throws {
@@ -66,16 +73,19 @@ import Testing
         let killed = try workspace.spawn(
             ["sync", "--config", workspace.config], environment: ["FERRY_FAILPOINT": "after-record-commit"])
         #expect(try await killed.waitForExit() == .signaled(SIGKILL))
+        let recorded = try await workspace.withLedger { try await $0.recordedNames().map(\.name) }
+        #expect(!recorded.isEmpty)
         let requests = proxy.requests.count
         let repair = try await workspace.run(["verify", "--repair"])
         #expect(repair.status == 0, "\(repair)")
-        #expect(repair.stdoutLines.contains("index.json: restored 3 references from the reference store"))
+        let noun = recorded.count == 1 ? "reference" : "references"
+        #expect(repair.stdoutLines.contains("index.json: restored \(recorded.count) \(noun) from the reference store"))
         #expect(repair.stdoutLines.last?.hasSuffix(": healthy") == true)
         #expect(proxy.requests.count == requests)
         let named = try ContentStore(root: workspace.store).references().compactMap {
             $0.annotations?[Descriptor.refNameAnnotation]
         }
-        #expect(named.sorted() == names.sorted())
+        #expect(named.sorted() == recorded.sorted())
     }
 
     @Test func anImportKilledAfterItsRecordCatchesUpWhenRerun() async throws {
