@@ -185,8 +185,9 @@ final class SyncConsole: SyncObserver {
     }
 
     /// Prints a line; with `--quiet` only lines marked `important` (failures, drift, warnings, the summary).
-    private func printLine(_ text: String, important: Bool = true) {
+    private func printLine(_ text: @autoclosure () -> String, important: Bool = true) {
         if quiet && !important { return }
+        let text = text()
         guard mode == .live else {
             output.writeLine(text)
             return

@@ -186,7 +186,9 @@ struct EndpointPuller {
                 throw classify(error)
             }
         }
-        try checkConfig(image, platform: platform)
+        // As moby: an image whose config was already stored was checked when it was stored; a no-op re-sync then
+        // reads neither its config nor its layers.
+        if !imageKnown { try checkConfig(image, platform: platform) }
         return image.config.digest
     }
 

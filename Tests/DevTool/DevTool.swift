@@ -20,11 +20,13 @@ enum DevTool {
           big-blob       --dir D [--size 256MiB] [--tls] [--htpasswd USER:PASS]
                          registry with big/blob:latest, one layer of SIZE pseudo-random bytes
           scale-registry --dir D --images N [--tags-per-repo 100] [--layer-size 1KiB] [--tls] [--htpasswd USER:PASS]
+                         [--quiet-log]
                          registry with N small images scale/repo-NNN:1.T.0 (one layer each), written straight
                          into its storage tree (no push, no D/layout): 20,000 images take seconds
           stop           --dir D
                          stop the registry whose PID is in D/registry.env and wait for it to exit
 
+        --quiet-log (any command) makes the registry log warnings only (its access log stays on).
         The registry keeps running after the tool exits. D/registry.env gets PORT, PID, HOST, URL, LOG, STORAGE and
         CA_FILE (with --tls); D/images.tsv lists reference, digest and media type of every pushed tag; D/layout is
         the OCI layout the images were built in (except for scale-registry).
@@ -108,7 +110,8 @@ enum DevTool {
         {
             throw UsageError(message: "a registry (PID \(pid)) is already running for \(directory); stop it first")
         }
-        var registryOptions = RegistryServerOptions(tls: options.flag("tls"), storageDirectory: directory + "/storage")
+        var registryOptions = RegistryServerOptions(
+            tls: options.flag("tls"), storageDirectory: directory + "/storage", quietLog: options.flag("quiet-log"))
         if let userPass = options.value("htpasswd") {
             guard let colon = userPass.firstIndex(of: ":") else {
                 throw UsageError(message: "--htpasswd expects USER:PASS")
@@ -163,7 +166,7 @@ struct UsageError: Error {
 struct Options {
     private var values: [String: String] = [:]
     private var flags: Set<String> = []
-    private static let switches: Set<String> = ["tls", "gzip"]
+    private static let switches: Set<String> = ["tls", "gzip", "quiet-log"]
 
     init(parsing arguments: [String]) throws {
         var iterator = arguments.makeIterator()

@@ -49,7 +49,8 @@ public struct DetachedRegistry: Sendable {
             close(logFD)
             let timeout = options.startTimeout
             let outcome = try await onDedicatedThread {
-                try LogFileWatch.waitForReadiness(logPath: logPath, pid: pid, timeout: timeout)
+                try LogFileWatch.waitForReadiness(
+                    logPath: logPath, pid: pid, timeout: timeout, port: options.quietLog ? port : nil)
             }
             switch outcome {
             case .ready:
@@ -109,7 +110,9 @@ enum LogFileWatch {
     }
 
     /// Blocks until the registry logs its ready line, logs a fatal line or exits, or `timeout` passes.
-    static func waitForReadiness(logPath: String, pid: pid_t, timeout: Double) throws -> Outcome {
+    /// Waits for the "listening on" line, or, with `port` (a registry logging warnings only), for the port to accept
+    /// a connection, checked whenever the log changes and at least every 20 ms.
+    static func waitForReadiness(logPath: String, pid: pid_t, timeout: Double, port: Int? = nil) throws -> Outcome {
         let watch = inotify_init1(Int32(IN_CLOEXEC))
         guard watch >= 0 else { throw TestSupportError.spawnFailed(command: "inotify_init1", errno: errno) }
         defer { close(watch) }
@@ -126,18 +129,35 @@ enum LogFileWatch {
             let log = (try? TestFiles.readText(logPath)) ?? ""
             let lines = log.split(separator: "\n").map(String.init)
             if lines.contains(where: RegistryConfiguration.isReadyLine) { return .ready }
+            if let port, Self.accepts(port: port) { return .ready }
             if lines.contains(where: RegistryConfiguration.isFatalLine) { return .failed(log: log, status: nil) }
             if let status = ChildProcess.exitStatusIfExited(pid) { return .failed(log: log, status: status) }
             let remaining = timeout * 1000 - (GlibcExtensions.monotonicMilliseconds() - start)
             if remaining <= 0 { return .timedOut(log: log) }
             var fds = [pollfd(fd: watch, events: Int16(POLLIN), revents: 0)]
             if processFD >= 0 { fds.append(pollfd(fd: processFD, events: Int16(POLLIN), revents: 0)) }
-            let ready = poll(&fds, nfds_t(fds.count), Int32(remaining))
+            let ready = poll(&fds, nfds_t(fds.count), Int32(port == nil ? remaining : min(remaining, 20)))
             if ready < 0, errno != EINTR {
                 throw TestSupportError.spawnFailed(command: "poll", errno: errno)
             }
             if fds[0].revents != 0 {
                 _ = eventBuffer.withUnsafeMutableBytes { read(watch, $0.baseAddress, $0.count) }
+            }
+        }
+    }
+
+    /// True when 127.0.0.1:`port` accepts a TCP connection.
+    static func accepts(port: Int) -> Bool {
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard socket >= 0 else { return false }
+        defer { close(socket) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = in_addr_t(UInt32(0x7F00_0001).bigEndian)
+        return withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
             }
         }
     }
