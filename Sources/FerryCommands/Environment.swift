@@ -122,8 +122,8 @@ struct Environment {
     }
 
     /// The store at `--store`, created when missing; runs over many references defer their `index.json` writes.
-    func openStore(indexWrites: IndexWrites = .immediate) throws(CommandFailure) -> ContentStore {
-        let store = ContentStore(root: global.store, indexWrites: indexWrites)
+    func openStore(writes: StoreWrites = .immediate) throws(CommandFailure) -> ContentStore {
+        let store = ContentStore(root: global.store, writes: writes)
         do { try store.prepare() } catch { throw CommandFailure(error.description, status: .ioError) }
         return store
     }

@@ -71,7 +71,7 @@ extension FerryCommand {
                 }
             }
             let list = try env.optionalMirrorList()
-            let store = try env.openStore(indexWrites: .deferred)
+            let store = try env.openStore(writes: .batched)
             let lock = try RunLockGuard.acquire(store: env.global.store, command: "pull")
             defer { lock.release() }
             let ledger = try env.openLedger()

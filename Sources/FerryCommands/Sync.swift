@@ -52,7 +52,7 @@ extension FerryCommand {
                     throw CommandFailure("--only \"\(only)\" matches no image of the mirror list", status: .usage)
                 }
             }
-            let store = try env.openStore(indexWrites: .deferred)
+            let store = try env.openStore(writes: .batched)
             let lock = try RunLockGuard.acquire(store: env.global.store, command: "sync")
             defer { lock.release() }
             let ledger = try env.openLedger()

@@ -460,14 +460,14 @@ public struct ImagePusher: Sendable {
     }
 }
 
-/// The layout targets a pusher writes to, each opened (prepared) once and written with deferred index writes.
+/// The layout targets a pusher writes to, each opened (prepared) once and written in batches.
 final class LayoutTargets: Sendable {
     private let stores = Mutex<[String: ContentStore]>([:])
 
     func store(at path: String) throws(ContentStoreError) -> ContentStore {
         try stores.withLock { stores throws(ContentStoreError) in
             if let store = stores[path] { return store }
-            let store = ContentStore(root: path, indexWrites: .deferred)
+            let store = ContentStore(root: path, writes: .batched)
             try store.prepare()
             stores[path] = store
             return store
@@ -476,7 +476,10 @@ final class LayoutTargets: Sendable {
 
     func flush() throws(ContentStoreError) {
         let all = stores.withLock { Array($0.values) }
-        for store in all { try store.flushIndex() }
+        for store in all {
+            try store.syncDirectories()
+            try store.flushIndex()
+        }
     }
 }
 

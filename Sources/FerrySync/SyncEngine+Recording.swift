@@ -137,6 +137,10 @@ extension SyncEngine {
             let batch = tally.recording.pending
             tally.recording.pending.removeAll(keepingCapacity: true)
             tally.recording.oldest = nil
+            // The batch's blobs are durable under blobs/ before anything records them.
+            do { try puller.store.syncDirectories() } catch {
+                throw SyncAbort(message: "cannot flush the store: \(error)", runID: runID)
+            }
             let results: [RecordResult]
             do {
                 results = try await ledger.record(

@@ -245,7 +245,11 @@ public enum FileSystem {
 
     /// Writes `bytes` to `path` atomically: a temporary file in the same directory is written, flushed and
     /// renamed over `path`, then the directory is flushed. Readers see the old or the new content, never a mix.
-    public static func writeAtomically(_ bytes: [UInt8], to path: String, mode: mode_t = 0o644) throws(FileSystemError) {
+    /// With `syncingDirectory: false` the rename is left for the caller to flush (a batch flushes its directories
+    /// once).
+    public static func writeAtomically(
+        _ bytes: [UInt8], to path: String, mode: mode_t = 0o644, syncingDirectory: Bool = true
+    ) throws(FileSystemError) {
         let temporary = path + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let file = try WritableFile(path: temporary, mode: mode, truncate: true)
         do {
@@ -253,7 +257,7 @@ public enum FileSystem {
             try file.sync()
             file.close()
             try rename(temporary, to: path)
-            try syncParent(of: path)
+            if syncingDirectory { try syncParent(of: path) }
         } catch {
             file.close()
             try? removeFile(temporary)

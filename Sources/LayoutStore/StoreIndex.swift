@@ -3,13 +3,17 @@ import Foundation
 import OCIModel
 import Synchronization
 
-/// When a store's changes to `index.json` reach the disk.
-public enum IndexWrites: Sendable, Hashable {
-    /// Every change rewrites `index.json` at once: commands that name a few references.
+/// When a store's writes become durable: at once, or at the commit points of a run that batches them.
+public enum StoreWrites: Sendable, Hashable {
+    /// Every change rewrites `index.json` at once and every new blob's directory entry is flushed at once:
+    /// commands that store a few things.
     case immediate
-    /// Changes stay in memory until ``ContentStore/flushIndex()``: a run that names thousands of references writes
-    /// the file once per batch instead of once per reference, and not at all when nothing changed.
-    case deferred
+    /// Changes to `index.json` stay in memory until ``ContentStore/flushIndex()``, and the directory entries of new
+    /// blobs are flushed by ``ContentStore/syncDirectories()``: a run over thousands of references does both once
+    /// per batch, before it commits the batch's records (a blob's bytes are still flushed before it is renamed into
+    /// `blobs/`, so nothing partial is ever visible; a blob whose directory entry a power loss took was not
+    /// recorded either, and the next run fetches it again).
+    case batched
 }
 
 /// `index.json` as this process knows it.
@@ -113,7 +117,7 @@ extension ContentStore {
     }
 
     /// Points reference name `name` at `descriptor`, replacing an entry with the same name; written at once or at
-    /// the next ``flushIndex()`` (``indexWrites``). Pointing a name where it already points changes nothing.
+    /// the next ``flushIndex()`` (``writes``). Pointing a name where it already points changes nothing.
     public func setReference(_ name: String, to descriptor: Descriptor) throws(ContentStoreError) {
         try setReferences([(name, descriptor)])
     }
@@ -138,7 +142,7 @@ extension ContentStore {
             }
             guard changed else { return }
             index.dirty = true
-            if indexWrites == .immediate { try write(&index) }
+            if writes == .immediate { try write(&index) }
         }
     }
 
@@ -151,7 +155,7 @@ extension ContentStore {
             guard index.entries.count != before else { return false }
             index.positions = LoadedIndex.positions(of: index.entries)
             index.dirty = true
-            if indexWrites == .immediate { try write(&index) }
+            if writes == .immediate { try write(&index) }
             return true
         }
     }

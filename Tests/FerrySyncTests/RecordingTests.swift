@@ -34,7 +34,7 @@ import Testing
 
     @Test func aRunCommitsInBatchesAndWritesIndexJSONOnce() async throws {
         let registry = Self.registry(tags: 40)
-        let harness = try SyncHarness(indexWrites: .deferred) { registry.handle($0) }
+        let harness = try SyncHarness(writes: .batched) { registry.handle($0) }
         let before = harness.ledger.writeTransactions
         let summary = try await harness.run(Self.list(tags: 40), recording: Self.byCount)
         #expect(summary.rows.count == 40)
@@ -49,7 +49,7 @@ import Testing
 
     @Test func aNoOpRunWritesNoIndexJSON() async throws {
         let registry = Self.registry(tags: 20)
-        let harness = try SyncHarness(indexWrites: .deferred) { registry.handle($0) }
+        let harness = try SyncHarness(writes: .batched) { registry.handle($0) }
         _ = try await harness.run(Self.list(tags: 20), recording: Self.byCount)
         let written = harness.store.indexFileWrites
         let inode = try FileManager.default.attributesOfItem(atPath: harness.store.path("index.json"))[.systemFileNumber]
@@ -62,7 +62,7 @@ import Testing
 
     @Test func unbatchedCommitsEveryReferenceAndIndexJSONAfterEach() async throws {
         let registry = Self.registry(tags: 5)
-        let harness = try SyncHarness(indexWrites: .deferred) { registry.handle($0) }
+        let harness = try SyncHarness(writes: .batched) { registry.handle($0) }
         let before = harness.ledger.writeTransactions
         _ = try await harness.run(Self.list(tags: 5), recording: .unbatched)
         #expect(harness.ledger.writeTransactions - before == 2 + 5)
@@ -73,7 +73,7 @@ import Testing
         // The observer sees each row when its batch is committed; at that moment the name must be in the store's
         // index (in memory) and the observation in the reference store — never the name without the record.
         let registry = Self.registry(tags: 6)
-        let harness = try SyncHarness(indexWrites: .deferred) { registry.handle($0) }
+        let harness = try SyncHarness(writes: .batched) { registry.handle($0) }
         let checks = RecordedCheck(store: harness.store)
         _ = try await harness.run(Self.list(tags: 6), observer: checks, recording: Self.byCount)
         #expect(checks.misses.isEmpty)

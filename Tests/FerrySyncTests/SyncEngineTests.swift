@@ -20,8 +20,8 @@ final class SyncHarness {
     let ledger: ReferenceStore
     let transport: ScriptedTransport
 
-    init(indexWrites: IndexWrites = .immediate, _ script: @escaping ScriptedTransport.Script) throws {
-        store = ContentStore(root: directory.path + "/store", indexWrites: indexWrites)
+    init(writes: StoreWrites = .immediate, _ script: @escaping ScriptedTransport.Script) throws {
+        store = ContentStore(root: directory.path + "/store", writes: writes)
         try store.prepare()
         ledger = try ReferenceStore.inMemory()
         transport = ScriptedTransport(script)
