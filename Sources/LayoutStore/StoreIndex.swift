@@ -59,9 +59,13 @@ struct LoadedIndex {
 
     init(document: StoredIndex, stamp: FileStamp?) {
         var shell = document
-        entries = document.manifests.map(IndexEntry.init)
         shell.manifests = []
-        self.document = shell
+        self.init(document: shell, entries: document.manifests.map(IndexEntry.init), stamp: stamp)
+    }
+
+    init(document: StoredIndex, entries: [IndexEntry], stamp: FileStamp?) {
+        self.document = document
+        self.entries = entries
         self.stamp = stamp
         positions = Self.positions(of: entries)
     }
@@ -195,15 +199,38 @@ extension ContentStore {
 
     private func readIndex(_ path: String) throws(ContentStoreError) -> LoadedIndex {
         let stamp = FileSystem.stamp(path)
-        let data: Data
+        let bytes: [UInt8]
         do {
-            data = Data(try FileSystem.readFile(path))
+            bytes = try FileSystem.readFile(path)
         } catch {
             if error.code == ENOENT { throw .notAStore(root) }
             throw .io(error)
         }
+        let decoder = JSONDecoder()
+        // Entry by entry when the structure allows: memory then follows one entry, not the whole parsed document.
+        if let (shell, elements) = JSONArraySlices.split(bytes, key: "manifests"),
+            var document = try? decoder.decode(StoredIndex.self, from: Data(shell))
+        {
+            var entries: [IndexEntry] = []
+            entries.reserveCapacity(elements.count)
+            for range in elements {
+                guard let descriptor = try? decoder.decode(Descriptor.self, from: Data(bytes[range])) else {
+                    return try Self.decodeWhole(bytes, path: path, stamp: stamp, decoder: decoder)
+                }
+                entries.append(IndexEntry(descriptor))
+            }
+            document.manifests = []
+            return LoadedIndex(document: document, entries: entries, stamp: stamp)
+        }
+        return try Self.decodeWhole(bytes, path: path, stamp: stamp, decoder: decoder)
+    }
+
+    /// The whole document in one decode: the fallback, and the precise error for a bad file.
+    private static func decodeWhole(
+        _ bytes: [UInt8], path: String, stamp: FileStamp?, decoder: JSONDecoder
+    ) throws(ContentStoreError) -> LoadedIndex {
         do {
-            return LoadedIndex(document: try JSONDecoder().decode(StoredIndex.self, from: data), stamp: stamp)
+            return LoadedIndex(document: try decoder.decode(StoredIndex.self, from: Data(bytes)), stamp: stamp)
         } catch {
             throw .invalidIndex(path: path, message: "\(error)")
         }

@@ -192,4 +192,39 @@ import Testing
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: store.path("tmp")).isEmpty)
     }
+
+    @Test func anIndexWrittenByAnotherToolIsReadEntryByEntryAndKeepsEverything() throws {
+        // Pretty-printed, extra annotations, a platform, an index annotation: what skopeo or umoci may leave.
+        let text = """
+            {
+              "schemaVersion": 2,
+              "annotations": { "made-by": "umoci" },
+              "manifests": [
+                {
+                  "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                  "digest": "\(Self.manifestDigest)",
+                  "size": 19,
+                  "annotations": { "org.opencontainers.image.ref.name": "example.com/a:1", "x": "y" },
+                  "platform": { "os": "linux", "architecture": "arm64", "variant": "v8" }
+                },
+                { "mediaType": "application/vnd.oci.image.index.v1+json", "digest": "\(Self.manifestDigest)", "size": 19 }
+              ]
+            }
+            """
+        try TestFiles.write(text, to: store.path("index.json"))
+        let fresh = ContentStore(root: store.root)
+        let whole = try JSONDecoder().decode(IndexShape.self, from: Data(text.utf8))
+        #expect(try fresh.references() == whole.manifests)
+        #expect(try fresh.reference(named: "example.com/a:1")?.platform?.architecture == "arm64")
+        // Rewriting keeps the index's own annotations and every entry's.
+        try fresh.setReference("example.com/b:2", to: descriptor("2"))
+        let rewritten = try JSONDecoder().decode(IndexShape.self, from: Data(try TestFiles.read(store.path("index.json"))))
+        #expect(rewritten.annotations == ["made-by": "umoci"])
+        #expect(Array(rewritten.manifests.prefix(2)) == whole.manifests)
+    }
+
+    struct IndexShape: Decodable {
+        var manifests: [Descriptor]
+        var annotations: [String: String]?
+    }
 }
