@@ -92,6 +92,7 @@ public struct BundleImporter: Sendable {
             let decided = try await decideTags(references, description: description, ledger: ledger)
             // Blobs, then the reference store, then index.json: the reference store is the record, and index.json,
             // derived from it, may lag behind it after a crash but never runs ahead (see RecordingPolicy).
+            try await ledgerCall { try await ledger.setIndexStamp(nil) }
             try commitBlobs(verified.staged, staging: staging)
             let request = BundleImportRequest(
                 bundleID: description.id, createdAt: description.createdAt, sourceStore: description.sourceStore.id,
@@ -103,6 +104,8 @@ public struct BundleImporter: Sendable {
             let result = try await ledgerCall { try await ledger.recordImport(request) }
             FailPoint.hit(FailPoint.afterImportRecord)
             try nameReferences(description.references, decided: decided)
+            let stamp = store.indexStamp
+            try await ledgerCall { try await ledger.setIndexStamp(stamp) }
             try? ledger.close()
             opened = nil
             try? FileSystem.removeTree(staging)

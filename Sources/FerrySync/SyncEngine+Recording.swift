@@ -151,7 +151,12 @@ extension SyncEngine {
             }
             FailPoint.hit(FailPoint.afterRecordCommit)
             do {
-                try puller.store.setReferences(batch.compactMap { record in
+                // index.json was in line with the reference store when the run began (reconciled otherwise), so a
+                // tag found up to date is already named there: a no-op run never even loads index.json.
+                let changed = zip(batch, results).filter { record, recorded in
+                    recorded.outcome != .upToDate || record.reference.digest != nil
+                }
+                try puller.store.setReferences(changed.compactMap { record, _ in
                     record.stored.map { (record.reference.string, $0) }
                 })
             } catch {

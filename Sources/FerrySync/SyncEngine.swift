@@ -104,12 +104,15 @@ public struct SyncEngine: Sendable {
         }
         var tally = Tally()
         do throws(SyncAbort) {
+            // From the first commit until the last index.json write, index.json may lag behind the reference store.
+            if !options.dryRun { try await markIndex(inLine: false, runID: runID) }
             let items = try await plan(runID, &tally)
             if stop.firedSignal == nil {
                 observer.handle(.planned(items.count))
                 try await process(items, runID: runID, observer: observer, tally: &tally)
             }
             try await commit(&tally, observer: observer, runID: runID, finalFlush: true)
+            if !options.dryRun { try await markIndex(inLine: true, runID: runID) }
         } catch {
             // What finished before the failure is still recorded; the failure itself aborts the run.
             try? await commit(&tally, observer: observer, runID: runID, finalFlush: true)
@@ -128,6 +131,14 @@ public struct SyncEngine: Sendable {
             runID: runID, status: status, exitStatus: exitStatus, rows: tally.rows, outcomes: tally.outcomes,
             bytes: tally.bytes, failures: tally.failures,
             driftEvents: tally.drifts, interrupted: tally.interrupted, signal: signal)
+    }
+
+    private func markIndex(inLine: Bool, runID: RunID) async throws(SyncAbort) {
+        do {
+            try await ledger.setIndexStamp(inLine ? puller.store.indexStamp : nil)
+        } catch {
+            throw SyncAbort(message: "cannot record the state of index.json: \(error)", runID: runID)
+        }
     }
 
     /// 0 ok, 1 failures, 2 drift, 3 both (PRODUCT.md exit status).

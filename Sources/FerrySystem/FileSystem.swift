@@ -65,7 +65,7 @@ public struct FileSystemError: Error, Sendable, Hashable, CustomStringConvertibl
 }
 
 /// What ``FileSystem/stamp(_:)`` reads of a file: enough to notice that it was replaced or rewritten.
-public struct FileStamp: Sendable, Hashable {
+public struct FileStamp: Sendable, Hashable, CustomStringConvertible {
     /// The device holding the file.
     public var device: UInt64
     /// The inode; an atomic replace gives a new one.
@@ -76,6 +76,9 @@ public struct FileStamp: Sendable, Hashable {
     public var modifiedSeconds: Int64
     /// Modification time, nanoseconds part.
     public var modifiedNanoseconds: Int64
+
+    /// `device:inode:size:seconds.nanoseconds`, to be kept and compared as text.
+    public var description: String { "\(device):\(inode):\(size):\(modifiedSeconds).\(modifiedNanoseconds)" }
 }
 
 /// Small POSIX file helpers with explicit durability: ferry's store must survive a crash or SIGKILL at any point.

@@ -129,6 +129,7 @@ extension ContentStore {
     /// Points each name at its descriptor in one atomic rewrite of `index.json` (an import's references appear
     /// together or not at all). Entries keep their order; new names are appended in the order given.
     public func setReferences(_ entries: [(name: String, descriptor: Descriptor)]) throws(ContentStoreError) {
+        guard !entries.isEmpty else { return }
         try withIndex { index throws(ContentStoreError) in
             var changed = false
             for (name, descriptor) in entries {
@@ -164,18 +165,26 @@ extension ContentStore {
         }
     }
 
-    /// Writes `index.json` when it has changes not written yet; returns whether it wrote.
+    /// Writes `index.json` when it has changes not written yet; returns whether it wrote. An index this process
+    /// never needed is not read for this.
     @discardableResult
     public func flushIndex() throws(ContentStoreError) -> Bool {
-        try withIndex { index throws(ContentStoreError) in
+        guard hasUnwrittenIndexChanges else { return false }
+        return try withIndex { index throws(ContentStoreError) in
             guard index.dirty else { return false }
             try write(&index)
             return true
         }
     }
 
+    /// The identity and version of `index.json` on disk now, as text (see ``FileStamp``); nil without the file.
+    public var indexStamp: String? { FileSystem.stamp(path("index.json"))?.description }
+
     /// How often this store object has written `index.json` (diagnostics and tests: a run writes it once per batch).
     public var indexFileWrites: Int { indexFileWriteCount.load(ordering: .relaxed) }
+
+    /// True once this store object has read `index.json` (diagnostics: a no-op run never needs to).
+    public var indexIsLoaded: Bool { index.withLock { $0.loaded != nil } }
 
     /// True when ``flushIndex()`` has something to write.
     public var hasUnwrittenIndexChanges: Bool {

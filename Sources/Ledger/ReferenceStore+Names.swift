@@ -98,3 +98,28 @@ extension ReferenceStore {
         }
     }
 }
+
+extension ReferenceStore {
+    /// What the last run that left `index.json` in line with this reference store recorded about the file (its
+    /// identity and version, as text), or nil while a run may have left it behind: a run clears it before it
+    /// commits anything and sets it after its last `index.json` write. A run that finds the same text as the file
+    /// shows now need not compare the two.
+    public func indexStamp() async throws -> String? {
+        try await read("read index stamp") { db in
+            try String.fetchOne(db, sql: "SELECT value FROM storeInfo WHERE key = 'indexStamp'")
+        }
+    }
+
+    /// Records `stamp` (nil: `index.json` may lag from now on) for ``indexStamp()``.
+    public func setIndexStamp(_ stamp: String?) async throws {
+        try await write("record index stamp") { db in
+            if let stamp {
+                try db.execute(
+                    sql: "INSERT INTO storeInfo (key, value) VALUES ('indexStamp', ?) "
+                        + "ON CONFLICT (key) DO UPDATE SET value = excluded.value", arguments: [stamp])
+            } else {
+                try db.execute(sql: "DELETE FROM storeInfo WHERE key = 'indexStamp'")
+            }
+        }
+    }
+}

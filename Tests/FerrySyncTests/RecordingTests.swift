@@ -39,8 +39,8 @@ import Testing
         let summary = try await harness.run(Self.list(tags: 40), recording: Self.byCount)
         #expect(summary.rows.count == 40)
         #expect(summary.rows.allSatisfy { $0.outcome == .pulled })
-        // begin, ceil(40 / 16) = 3 batches, finish.
-        #expect(harness.ledger.writeTransactions - before == 5)
+        // begin, index stamp cleared, ceil(40 / 16) = 3 batches, index stamp set, finish.
+        #expect(harness.ledger.writeTransactions - before == 7)
         #expect(harness.store.indexFileWrites == 1)
         let reread = ContentStore(root: harness.store.root)
         #expect(try reread.references().count == 40)
@@ -65,7 +65,7 @@ import Testing
         let harness = try SyncHarness(writes: .batched) { registry.handle($0) }
         let before = harness.ledger.writeTransactions
         _ = try await harness.run(Self.list(tags: 5), recording: .unbatched)
-        #expect(harness.ledger.writeTransactions - before == 2 + 5)
+        #expect(harness.ledger.writeTransactions - before == 4 + 5)
         #expect(harness.store.indexFileWrites == 5)
     }
 
@@ -78,6 +78,20 @@ import Testing
         _ = try await harness.run(Self.list(tags: 6), observer: checks, recording: Self.byCount)
         #expect(checks.misses.isEmpty)
         #expect(checks.seen == 6)
+    }
+
+    @Test func aRunLeavesTheStampOfTheIndexItWroteAndANoOpNeverReadsIndexJSON() async throws {
+        let registry = Self.registry(tags: 8)
+        let harness = try SyncHarness(writes: .batched) { registry.handle($0) }
+        _ = try await harness.run(Self.list(tags: 8), recording: Self.byCount)
+        #expect(try await harness.ledger.indexStamp() == harness.store.indexStamp)
+        #expect(harness.store.indexStamp != nil)
+
+        let fresh = try SyncHarness(sharing: harness)
+        let again = try await fresh.run(Self.list(tags: 8), recording: Self.byCount)
+        #expect(again.rows.allSatisfy { $0.outcome == .upToDate })
+        #expect(!fresh.store.indexIsLoaded)
+        #expect(try await harness.ledger.indexStamp() == harness.store.indexStamp)
     }
 }
 

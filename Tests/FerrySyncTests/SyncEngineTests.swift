@@ -15,12 +15,22 @@ import Testing
 
 /// A run over a scripted transport, an in-memory reference store and a store in a temporary directory.
 final class SyncHarness {
-    let directory = TemporaryDirectoryPath()
+    let directory: TemporaryDirectoryPath
     let store: ContentStore
     let ledger: ReferenceStore
     let transport: ScriptedTransport
 
+    /// A second harness over the same directory, reference store and transport, with a new store object (as the
+    /// next process would have).
+    init(sharing other: SyncHarness) throws {
+        directory = other.directory
+        store = ContentStore(root: other.store.root, writes: other.store.writes)
+        ledger = other.ledger
+        transport = other.transport
+    }
+
     init(writes: StoreWrites = .immediate, _ script: @escaping ScriptedTransport.Script) throws {
+        directory = TemporaryDirectoryPath()
         store = ContentStore(root: directory.path + "/store", writes: writes)
         try store.prepare()
         ledger = try ReferenceStore.inMemory()
