@@ -87,12 +87,12 @@ public struct SyncEngine: Sendable {
     public func run(items: [SyncItem], observer: any SyncObserver = SilentSyncObserver()) async throws(SyncAbort)
         -> SyncSummary
     {
-        try await execute(observer: observer) { (_, _) throws(SyncAbort) in items }
+        try await execute(observer: observer) { (_, _) throws(SyncAbort) in SyncPlan(items: items) }
     }
 
     private func execute(
         observer: any SyncObserver,
-        plan: (RunID, inout Tally) async throws(SyncAbort) -> [SyncItem]
+        plan: (RunID, inout Tally) async throws(SyncAbort) -> SyncPlan
     ) async throws(SyncAbort) -> SyncSummary {
         let runID: RunID
         do {
@@ -164,43 +164,34 @@ public struct SyncEngine: Sendable {
 
     /// Expands every entry into references: pinned sources as they are, exact tags as listed, and tag
     /// selectors against the registry's tag list (one `tags/list` per entry that needs it, through the endpoints).
-    /// A failed listing is recorded as a failure of the entry; duplicates merge their targets and flags.
-    func expand(runID: RunID, observer: any SyncObserver, tally: inout Tally) async throws(SyncAbort) -> [SyncItem] {
+    /// A failed listing is recorded as a failure of the entry; duplicates merge their targets and flags. The plan
+    /// yields the references as the run takes them.
+    func expand(runID: RunID, observer: any SyncObserver, tally: inout Tally) async throws(SyncAbort) -> SyncPlan {
         let listings = await listTags(
             list.images.enumerated().filter { $0.element.needsTagList }.map { ($0.offset, $0.element.source) })
-        var items: [SyncItem] = []
-        var positions: [String: Int] = [:]
+        var entries: [ImageEntry] = []
+        var tags: [[String]] = []
         for (index, entry) in list.images.enumerated() {
-            let references: [ImageReference]
             if entry.isPinned {
-                references = [entry.source]
+                entries.append(entry)
+                tags.append([])
             } else if entry.needsTagList {
                 switch listings[index] {
-                case .success(let tags)?:
-                    references = entry.selectTags(from: tags).compactMap { try? entry.source.withTag($0) }
+                case .success(let listed)?:
+                    entries.append(entry)
+                    tags.append(entry.selectTags(from: listed))
                 case .failure(let failure)?:
                     observer.handle(.listingFailed(entry.source, failure.message))
                     tally.recording.append(listingFailure(entry, failure, runID: runID))
-                    continue
                 case nil:
                     continue
                 }
             } else {
-                references = entry.selectTags(from: []).compactMap { try? entry.source.withTag($0) }
-            }
-            for reference in references {
-                let item = SyncItem(
-                    reference: reference, source: entry.source, platforms: Self.selection(entry.platforms),
-                    immutable: entry.immutable, verifyUpstream: entry.verifyUpstream, targets: entry.targets)
-                if let position = positions[reference.string] {
-                    items[position] = Self.merge(items[position], item)
-                } else {
-                    positions[reference.string] = items.count
-                    items.append(item)
-                }
+                entries.append(entry)
+                tags.append(entry.selectTags(from: []))
             }
         }
-        return items
+        return SyncPlan(entries: entries, tags: tags)
     }
 
     /// Lists the tags of each repository, at most `jobs` at once; a cancelled listing has no entry.
@@ -249,19 +240,6 @@ public struct SyncEngine: Sendable {
         }
     }
 
-    /// The same reference from two entries: the union of what both ask for.
-    static func merge(_ first: SyncItem, _ second: SyncItem) -> SyncItem {
-        var merged = first
-        merged.immutable = first.immutable || second.immutable
-        merged.verifyUpstream = first.verifyUpstream || second.verifyUpstream
-        merged.targets = first.targets + second.targets.filter { !first.targets.contains($0) }
-        switch (first.platforms, second.platforms) {
-        case (.list(let a), .list(let b)): merged.platforms = .list(a + b.filter { !a.contains($0) })
-        default: merged.platforms = .all
-        }
-        return merged
-    }
-
     // MARK: Work
 
     enum ItemOutcome: Sendable {
@@ -287,7 +265,7 @@ public struct SyncEngine: Sendable {
 
     /// Runs the items with at most `jobs` at once; results are recorded here, in the parent task, which is never
     /// cancelled, so completed work is always written even while a stop cancels the rest.
-    private func process(_ items: [SyncItem], runID: RunID, observer: any SyncObserver, tally: inout Tally)
+    private func process(_ items: SyncPlan, runID: RunID, observer: any SyncObserver, tally: inout Tally)
         async throws(SyncAbort)
     {
         let engine = self

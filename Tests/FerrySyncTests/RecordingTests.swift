@@ -1,6 +1,7 @@
 import FerryTestSupport
 import Foundation
 import LayoutStore
+import MirrorConfig
 import Ledger
 import OCIModel
 import Synchronization
@@ -112,5 +113,43 @@ final class RecordedCheck: SyncObserver {
             state.seen += 1
             if !named || row.outcome == nil { state.misses.append(row.reference.string) }
         }
+    }
+}
+
+/// The plan yields each reference once, in entry order, duplicates merged at their first place.
+@Suite struct SyncPlanTests {
+    static func entries(_ yaml: String) throws -> [ImageEntry] {
+        let directory = TemporaryDirectoryPath()
+        let path = directory.path + "/list.yaml"
+        try Data(yaml.utf8).write(to: URL(fileURLWithPath: path))
+        return try MirrorList.load(from: path, environment: [:]).images
+    }
+
+    @Test func duplicatesAcrossEntriesAreMergedAtTheirFirstPlace() throws {
+        let entries = try Self.entries("""
+            version: 1
+            targets:
+              a: {registry: "t.test:5000"}
+              b: {registry: "u.test:5000"}
+            images:
+              - source: registry.test/team/app
+                tags: ["1", "2", "3"]
+                targets: [a]
+              - source: registry.test/team/app:2
+                immutable: true
+                targets: [b]
+              - source: registry.test/team/other:1
+            """)
+        let plan = SyncPlan(entries: entries, tags: entries.map { $0.selectTags(from: []) })
+        let items = Array(plan)
+        #expect(plan.count == 4)
+        #expect(items.map(\.reference.string) == [
+            "registry.test/team/app:1", "registry.test/team/app:2", "registry.test/team/app:3",
+            "registry.test/team/other:1",
+        ])
+        #expect(items[1].immutable && items[1].targets == ["a", "b"])
+        #expect(!items[0].immutable && items[0].targets == ["a"])
+        // Walking the plan again yields the same: a rerun of the iterator starts over.
+        #expect(Array(plan).map(\.reference.string) == items.map(\.reference.string))
     }
 }

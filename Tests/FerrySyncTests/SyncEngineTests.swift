@@ -256,7 +256,7 @@ final class TemporaryDirectoryPath: Sendable {
                              immutable: false, verifyUpstream: true, targets: ["x"])
         let second = SyncItem(reference: source, source: source.nameOnly, platforms: .list([Platform(os: "linux", architecture: "arm64", variant: "v8")]),
                               immutable: true, verifyUpstream: false, targets: ["y", "x"])
-        let merged = SyncEngine.merge(first, second)
+        let merged = SyncPlan.merge(first, second)
         #expect(merged.immutable && merged.verifyUpstream)
         #expect(merged.targets == ["x", "y"])
         #expect(merged.platforms == .list([Platform(os: "linux", architecture: "amd64"), Platform(os: "linux", architecture: "arm64", variant: "v8")]))
