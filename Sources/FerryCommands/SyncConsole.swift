@@ -87,14 +87,18 @@ final class SyncConsole: SyncObserver {
             state.withLock { $0.total = total }
         case .pulling:
             break
+        // What is in flight matters only to the live area.
         case .started(let reference):
+            guard mode == .live else { return }
             state.withLock { state in
                 state.active[reference.string] = Active(reference: reference, started: clock.now)
                 state.order.append(reference.string)
             }
         case .blobStarted(let reference, let descriptor, let progress):
+            guard mode == .live else { return }
             state.withLock { $0.active[reference.string]?.blobs.append((descriptor, progress)) }
         case .blobFinished(let reference, let descriptor, let bytes):
+            guard mode == .live else { return }
             state.withLock { state in
                 state.active[reference.string]?.blobs.removeAll { $0.0.digest == descriptor.digest }
                 state.active[reference.string]?.doneBytes += bytes
@@ -110,10 +114,12 @@ final class SyncConsole: SyncObserver {
             state.withLock { $0.stopping = true }
             printLine("stopping (signal \(signal)): no new work; transfers in flight are cancelled and resume next run")
         case .finished(let row):
-            state.withLock { state in
-                state.finished += 1
-                state.active[row.reference.string] = nil
-                state.order.removeAll { $0 == row.reference.string }
+            if mode == .live {
+                state.withLock { state in
+                    state.finished += 1
+                    state.active[row.reference.string] = nil
+                    state.order.removeAll { $0 == row.reference.string }
+                }
             }
             let isProblem = row.outcome == .failed || row.outcome == .drift
             printLine(Self.line(for: row), important: isProblem)

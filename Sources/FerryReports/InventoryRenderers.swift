@@ -102,6 +102,8 @@ final class JSONArrayStream {
     private let output: any ReportOutput
     private let suffix: String
     private var count = 0
+    // One encoder for every element: making one per element costs more than encoding a small one.
+    private let encoder = ReportJSON.encoder()
 
     /// Writes `document` (a top-level object encoded with `key` an empty array) up to that array.
     init(document: [UInt8], key: String, output: any ReportOutput, what: String) throws(ReportError) {
@@ -117,7 +119,7 @@ final class JSONArrayStream {
 
     /// Appends one element.
     func add(_ value: some Encodable) throws(ReportError) {
-        let encoded = String(decoding: try ReportJSON.encodeFragment(value), as: UTF8.self)
+        let encoded = String(decoding: try ReportJSON.encodeFragment(value, with: encoder), as: UTF8.self)
         let indented = encoded.split(separator: "\n", omittingEmptySubsequences: false)
             .map { $0.isEmpty ? "" : "    " + $0 }.joined(separator: "\n")
         try output.write((count == 0 ? "\n" : ",\n") + indented)

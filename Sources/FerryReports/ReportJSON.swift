@@ -52,13 +52,15 @@ public enum ReportJSON {
     }
 
     /// Encodes one value of a report on its own, as it appears (un-indented) inside the whole document.
-    static func encodeFragment(_ value: some Encodable) throws(ReportError) -> [UInt8] {
-        do { return Array(try encoder().encode(value)) } catch {
+    static func encodeFragment(_ value: some Encodable, with encoder: JSONEncoder = encoder()) throws(ReportError)
+        -> [UInt8]
+    {
+        do { return Array(try encoder.encode(value)) } catch {
             throw .json(what: "report row", reason: "cannot encode: \(error)")
         }
     }
 
-    private static func encoder() -> JSONEncoder {
+    static func encoder() -> JSONEncoder {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .custom { date, encoder in
