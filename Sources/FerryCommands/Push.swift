@@ -66,7 +66,7 @@ extension FerryCommand {
             if let glob, let only {
                 let names: [String]
                 do {
-                    names = try store.references().compactMap { $0.annotations?[Descriptor.refNameAnnotation] }
+                    names = try store.namedReferences().map(\.name)
                 } catch {
                     throw CommandFailure(error.description, status: .ioError)
                 }

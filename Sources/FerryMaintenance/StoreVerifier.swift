@@ -73,22 +73,12 @@ public struct StoreVerifier: Sendable {
     public func verify() async throws -> VerifyReport {
         var report = VerifyReport()
         let digests = try store.allBlobs()
-        let hashed = await hashAll(digests)
-        var corrupt: Set<Digest> = []
-        for (digest, result) in hashed {
-            switch result {
-            case .success(let (actual, size)):
-                report.blobsChecked += 1
-                report.bytesChecked += size
-                if actual != digest {
-                    report.corrupt.append(.init(digest: digest, actual: actual))
-                    corrupt.insert(digest)
-                }
-            case .failure(let error):
-                report.inconsistent.append("blob \(digest): \(error)")
-            }
-        }
-        report.corrupt.sort { $0.digest < $1.digest }
+        let tally = await hashAll(digests)
+        report.blobsChecked = tally.checked
+        report.bytesChecked = tally.bytes
+        report.corrupt = tally.corrupt.sorted { $0.digest < $1.digest }
+        report.inconsistent += tally.unreadable
+        let corrupt = Set(tally.corrupt.map(\.digest))
         report.strayFiles = strayFiles()
         report.partialDownloads = ((try? FileSystem.list(store.path("tmp"))) ?? []).count
 
@@ -125,25 +115,45 @@ public struct StoreVerifier: Sendable {
         var result: Result<(Digest, Int64), FileSystemError>
     }
 
-    private func hashAll(_ digests: [Digest]) async -> [(Digest, Result<(Digest, Int64), FileSystemError>)] {
+    /// What re-hashing found: totals, and only the blobs that need attention (a big store is tens of thousands of
+    /// blobs; keeping every result would hold them all).
+    struct HashTally {
+        var checked = 0
+        var bytes: Int64 = 0
+        var corrupt: [VerifyReport.Corrupt] = []
+        var unreadable: [String] = []
+
+        mutating func add(_ hashed: Hashed) {
+            switch hashed.result {
+            case .success(let (actual, size)):
+                checked += 1
+                bytes += size
+                if actual != hashed.digest { corrupt.append(.init(digest: hashed.digest, actual: actual)) }
+            case .failure(let error):
+                unreadable.append("blob \(hashed.digest): \(error)")
+            }
+        }
+    }
+
+    private func hashAll(_ digests: [Digest]) async -> HashTally {
         let store = self.store
         return await withTaskGroup(of: Hashed.self) { group in
             var next = 0
-            var results: [(Digest, Result<(Digest, Int64), FileSystemError>)] = []
+            var tally = HashTally()
             for _ in 0..<parallelism where next < digests.count {
                 let digest = digests[next]
                 next += 1
                 group.addTask { Self.hash(digest, store: store) }
             }
             for await hashed in group {
-                results.append((hashed.digest, hashed.result))
+                tally.add(hashed)
                 if next < digests.count {
                     let digest = digests[next]
                     next += 1
                     group.addTask { Self.hash(digest, store: store) }
                 }
             }
-            return results
+            return tally
         }
     }
 

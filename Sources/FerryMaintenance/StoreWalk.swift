@@ -65,13 +65,8 @@ enum StoreWalk {
         return nil
     }
 
-    /// The `index.json` entries as (name, descriptor without annotations).
+    /// The `index.json` entries as (name, descriptor without its name annotation).
     static func roots(_ store: ContentStore) throws(ContentStoreError) -> [(String, Descriptor)] {
-        try store.references().compactMap { descriptor in
-            guard let name = descriptor.annotations?[Descriptor.refNameAnnotation] else { return nil }
-            var plain = descriptor
-            plain.annotations = nil
-            return (name, plain)
-        }
+        try store.namedReferences().map { ($0.name, $0.descriptor) }
     }
 }

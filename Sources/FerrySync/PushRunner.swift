@@ -65,10 +65,8 @@ public struct PushRunner: Sendable {
     ) async throws(SyncAbort) -> Summary {
         let entries: [(ImageReference, Descriptor)]
         do {
-            entries = try pusher.store.references().compactMap { descriptor in
-                guard let name = descriptor.annotations?[Descriptor.refNameAnnotation],
-                    let reference = try? ImageReference(parsing: name), filter(reference)
-                else { return nil }
+            entries = try pusher.store.namedReferences().compactMap { name, descriptor in
+                guard let reference = try? ImageReference(parsing: name), filter(reference) else { return nil }
                 var plain = descriptor
                 plain.annotations = nil
                 return (reference, plain)

@@ -300,7 +300,9 @@ public enum FileSystem {
         let file = try ReadableFile(path: path)
         defer { file.close() }
         var hasher = DigestHasher(algorithm)
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        // A buffer no bigger than the file (plus one byte to see the end): most blobs are small, and zeroing a
+        // megabyte for each of tens of thousands of them is most of the work of hashing them.
+        var buffer = [UInt8](repeating: 0, count: Int(min(try file.size() + 1, 1 << 20)))
         while true {
             let count = try file.read(into: &buffer)
             if count == 0 { break }

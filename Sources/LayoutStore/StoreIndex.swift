@@ -110,6 +110,12 @@ extension ContentStore {
         try withIndex { $0.entries.map(\.stored) }
     }
 
+    /// The named entries of `index.json`, in file order, each descriptor without its name annotation (no dictionary
+    /// per entry: what walks over every stored reference wants).
+    public func namedReferences() throws(ContentStoreError) -> [(name: String, descriptor: Descriptor)] {
+        try withIndex { index in index.entries.compactMap { entry in entry.name.map { ($0, entry.descriptor) } } }
+    }
+
     /// The descriptor stored under reference name `name`, if any (the first, should the file list it twice).
     public func reference(named name: String) throws(ContentStoreError) -> Descriptor? {
         try withIndex { index in index.positions[name].map { index.entries[$0].stored } }
