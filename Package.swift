@@ -37,7 +37,7 @@ let package = Package(
         .target(name: "OCIRegistry", dependencies: ["OCIModel", "FerryHTTP", "FerrySystem", logging]),
         .target(name: "LayoutStore", dependencies: ["OCIModel", "FerrySystem"]),
         // The only target that sees SQL.
-        .target(name: "Ledger", dependencies: ["OCIModel", grdb]),
+        .target(name: "Ledger", dependencies: ["OCIModel", "FerrySystem", grdb]),
         .target(name: "MirrorConfig", dependencies: ["OCIModel", "FerrySystem", yams]),
         .target(name: "FerryPull", dependencies: ["OCIModel", "FerryHTTP", "OCIRegistry", "LayoutStore", logging]),
         .target(

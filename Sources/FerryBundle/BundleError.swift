@@ -175,3 +175,14 @@ public enum BundleError: Error, Sendable, Hashable, CustomStringConvertible {
         }
     }
 }
+
+extension BundleError: DiskFullReporting {
+    /// The file a full disk kept from being written.
+    public var diskFullPath: String? {
+        switch self {
+        case .io(let error): error.diskFullPath
+        case .store(let error): error.diskFullPath
+        default: nil
+        }
+    }
+}

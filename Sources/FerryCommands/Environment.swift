@@ -69,7 +69,7 @@ struct Environment {
         do {
             return try ReferenceStore.open(at: global.store + "/ferry.db")
         } catch {
-            throw CommandFailure("\(error)", status: .ioError)
+            throw CommandFailure(ioError: error)
         }
     }
 
@@ -93,7 +93,7 @@ struct Environment {
         } catch let failure as CommandFailure {
             throw failure
         } catch {
-            throw CommandFailure("\(error)", status: .ioError)
+            throw CommandFailure(ioError: error)
         }
     }
 
@@ -110,7 +110,8 @@ struct Environment {
                     metadata: ["references": "\(findings.lagging.count)"])
             }
         } catch {
-            throw CommandFailure("cannot bring index.json in line with the reference store: \(error)", status: .ioError)
+            throw CommandFailure(
+                ioError: error, "cannot bring index.json in line with the reference store: \(error)")
         }
     }
 
@@ -126,7 +127,7 @@ struct Environment {
     /// The store at `--store`, created when missing; runs over many references defer their `index.json` writes.
     func openStore(writes: StoreWrites = .immediate) throws(CommandFailure) -> ContentStore {
         let store = ContentStore(root: global.store, writes: writes)
-        do { try store.prepare() } catch { throw CommandFailure(error.description, status: .ioError) }
+        do { try store.prepare() } catch { throw CommandFailure(ioError: error) }
         return store
     }
 }

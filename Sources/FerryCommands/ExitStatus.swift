@@ -1,4 +1,5 @@
 import ArgumentParser
+import FerrySystem
 
 /// ferry's exit statuses (sysexits where one fits).
 public enum ExitStatus: Int32, Sendable, CaseIterable {
@@ -52,4 +53,18 @@ public struct CommandFailure: Error, Sendable, CustomStringConvertible {
 
     /// The message.
     public var description: String { message }
+}
+
+extension CommandFailure {
+    /// A store, report or I/O failure (exit 74). A full disk, whichever layer hit it, is said plainly in one line
+    /// naming the path; anything else keeps `message` (default: the error's own text).
+    init(ioError error: any Error, _ message: String? = nil) {
+        if let path = (error as? any DiskFullReporting)?.diskFullPath {
+            self.init(
+                "\(path): no space left on device; nothing partial is left in the store: free some space and run "
+                    + "ferry again (it resumes where it stopped)", status: .ioError)
+        } else {
+            self.init(message ?? "\(error)", status: .ioError)
+        }
+    }
 }

@@ -73,7 +73,7 @@ extension FerryCommand {
             // this is where index.json catches up.
             let ledger: ReferenceStore
             do { ledger = try ReferenceStore.openReadOnly(at: env.global.store + "/ferry.db") } catch {
-                throw CommandFailure("\(error)", status: .ioError)
+                throw CommandFailure(ioError: error)
             }
             try await env.reconcileIndex(store: store, ledger: ledger)
             try? ledger.close()
@@ -187,7 +187,7 @@ extension FerryCommand {
                 return CommandFailure(
                     "cannot import \(bundle): \(error); the store is unchanged", status: .invalidInput)
             }
-            return CommandFailure("cannot import \(bundle): \(error)", status: .ioError)
+            return CommandFailure(ioError: error, "cannot import \(bundle): \(error)")
         }
     }
 }

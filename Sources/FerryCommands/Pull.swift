@@ -95,7 +95,7 @@ extension FerryCommand {
             do {
                 summary = try await engine.run(items: [item], observer: console)
             } catch {
-                throw CommandFailure(error.message, status: .ioError)
+                throw CommandFailure(ioError: error, error.message)
             }
             if let signal = summary.signal {
                 throw CommandFailure("interrupted by signal \(signal)", status: signal == 2 ? .interrupted : .terminated)

@@ -102,7 +102,7 @@ extension FerryCommand {
                         }
                     })
             } catch {
-                throw CommandFailure(error.message, status: .ioError)
+                throw CommandFailure(ioError: error, error.message)
             }
             try await env.writeReports(runID: summary.runID, ledger: ledger, extraDirectory: nil)
             let failed = summary.pushes.filter { $0.outcome == .failed }.count

@@ -81,7 +81,7 @@ extension FerryCommand {
                 summary = try await engine.run(observer: console)
             } catch {
                 console.finish()
-                throw CommandFailure(error.message, status: .ioError)
+                throw CommandFailure(ioError: error, error.message)
             }
             console.finish()
             try await env.writeReports(runID: summary.runID, ledger: ledger, extraDirectory: reportDir)

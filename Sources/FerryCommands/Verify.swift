@@ -41,13 +41,13 @@ extension FerryCommand {
             let verifier = StoreVerifier(store: store, ledger: ledger)
             var report: VerifyReport
             do { report = try await verifier.verify() } catch {
-                throw CommandFailure("\(error)", status: .ioError)
+                throw CommandFailure(ioError: error)
             }
             print(report, to: env.output)
             if repair && report.isHealthy && !report.lagging.isEmpty {
                 try await reconcile(store: store, ledger: ledger, env: env)
                 do { report = try await verifier.verify() } catch {
-                    throw CommandFailure("\(error)", status: .ioError)
+                    throw CommandFailure(ioError: error)
                 }
                 print(report, to: env.output)
             } else if repair && !report.isHealthy {
@@ -61,7 +61,7 @@ extension FerryCommand {
                 for failure in failures { env.errors.writeLine("cannot repair \(failure)") }
                 try await reconcile(store: store, ledger: ledger, env: env)
                 do { report = try await verifier.verify() } catch {
-                    throw CommandFailure("\(error)", status: .ioError)
+                    throw CommandFailure(ioError: error)
                 }
                 print(report, to: env.output)
             }
@@ -76,7 +76,7 @@ extension FerryCommand {
                         "index.json: restored \(SyncConsole.count(findings.lagging.count, "reference")) from the reference store")
                 }
             } catch {
-                throw CommandFailure("\(error)", status: .ioError)
+                throw CommandFailure(ioError: error)
             }
         }
 
@@ -142,7 +142,7 @@ extension FerryCommand {
             do {
                 report = try await StorePruner(store: store, ledger: ledger, keep: keep).prune(dryRun: dryRun)
             } catch {
-                throw CommandFailure("\(error)", status: .ioError)
+                throw CommandFailure(ioError: error)
             }
             if !env.global.quiet {
                 for entry in report.removed {

@@ -62,7 +62,8 @@ public struct FallbackPuller: Sendable {
                     mediaType: image.mediaType, digest: image.manifestDigest, size: image.size))
             }
         } catch {
-            throw PullFailure(kind: .localStore, message: error.description, provenance: provenance)
+            throw PullFailure(
+                kind: .localStore, message: error.description, provenance: provenance, storeError: error)
         }
         return Success(image: image, provenance: provenance)
     }

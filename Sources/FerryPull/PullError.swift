@@ -135,6 +135,8 @@ public struct PullFailure: Error, Sendable, Hashable, CustomStringConvertible {
     public var message: String
     /// Endpoints tried and why they did not serve.
     public var provenance: Provenance
+    /// The store's own error, for a local store failure (its typed cause: a full disk is reported as such).
+    public var storeError: ContentStoreError? = nil
 
     /// The message.
     public var description: String { message }
@@ -164,8 +166,9 @@ public struct PullFailure: Error, Sendable, Hashable, CustomStringConvertible {
             default:
                 return PullFailure(kind: .unknown, message: cause, provenance: provenance)
             }
-        case .store:
-            return PullFailure(kind: .localStore, message: error.description, provenance: provenance)
+        case .store(let storeError):
+            return PullFailure(
+                kind: .localStore, message: error.description, provenance: provenance, storeError: storeError)
         default:
             break
         }

@@ -15,3 +15,11 @@ public enum ReportError: Error, Sendable, Hashable, CustomStringConvertible {
         }
     }
 }
+
+extension ReportError: DiskFullReporting {
+    /// The report file a full disk kept from being written.
+    public var diskFullPath: String? {
+        if case .io(let error) = self { return error.diskFullPath }
+        return nil
+    }
+}

@@ -72,13 +72,13 @@ public struct PushRunner: Sendable {
                 return (reference, plain)
             }
         } catch {
-            throw SyncAbort(message: error.description, runID: nil)
+            throw SyncAbort(message: error.description, runID: nil, cause: error)
         }
         let runID: RunID
         do {
             runID = try await ledger.beginRun(RunStart(startedAt: Date(), command: "push", toolVersion: toolVersion))
         } catch {
-            throw SyncAbort(message: "cannot record the run: \(error)", runID: nil)
+            throw SyncAbort(message: "cannot record the run: \(error)", runID: nil, cause: error)
         }
         let pusher = self.pusher
         let target = self.target
@@ -113,7 +113,7 @@ public struct PushRunner: Sendable {
                     _ = try await ledger.record([], pushes: batch)
                     try pusher.flushLayouts()
                 } catch {
-                    failure = SyncAbort(message: "cannot record pushes of run \(runID): \(error)", runID: runID)
+                    failure = SyncAbort(message: "cannot record pushes of run \(runID): \(error)", runID: runID, cause: error)
                 }
             }
             for _ in 0..<jobs { start() }
@@ -156,7 +156,7 @@ public struct PushRunner: Sendable {
             _ = try await ledger.finishRun(runID, RunFinish(
                 finishedAt: Date(), status: signal == nil ? .completed : .interrupted, exitStatus: exitStatus))
         } catch {
-            throw SyncAbort(message: "cannot record the end of run \(runID): \(error)", runID: runID)
+            throw SyncAbort(message: "cannot record the end of run \(runID): \(error)", runID: runID, cause: error)
         }
         return Summary(runID: runID, pushes: pushes, exitStatus: exitStatus, signal: signal)
     }

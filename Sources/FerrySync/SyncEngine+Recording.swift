@@ -84,7 +84,7 @@ extension SyncEngine {
             return nil
         case .failed(let failure):
             if failure.kind == .localStore {
-                throw SyncAbort(message: "\(item.reference): \(failure.message)", runID: runID)
+                throw SyncAbort(message: "\(item.reference): \(failure.message)", runID: runID, cause: failure.storeError)
             }
             let observation = Observation(
                 runID: runID, reference: item.reference, immutable: item.immutable, dryRun: options.dryRun,
@@ -139,7 +139,7 @@ extension SyncEngine {
             tally.recording.oldest = nil
             // The batch's blobs are durable under blobs/ before anything records them.
             do { try puller.store.syncDirectories() } catch {
-                throw SyncAbort(message: "cannot flush the store: \(error)", runID: runID)
+                throw SyncAbort(message: "cannot flush the store: \(error)", runID: runID, cause: error)
             }
             let results: [RecordResult]
             do {
@@ -147,7 +147,7 @@ extension SyncEngine {
                     batch.map(\.observation), pushes: batch.flatMap { $0.pushes.map(\.recording) })
             } catch {
                 let what = batch.count == 1 ? "\(batch[0].reference)" : "\(batch.count) references"
-                throw SyncAbort(message: "cannot record \(what): \(error)", runID: runID)
+                throw SyncAbort(message: "cannot record \(what): \(error)", runID: runID, cause: error)
             }
             FailPoint.hit(FailPoint.afterRecordCommit)
             do {
@@ -160,7 +160,7 @@ extension SyncEngine {
                     record.stored.map { (record.reference.string, $0) }
                 })
             } catch {
-                throw SyncAbort(message: "cannot update the store's index: \(error)", runID: runID)
+                throw SyncAbort(message: "cannot update the store's index: \(error)", runID: runID, cause: error)
             }
             for (record, recorded) in zip(batch, results) {
                 let row = Self.row(record, recorded)
@@ -178,7 +178,7 @@ extension SyncEngine {
                 if try puller.store.flushIndex() { tally.recording.lastIndexWrite = .now }
                 try pusher?.flushLayouts()
             } catch {
-                throw SyncAbort(message: "cannot write the store's index: \(error)", runID: runID)
+                throw SyncAbort(message: "cannot write the store's index: \(error)", runID: runID, cause: error)
             }
         }
     }

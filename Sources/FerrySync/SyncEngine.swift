@@ -100,7 +100,7 @@ public struct SyncEngine: Sendable {
                 startedAt: Date(), command: options.command, configFingerprint: list.fingerprint.description,
                 toolVersion: options.toolVersion, dryRun: options.dryRun))
         } catch {
-            throw SyncAbort(message: "cannot record the run: \(error)", runID: nil)
+            throw SyncAbort(message: "cannot record the run: \(error)", runID: nil, cause: error)
         }
         var tally = Tally()
         do throws(SyncAbort) {
@@ -117,7 +117,9 @@ public struct SyncEngine: Sendable {
             // What finished before the failure is still recorded; the failure itself aborts the run.
             try? await commit(&tally, observer: observer, runID: runID, finalFlush: true)
             try? await finish(runID, status: .failed, exitStatus: 74)
-            throw SyncAbort(message: error.message, runID: runID)
+            var abort = error
+            abort.runID = runID
+            throw abort
         }
         let signal = stop.firedSignal
         let status: RunStatus = signal != nil ? .interrupted : (options.dryRun ? .dryRun : .completed)
@@ -125,7 +127,7 @@ public struct SyncEngine: Sendable {
         do {
             try await finish(runID, status: status, exitStatus: exitStatus)
         } catch {
-            throw SyncAbort(message: "cannot record the end of run \(runID): \(error)", runID: runID)
+            throw SyncAbort(message: "cannot record the end of run \(runID): \(error)", runID: runID, cause: error)
         }
         return SyncSummary(
             runID: runID, status: status, exitStatus: exitStatus, rows: tally.rows, outcomes: tally.outcomes,
@@ -137,7 +139,7 @@ public struct SyncEngine: Sendable {
         do {
             try await ledger.setIndexStamp(inLine ? puller.store.indexStamp : nil)
         } catch {
-            throw SyncAbort(message: "cannot record the state of index.json: \(error)", runID: runID)
+            throw SyncAbort(message: "cannot record the state of index.json: \(error)", runID: runID, cause: error)
         }
     }
 

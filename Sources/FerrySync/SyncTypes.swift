@@ -1,5 +1,6 @@
 import FerryHTTP
 import FerryPull
+import FerrySystem
 import Foundation
 import Ledger
 import OCIModel
@@ -126,11 +127,20 @@ public struct SyncSummary: Sendable {
 }
 
 /// A failure that stops the whole run: the store or the reference store cannot be written.
-public struct SyncAbort: Error, Sendable, CustomStringConvertible {
+public struct SyncAbort: Error, Sendable, CustomStringConvertible, DiskFullReporting {
     /// What failed, naming the path or reference.
     public var message: String
     /// The run, when one had begun.
     public var runID: RunID?
+    /// The path a full disk kept from being written, when that is what stopped the run.
+    public var diskFullPath: String?
+
+    /// Creates an abort; `cause` is the error behind it, kept for its typed cause (a full disk).
+    public init(message: String, runID: RunID?, cause: (any Error)? = nil) {
+        self.message = message
+        self.runID = runID
+        diskFullPath = (cause as? any DiskFullReporting)?.diskFullPath
+    }
 
     /// The message.
     public var description: String { message }

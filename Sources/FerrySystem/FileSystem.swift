@@ -30,6 +30,13 @@ public struct SystemErrno: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
+/// An error that knows whether a full disk caused it, and where: one question every layer answers the same way,
+/// so a full disk is reported as such whichever write hit it (a blob, `index.json`, `ferry.db`, a report).
+public protocol DiskFullReporting: Error {
+    /// The path that could not be written because the disk (or quota) is full; nil for any other failure.
+    var diskFullPath: String? { get }
+}
+
 /// A failed file-system operation, naming the path and the system's reason.
 public struct FileSystemError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The path the operation was about.
@@ -62,6 +69,11 @@ public struct FileSystemError: Error, Sendable, Hashable, CustomStringConvertibl
 
     /// True when the disk is full or the quota exhausted.
     public var isNoSpace: Bool { cause.isNoSpace }
+}
+
+extension FileSystemError: DiskFullReporting {
+    /// The path, when the disk is full.
+    public var diskFullPath: String? { isNoSpace ? path : nil }
 }
 
 /// What ``FileSystem/stamp(_:)`` reads of a file: enough to notice that it was replaced or rewritten.

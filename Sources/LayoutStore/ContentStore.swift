@@ -194,9 +194,14 @@ public enum ContentStoreError: Error, Sendable, Hashable, CustomStringConvertibl
     }
 
     /// True when the disk is full.
-    public var isNoSpace: Bool {
-        if case .io(let error) = self { return error.isNoSpace }
-        return false
+    public var isNoSpace: Bool { diskFullPath != nil }
+}
+
+extension ContentStoreError: DiskFullReporting {
+    /// The path a full disk kept from being written.
+    public var diskFullPath: String? {
+        if case .io(let error) = self { return error.diskFullPath }
+        return nil
     }
 }
 

@@ -1,3 +1,4 @@
+import FerrySystem
 import OCIModel
 
 /// Why the reference store refused or failed an operation; every case names the database file.
@@ -10,8 +11,10 @@ public enum LedgerError: Error, Sendable, Equatable, CustomStringConvertible {
     case migrationFailed(path: String, reason: String)
     /// Another connection held the write lock for longer than the busy timeout.
     case busy(path: String, operation: String)
-    /// SQLite reported an error (I/O, full disk, constraint) during `operation`.
+    /// SQLite reported an error (I/O, constraint) during `operation`.
     case database(path: String, operation: String, reason: String)
+    /// The disk (or quota) was full during `operation`; the transaction was rolled back.
+    case diskFull(path: String, operation: String)
     /// No run has this ID.
     case unknownRun(path: String, run: RunID)
     /// The run was already finished, so it takes no more observations and no second finish.
@@ -40,6 +43,8 @@ public enum LedgerError: Error, Sendable, Equatable, CustomStringConvertible {
                 + "(waited \(ReferenceStore.busyTimeoutSeconds) s)"
         case .database(let path, let operation, let reason):
             "\(path): \(operation): \(reason)"
+        case .diskFull(let path, let operation):
+            "\(path): \(operation): no space left on device"
         case .unknownRun(let path, let run):
             "\(path): no run \(run)"
         case .runFinished(let path, let run):
@@ -53,5 +58,13 @@ public enum LedgerError: Error, Sendable, Equatable, CustomStringConvertible {
         case .invalidBundleHistory(let path, let bundle, let reason):
             "\(path): refusing the history of bundle \(bundle): \(reason)"
         }
+    }
+}
+
+extension LedgerError: DiskFullReporting {
+    /// The database file, when a full disk stopped the operation.
+    public var diskFullPath: String? {
+        if case .diskFull(let path, _) = self { return path }
+        return nil
     }
 }

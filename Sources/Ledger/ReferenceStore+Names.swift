@@ -26,43 +26,37 @@ extension ReferenceStore {
     /// Calls `body` with each name ``recordedNames()`` lists (tags by repository and tag, then pinned
     /// references), one at a time, in one read transaction; `body`'s errors pass through.
     public func forEachRecordedName(_ body: (RecordedName) throws -> Void) throws {
-        do {
-            try writer.read { db in
-                let tags = try Row.fetchCursor(
-                    db,
-                    sql: """
-                        SELECT repository.name || ':' || tag.name AS name, tag.manifestDigest, tag.mediaType
-                        FROM tag JOIN repository ON repository.id = tag.repositoryId
-                        """)
-                while let row = try tags.next() {
-                    let stored = StoredRow(row: row, table: "tag")
-                    try body(
-                        RecordedName(
-                            name: try stored.string("name"), digest: try stored.digest("manifestDigest"),
-                            mediaType: try stored.mediaType("mediaType"), isTag: true))
-                }
-                // Served by the partial index observation_pinned (the same WHERE clause).
-                let pinned = try Row.fetchCursor(
-                    db,
-                    sql: """
-                        SELECT reference, min(manifestDigest) AS manifestDigest, min(mediaType) AS mediaType
-                        FROM observation
-                        WHERE requestedDigest IS NOT NULL AND manifestDigest IS NOT NULL AND dryRun = 0
-                            AND outcome != 'failed'
-                        GROUP BY reference
-                        """)
-                while let row = try pinned.next() {
-                    let stored = StoredRow(row: row, table: "observation")
-                    try body(
-                        RecordedName(
-                            name: try stored.string("reference"), digest: try stored.digest("manifestDigest"),
-                            mediaType: try stored.mediaType("mediaType"), isTag: false))
-                }
+        try readNow("read recorded names") { db in
+            let tags = try Row.fetchCursor(
+                db,
+                sql: """
+                    SELECT repository.name || ':' || tag.name AS name, tag.manifestDigest, tag.mediaType
+                    FROM tag JOIN repository ON repository.id = tag.repositoryId
+                    """)
+            while let row = try tags.next() {
+                let stored = StoredRow(row: row, table: "tag")
+                try body(
+                    RecordedName(
+                        name: try stored.string("name"), digest: try stored.digest("manifestDigest"),
+                        mediaType: try stored.mediaType("mediaType"), isTag: true))
             }
-        } catch let error as DatabaseError {
-            throw LedgerError.database(path: path, operation: "read recorded names", reason: Self.reason(error))
-        } catch let error as StoredValueError {
-            throw LedgerError.corruptRow(path: path, table: error.table, reason: error.reason)
+            // Served by the partial index observation_pinned (the same WHERE clause).
+            let pinned = try Row.fetchCursor(
+                db,
+                sql: """
+                    SELECT reference, min(manifestDigest) AS manifestDigest, min(mediaType) AS mediaType
+                    FROM observation
+                    WHERE requestedDigest IS NOT NULL AND manifestDigest IS NOT NULL AND dryRun = 0
+                        AND outcome != 'failed'
+                    GROUP BY reference
+                    """)
+            while let row = try pinned.next() {
+                let stored = StoredRow(row: row, table: "observation")
+                try body(
+                    RecordedName(
+                        name: try stored.string("reference"), digest: try stored.digest("manifestDigest"),
+                        mediaType: try stored.mediaType("mediaType"), isTag: false))
+            }
         }
     }
 

@@ -93,24 +93,18 @@ extension ReferenceStore {
     /// transaction, one repository in memory at a time, `body`'s errors passed through. Synchronous: it runs while
     /// the caller writes a report or a listing.
     public func forEachInventoryEntry(_ body: (InventoryEntry) throws -> Void) throws {
-        do {
-            try writer.read { db in
-                let repositories = try Row.fetchAll(db, sql: "SELECT id, name, firstSeen FROM repository ORDER BY name")
-                    .stored("repository")
-                for row in repositories {
-                    let id = try row.int64("id")
-                    try body(
-                        InventoryEntry(
-                            repository: try row.string("name"), firstSeen: try row.date("firstSeen"),
-                            tags: try Queries.tags(db, where: "WHERE tag.repositoryId = ?", [id]),
-                            tagHistory: try Queries.history(db, where: "WHERE tag.repositoryId = ?", [id]).map(\.record),
-                            digests: try Queries.digests(db, where: "WHERE digestMapping.repositoryId = ?", [id])))
-                }
+        try readNow("read inventory") { db in
+            let repositories = try Row.fetchAll(db, sql: "SELECT id, name, firstSeen FROM repository ORDER BY name")
+                .stored("repository")
+            for row in repositories {
+                let id = try row.int64("id")
+                try body(
+                    InventoryEntry(
+                        repository: try row.string("name"), firstSeen: try row.date("firstSeen"),
+                        tags: try Queries.tags(db, where: "WHERE tag.repositoryId = ?", [id]),
+                        tagHistory: try Queries.history(db, where: "WHERE tag.repositoryId = ?", [id]).map(\.record),
+                        digests: try Queries.digests(db, where: "WHERE digestMapping.repositoryId = ?", [id])))
             }
-        } catch let error as DatabaseError {
-            throw LedgerError.database(path: path, operation: "read inventory", reason: Self.reason(error))
-        } catch let error as StoredValueError {
-            throw LedgerError.corruptRow(path: path, table: error.table, reason: error.reason)
         }
     }
 }

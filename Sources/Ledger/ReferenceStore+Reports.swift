@@ -59,65 +59,59 @@ extension ReferenceStore {
     /// through unchanged. Synchronous: it runs while the caller writes the report files.
     public func forEachReportRow(run id: RunID, _ body: (ObservationRecord, [PushRecord]) throws -> Void) throws {
         let path = self.path
-        do {
-            try writer.read { db in
-                let hasPushes =
-                    try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM push WHERE runId = ?)", arguments: [id.rawValue])
-                    ?? false
-                let attempts = try db.cachedStatement(
-                    sql: "SELECT endpoint, error, fellBack FROM observationAttempt WHERE observationId = ? ORDER BY position")
-                let platforms = try db.cachedStatement(
-                    sql: """
-                        SELECT platform, manifestDigest, mediaType, imageId FROM observationPlatform
-                        WHERE observationId = ? ORDER BY position
-                        """)
-                let last = try db.cachedStatement(
-                    sql: "SELECT max(id) FROM observation WHERE runId = ? AND reference = ?")
-                let pushes = try db.cachedStatement(
-                    sql: "SELECT * FROM push WHERE runId = ? AND reference = ? ORDER BY id")
-                let rows = try Row.fetchCursor(
-                    db,
-                    sql: """
-                        SELECT * FROM observation WHERE runId = ?
-                        ORDER BY CASE outcome WHEN 'drift' THEN 0 WHEN 'failed' THEN 1 WHEN 'updated' THEN 2
-                            WHEN 'pulled' THEN 3 ELSE 4 END, reference, id
-                        """, arguments: [id.rawValue])
-                while let fetched = try rows.next() {
-                    let row = StoredRow(row: fetched, table: "observation")
-                    let observation = try row.int64("id")
-                    var tried: [EndpointAttempt] = []
-                    for attempt in try Row.fetchAll(attempts, arguments: [observation]).stored("observationAttempt") {
-                        tried.append(
-                            EndpointAttempt(
-                                endpoint: try attempt.string("endpoint"), error: try attempt.string("error"),
-                                fellBack: try attempt.bool("fellBack")))
-                    }
-                    var children: [PlatformManifest] = []
-                    for child in try Row.fetchAll(platforms, arguments: [observation]).stored("observationPlatform") {
-                        guard let platform = try child.platform("platform") else {
-                            throw StoredValueError(table: "observationPlatform", reason: "platform is empty")
-                        }
-                        children.append(
-                            PlatformManifest(
-                                platform: platform, digest: try child.digest("manifestDigest"),
-                                mediaType: try child.mediaType("mediaType"), imageID: try child.digest("imageId")))
-                    }
-                    let record = try Queries.observationRecord(row, platforms: children, attempts: tried)
-                    var pushed: [PushRecord] = []
-                    if hasPushes,
-                        try Int64.fetchOne(last, arguments: [id.rawValue, record.reference]) == observation
-                    {
-                        pushed = try Row.fetchAll(pushes, arguments: [id.rawValue, record.reference]).map {
-                            try ReferenceStore.pushRecord($0, path: path)
-                        }
-                    }
-                    try body(record, pushed)
+        try readNow("read report of run \(id)") { db in
+            let hasPushes =
+                try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM push WHERE runId = ?)", arguments: [id.rawValue])
+                ?? false
+            let attempts = try db.cachedStatement(
+                sql: "SELECT endpoint, error, fellBack FROM observationAttempt WHERE observationId = ? ORDER BY position")
+            let platforms = try db.cachedStatement(
+                sql: """
+                    SELECT platform, manifestDigest, mediaType, imageId FROM observationPlatform
+                    WHERE observationId = ? ORDER BY position
+                    """)
+            let last = try db.cachedStatement(
+                sql: "SELECT max(id) FROM observation WHERE runId = ? AND reference = ?")
+            let pushes = try db.cachedStatement(
+                sql: "SELECT * FROM push WHERE runId = ? AND reference = ? ORDER BY id")
+            let rows = try Row.fetchCursor(
+                db,
+                sql: """
+                    SELECT * FROM observation WHERE runId = ?
+                    ORDER BY CASE outcome WHEN 'drift' THEN 0 WHEN 'failed' THEN 1 WHEN 'updated' THEN 2
+                        WHEN 'pulled' THEN 3 ELSE 4 END, reference, id
+                    """, arguments: [id.rawValue])
+            while let fetched = try rows.next() {
+                let row = StoredRow(row: fetched, table: "observation")
+                let observation = try row.int64("id")
+                var tried: [EndpointAttempt] = []
+                for attempt in try Row.fetchAll(attempts, arguments: [observation]).stored("observationAttempt") {
+                    tried.append(
+                        EndpointAttempt(
+                            endpoint: try attempt.string("endpoint"), error: try attempt.string("error"),
+                            fellBack: try attempt.bool("fellBack")))
                 }
+                var children: [PlatformManifest] = []
+                for child in try Row.fetchAll(platforms, arguments: [observation]).stored("observationPlatform") {
+                    guard let platform = try child.platform("platform") else {
+                        throw StoredValueError(table: "observationPlatform", reason: "platform is empty")
+                    }
+                    children.append(
+                        PlatformManifest(
+                            platform: platform, digest: try child.digest("manifestDigest"),
+                            mediaType: try child.mediaType("mediaType"), imageID: try child.digest("imageId")))
+                }
+                let record = try Queries.observationRecord(row, platforms: children, attempts: tried)
+                var pushed: [PushRecord] = []
+                if hasPushes,
+                    try Int64.fetchOne(last, arguments: [id.rawValue, record.reference]) == observation
+                {
+                    pushed = try Row.fetchAll(pushes, arguments: [id.rawValue, record.reference]).map {
+                        try ReferenceStore.pushRecord($0, path: path)
+                    }
+                }
+                try body(record, pushed)
             }
-        } catch let error as DatabaseError {
-            throw LedgerError.database(path: path, operation: "read report of run \(id)", reason: Self.reason(error))
-        } catch let error as StoredValueError {
-            throw LedgerError.corruptRow(path: path, table: error.table, reason: error.reason)
         }
     }
 }

@@ -123,6 +123,8 @@ public struct ReferenceStore: Sendable {
             } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY && ContinuousClock.now < deadline
             {
                 Thread.sleep(forTimeInterval: Double.random(in: 0.005...0.05))
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_FULL {
+                throw LedgerError.diskFull(path: path, operation: "open")
             } catch {
                 throw LedgerError.cannotOpen(path: path, reason: reason(error))
             }
@@ -139,6 +141,8 @@ public struct ReferenceStore: Sendable {
                 let tableCount = try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master") ?? 0
                 return (version, superseded, !hasMigrations && tableCount > 0)
             }
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_FULL {
+            throw LedgerError.diskFull(path: path, operation: "open")
         } catch {
             throw LedgerError.cannotOpen(path: path, reason: reason(error))
         }
@@ -170,6 +174,9 @@ public struct ReferenceStore: Sendable {
                 if after.count > before.count, attempts <= migrator.migrations.count {
                     continue
                 }
+                if let error = error as? DatabaseError, error.resultCode == .SQLITE_FULL {
+                    throw LedgerError.diskFull(path: path, operation: "upgrade the schema")
+                }
                 throw LedgerError.migrationFailed(path: path, reason: reason(error))
             }
         }
@@ -195,6 +202,18 @@ public struct ReferenceStore: Sendable {
         }
     }
 
+    /// A synchronous read for callers that stream rows into files: database failures are mapped like every other
+    /// read's, while errors thrown by `body` itself (a report that cannot be written) pass through unchanged.
+    func readNow<T>(_ operation: String, _ body: (Database) throws -> T) throws -> T {
+        do {
+            return try writer.read(body)
+        } catch let error as DatabaseError {
+            throw mapped(error, operation)
+        } catch let error as StoredValueError {
+            throw mapped(error, operation)
+        }
+    }
+
     private func mapped(_ error: any Error, _ operation: String) -> any Error {
         switch error {
         case let error as LedgerError: return error
@@ -203,6 +222,8 @@ public struct ReferenceStore: Sendable {
             return LedgerError.corruptRow(path: path, table: error.table, reason: error.reason)
         case let error as DatabaseError where error.resultCode == .SQLITE_BUSY:
             return LedgerError.busy(path: path, operation: operation)
+        case let error as DatabaseError where error.resultCode == .SQLITE_FULL:
+            return LedgerError.diskFull(path: path, operation: operation)
         default: return LedgerError.database(path: path, operation: operation, reason: Self.reason(error))
         }
     }
