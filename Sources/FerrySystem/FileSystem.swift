@@ -188,7 +188,10 @@ public enum FileSystem {
 
     /// Renames atomically within one file system.
     public static func rename(_ from: String, to: String) throws(FileSystemError) {
+        // Every rename makes something visible: the moments a crash test wants to land on.
+        FailPoint.hit(FailPoint.beforeRename)
         if Glibc.rename(from, to) != 0 { throw .errno("rename to \(to)", from) }
+        FailPoint.hit(FailPoint.afterRename)
     }
 
     /// Flushes a file or directory to stable storage.

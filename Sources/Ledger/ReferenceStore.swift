@@ -1,3 +1,4 @@
+import FerrySystem
 import Foundation
 internal import GRDB
 import Synchronization
@@ -188,6 +189,7 @@ public struct ReferenceStore: Sendable {
         do {
             let result = try await writer.write(body)
             transactions.increment()
+            FailPoint.hit(FailPoint.afterTransaction)
             return result
         } catch {
             throw mapped(error, operation)
