@@ -29,7 +29,8 @@ import Testing
         #expect(response.body.count == 1000)
     }
 
-    @Test func cancellingAStalledDownloadResumesPromptlyWithWhatWasWritten() async throws {
+    // The time limit only bounds a hang; the outcome shows what ended the transfer.
+    @Test(.timeLimit(.minutes(2))) func cancellingAStalledDownloadResumesPromptlyWithWhatWasWritten() async throws {
         let scratch = try ScratchDirectory()
         let blob = testBytes(100_000)
         let server = try TestHTTPServer { _ in .failing(.stallAfter(bodyBytes: 1000), body: .bytes(blob)) }
@@ -45,12 +46,11 @@ import Testing
                     progress: progress))
         }
         try await waitUntil("the first 1000 bytes") { progress.bytes == 1000 }
-        let cancelledAt = ContinuousClock.now
         task.cancel()
         let result = await task.result
 
-        // The low-speed limit is 60 s here, so only cancellation can end the transfer this soon.
-        #expect(ContinuousClock.now - cancelledAt < .seconds(5))
+        // The stalled server never ends the body and the low-speed limit (60 s) would end it as a timeout: a
+        // cancellation outcome shows the cancellation ended it.
         guard case .failure(let failure) = result, let error = failure as? DownloadError else {
             Issue.record("expected DownloadError, got \(result)")
             return
@@ -162,22 +162,22 @@ import Testing
         #expect(error.fileLength == 10)
     }
 
-    @Test func requestTimeoutBoundsTheWholeExchange() async throws {
+    @Test(.timeLimit(.minutes(2))) func requestTimeoutBoundsTheWholeExchange() async throws {
         let server = try TestHTTPServer { _ in .failing(.stallWithoutResponse) }
         defer { server.stop() }
         let transport = try makeTransport()
-        let started = ContinuousClock.now
 
         let failure = await #expect(throws: TransportError.self) {
             try await transport.send(
                 HTTPRequest(method: .get, url: server.url("/"), timeout: .milliseconds(300)), maxBodyBytes: 16)
         }
 
-        guard case .timeout = try #require(failure) else {
+        guard case .timeout(let message) = try #require(failure) else {
             Issue.record("expected .timeout, got \(String(describing: failure))")
             return
         }
-        #expect(ContinuousClock.now - started < .seconds(5))
+        // The request's own 300 ms bound, not the 60 s low-speed limit ("Operation too slow"), ended it.
+        #expect(message.contains("timed out after"), "\(message)")
     }
 
     @Test func connectionResetMidBodyIsInterrupted() async throws {

@@ -19,8 +19,8 @@ import Testing
         let page = directory.appending("report.html")
         try TestFiles.write(html, to: page)
 
-        let started = ContinuousClock.now
-        // ProcessRunner kills Chromium with SIGKILL at the deadline and throws `timedOut`.
+        // ProcessRunner kills Chromium with SIGKILL at the deadline and throws `timedOut`: a bound against a hang,
+        // generous for a loaded machine, never a performance target.
         let result = try await ProcessRunner.run(
             "chromium",
             [
@@ -34,10 +34,8 @@ import Testing
                 "HOME": directory.path, "XDG_CONFIG_HOME": directory.appending("config"),
                 "XDG_CACHE_HOME": directory.appending("cache"),
             ],
-            timeout: 20)
-        let elapsed = ContinuousClock.now - started
+            timeout: 180)
         try result.checked()
-        #expect(elapsed < .seconds(10), "chromium took \(elapsed)")
         return (result.stdoutText, result.stderrText)
     }
 
