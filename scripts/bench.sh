@@ -71,13 +71,19 @@ HASH_FILE=$WORK/hash-input
 head -c 268435456 /dev/urandom >"$HASH_FILE"
 field() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p"; }
 ossl=() ; ferry_hash=() ; ferry_hash_wall=() ; ferry_mem=() ; ossl_file=()
-for round in $(seq "$REPEAT"); do
-    o=$(openssl speed -mr -seconds "$HASH_SECONDS" -evp sha256 -bytes 16384 2>/dev/null | awk -F: '/^\+F:/ { printf "%.1f", $4 / 1e6 }')
+hash_ferry() {
     out=$("$FBENCH" hash-file "$HASH_FILE" --seconds "$HASH_SECONDS")
     f=$(printf ' %s' "$out" | field cpuMBps); w=$(printf ' %s' "$out" | field MBps)
     m=$("$FBENCH" hash-memory --chunk 1048576 --seconds "$HASH_SECONDS" | sed 's/^/ /' | field cpuMBps)
+}
+hash_openssl() {
+    o=$(openssl speed -mr -seconds "$HASH_SECONDS" -evp sha256 -bytes 16384 2>/dev/null | awk -F: '/^\+F:/ { printf "%.1f", $4 / 1e6 }')
     /usr/bin/time -f '%U %S' -o "$WORK/dgst.time" openssl dgst -sha256 "$HASH_FILE" >/dev/null
     d=$(awk '{ printf "%.1f", 268.435456 / ($1 + $2) }' "$WORK/dgst.time")
+}
+for round in $(seq "$REPEAT"); do
+    # ferry and the reference alternate which goes first, as in every other figure.
+    if [ $((round % 2)) = 1 ]; then hash_openssl; hash_ferry; else hash_ferry; hash_openssl; fi
     ossl+=("$o"); ferry_hash+=("$f"); ferry_hash_wall+=("$w"); ferry_mem+=("$m"); ossl_file+=("$d")
     progress "round $round: openssl speed $o, ferry digest(ofFile:) $f ($w per wall s), DigestHasher from memory $m, openssl dgst FILE $d MB/s"
 done
@@ -282,15 +288,29 @@ export -f tar_reference untar_reference
 bundle_round() {
     local bundle=$WORK/bundle-$1.tar reference=$WORK/reference-$1.tar imported=$WORK/imported-$1 untarred=$WORK/untarred-$1
     rm -rf "$bundle" "$bundle".* "$reference" "$imported" "$untarred"
-    must "$WORK/export-$1.log" "$FERRY" export --store "$BUNDLE_STORE" --to "$bundle"
-    export_t+=("$T_WALL"); export_rss+=("$T_RSS")
-    must "$WORK/tar-$1.log" bash -c 'tar_reference "$1" "$2"' _ "$BUNDLE_STORE" "$reference"
-    tar_t+=("$T_WALL")
-    must "$WORK/import-$1.log" "$FERRY" import --store "$imported" "$bundle"
-    [ "$(ls "$imported/blobs/sha256" | wc -l)" = "$(ls "$BUNDLE_STORE/blobs/sha256" | wc -l)" ] || die "import stored a different number of blobs"
-    import_t+=("$T_WALL"); import_rss+=("$T_RSS")
-    must "$WORK/untar-$1.log" bash -c 'untar_reference "$1" "$2"' _ "$reference" "$untarred"
-    untar_t+=("$T_WALL")
+    ferry_export() {
+        must "$WORK/export-$1.log" "$FERRY" export --store "$BUNDLE_STORE" --to "$bundle"
+        export_t+=("$T_WALL"); export_rss+=("$T_RSS")
+    }
+    tar_export() {
+        must "$WORK/tar-$1.log" bash -c 'tar_reference "$1" "$2"' _ "$BUNDLE_STORE" "$reference"
+        tar_t+=("$T_WALL")
+    }
+    ferry_import() {
+        must "$WORK/import-$1.log" "$FERRY" import --store "$imported" "$bundle"
+        [ "$(ls "$imported/blobs/sha256" | wc -l)" = "$(ls "$BUNDLE_STORE/blobs/sha256" | wc -l)" ] || die "import stored a different number of blobs"
+        import_t+=("$T_WALL"); import_rss+=("$T_RSS")
+    }
+    tar_import() {
+        must "$WORK/untar-$1.log" bash -c 'untar_reference "$1" "$2"' _ "$reference" "$untarred"
+        untar_t+=("$T_WALL")
+    }
+    # ferry and the reference alternate which goes first, as in every other figure.
+    if [ $(($1 % 2)) = 1 ]; then
+        tar_export "$1"; ferry_export "$1"; tar_import "$1"; ferry_import "$1"
+    else
+        ferry_export "$1"; tar_export "$1"; ferry_import "$1"; tar_import "$1"
+    fi
     rm -rf "$bundle" "$bundle".* "$reference" "$imported" "$untarred"
 }
 for round in $(seq "$SYNC_REPEAT"); do
