@@ -135,16 +135,15 @@ final class FerryWorkspace: Sendable {
         }
     }
 
-    /// The digests under `STORE/blobs/sha256`.
+    /// The digests under `STORE/blobs/sha256`. A missing directory throws: "no blobs" must not pass because the
+    /// store is somewhere else.
     func storedBlobs() throws -> Set<Digest> {
-        let directory = store + "/blobs/sha256"
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-        return Set(try names.map { try Digest(parsing: "sha256:" + $0) })
+        Set(try TestFiles.list(store + "/blobs/sha256").map { try Digest(parsing: "sha256:" + $0) })
     }
 
-    /// The names under `STORE/tmp`.
-    func temporaryFiles() -> [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: store + "/tmp")) ?? []).sorted()
+    /// The names under `STORE/tmp` (every prepared store has the directory; a missing one throws).
+    func temporaryFiles() throws -> [String] {
+        try TestFiles.list(store + "/tmp").sorted()
     }
 
     /// Re-hashes every blob in the store; returns the ones whose content does not match their name.
@@ -152,6 +151,25 @@ final class FerryWorkspace: Sendable {
         try storedBlobs().filter { digest in
             Digest.sha256(of: try TestFiles.read(store + "/blobs/sha256/" + digest.hex)) != digest
         }
+    }
+}
+
+/// Fails the test when any of `secrets` appears in the outputs or in the bytes of any file under `roots`.
+func expectNoSecrets(
+    _ secrets: [String], in results: [FerryResult], filesUnder roots: [String],
+    sourceLocation: SourceLocation = #_sourceLocation
+) throws {
+    for (index, secret) in secrets.enumerated() {
+        for result in results {
+            #expect(
+                !result.stdout.contains(secret) && !result.stderr.contains(secret),
+                "secret #\(index) printed: \(result)", sourceLocation: sourceLocation)
+        }
+    }
+    for root in roots {
+        #expect(
+            try TestFiles.occurrences(of: secrets, inFilesUnder: root) == [], "secrets stored under \(root)",
+            sourceLocation: sourceLocation)
     }
 }
 

@@ -128,7 +128,7 @@ import Testing
         // The store verifies: every blob hashes to its name, nothing is left in tmp/, skopeo reads the image.
         #expect(try workspace.corruptBlobs() == [])
         #expect(try workspace.storedBlobs().isSuperset(of: [layer, big.config.digest, big.manifestDigest]))
-        #expect(workspace.temporaryFiles() == [])
+        #expect(try workspace.temporaryFiles() == [])
         let inspected = try await ProcessRunner.runChecked(
             "skopeo", ["--insecure-policy", "inspect", "--raw", "oci:\(workspace.store):\(bigReference)"])
         #expect(inspected.stdout == big.manifestBytes)
