@@ -119,6 +119,19 @@ final class FerryWorkspace: Sendable {
             environment: environment(extra))
     }
 
+    /// The built binary run to its end with `arguments --store STORE`; a process killed by a signal reports
+    /// 128 + the signal, as a shell does.
+    func runBinary(_ arguments: [String], environment extra: [String: String] = [:]) async throws -> FerryResult {
+        let process = try spawn(arguments, environment: extra)
+        let status: Int32
+        switch try await process.waitForExit() {
+        case .exited(let code): status = code
+        case .signaled(let signal): status = 128 + signal
+        }
+        func text(_ log: OutputLog) -> String { log.lines().map { $0 + "\n" }.joined() }
+        return FerryResult(status: status, stdout: text(process.stdout), stderr: text(process.stderr))
+    }
+
     /// The reference store, opened read-write; close it before the next run.
     func ledger() throws -> ReferenceStore { try ReferenceStore.open(at: store + "/ferry.db") }
 

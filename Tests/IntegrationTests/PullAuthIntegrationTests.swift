@@ -96,10 +96,15 @@ final class Shared<Value: Sendable>: Sendable {
         let proxy: RegistryProxy
         let seeded: Seeded
 
-        init(seed: UInt64, credentials: RegistryUser? = nil, expiresIn: Int = 300, issuedAgo: Int = 0) async throws {
+        init(
+            seed: UInt64, credentials: RegistryUser? = nil, refreshToken: String? = nil, expiresIn: Int = 300,
+            issuedAgo: Int = 0
+        ) async throws {
             keys = try TemporaryDirectory()
             let issuer = try await TokenIssuer.create(in: keys.path)
-            tokens = try TokenServer(issuer: issuer, expiresIn: expiresIn, issuedAgo: issuedAgo, credentials: credentials)
+            tokens = try TokenServer(
+                issuer: issuer, expiresIn: expiresIn, issuedAgo: issuedAgo, credentials: credentials,
+                refreshToken: refreshToken)
             registry = try await RegistryServer.start(RegistryServerOptions(auth: .token(issuer, realm: tokens.realm)))
             seeded = try Seeded(seed: seed)
             let push = "Bearer " + (try issuer.token(access: [.repository("team/app", actions: ["pull", "push"])]))
