@@ -132,6 +132,35 @@ final class FerryWorkspace: Sendable {
         return FerryResult(status: status, stdout: text(process.stdout), stderr: text(process.stderr))
     }
 
+    /// Starts the binary's `sync --config CONFIG extra…` and returns once it holds the store's lock and one of its
+    /// blob transfers hangs at `proxy`, which holds every blob body from now on (until `proxy.releaseStalls()`).
+    func spawnStalledSync(through proxy: RegistryProxy, _ extra: [String] = []) async throws -> BackgroundProcess {
+        proxy.stallBodies(after: 0) { $0.path.contains("/blobs/") }
+        let process = try spawn(["sync", "--config", config] + extra)
+        _ = try await proxy.events.wait(for: "a blob transfer of the sync to stall") { event in
+            if case .stalled(let request, _) = event { return request.path.contains("/blobs/") }
+            return false
+        }
+        return process
+    }
+
+    /// The one line a command refused by the run lock prints while `holder` (running `command`) holds the store.
+    func lockedLine(holder: BackgroundProcess, command: String) throws -> String {
+        let lockFile = store + "/ferry.lock"
+        let started = try #require(
+            try TestFiles.readText(lockFile).split(separator: "\n").first { $0.hasPrefix("started=") }?
+                .dropFirst("started=".count))
+        return "Error: store is locked by PID \(holder.pid) (\(command), started \(started)): \(lockFile)"
+    }
+
+    /// What is wrong with the JSON document `bytes` by the schema `ferry report <schemaArguments> --schema` prints
+    /// (`[]` for the run report, `["--inventory"]`, `["--since", ID]`); empty when it is valid.
+    func schemaProblems(_ bytes: [UInt8], schema schemaArguments: [String] = []) async throws -> [String] {
+        let schema = try await runBinary(["report"] + schemaArguments + ["--schema"])
+        #expect(schema.status == 0, "\(schema)")
+        return try SchemaValidator(root: try JSONValue.parse(schema.stdout)).validate(try JSONValue.parse(bytes))
+    }
+
     /// The reference store, opened read-write; close it before the next run.
     func ledger() throws -> ReferenceStore { try ReferenceStore.open(at: store + "/ferry.db") }
 
