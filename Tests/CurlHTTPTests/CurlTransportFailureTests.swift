@@ -49,8 +49,9 @@ import Testing
         task.cancel()
         let result = await task.result
 
-        // The low-speed limit is 60 s here, so only cancellation can end the transfer this soon.
-        #expect(ContinuousClock.now - cancelledAt < .seconds(5))
+        // The low-speed limit is 60 s here, so only cancellation can end the transfer this soon (with room for a
+        // machine loaded by the parallel suite and other builds).
+        #expect(ContinuousClock.now - cancelledAt < .seconds(30))
         guard case .failure(let failure) = result, let error = failure as? DownloadError else {
             Issue.record("expected DownloadError, got \(result)")
             return
@@ -177,7 +178,9 @@ import Testing
             Issue.record("expected .timeout, got \(String(describing: failure))")
             return
         }
-        #expect(ContinuousClock.now - started < .seconds(5))
+        // A low-speed abort would also be a timeout, after 60 s: well under that, it was the request's own 300 ms
+        // (the margin is for a machine loaded by the parallel suite and other builds; 5 s was seen to be exceeded).
+        #expect(ContinuousClock.now - started < .seconds(30))
     }
 
     @Test func connectionResetMidBodyIsInterrupted() async throws {
