@@ -108,8 +108,8 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "FerryCommands", "FerryBundle", "FerryPush", "CurlHTTP", "OCIRegistry", "LayoutStore", "Ledger", "FerrySystem",
-                "FerryTestSupport",
+                "FerryCommands", "FerryBundle", "FerryPush", "FerryPull", "CurlHTTP", "OCIRegistry", "LayoutStore", "Ledger",
+                "FerrySystem", "FerryTestSupport", logging,
             ]),
     ],
     swiftLanguageModes: [.v6]

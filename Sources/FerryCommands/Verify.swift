@@ -93,7 +93,7 @@ extension FerryCommand {
                 output.writeLine("lagging     \(entry.name): recorded at \(entry.recorded), \(indexed)")
             }
             for file in report.strayFiles { output.writeLine("stray       \(file)") }
-            let verdict = report.isHealthy ? "healthy" : "\(report.corrupt.count) corrupt, \(report.missing.count) missing, \(report.inconsistent.count) inconsistent"
+            let verdict = report.isHealthy ? "healthy" : "\(report.corrupt.count) corrupt, \(report.missing.count) missing, \(report.inconsistent.count) inconsistent, \(report.strayFiles.count) stray"
             output.writeLine(
                 "verified \(SyncConsole.count(report.blobsChecked, "blob")) (\(SyncConsole.formatBytes(report.bytesChecked))) and "
                     + "\(SyncConsole.count(report.referencesChecked, "reference")): \(verdict)"

@@ -48,8 +48,9 @@ public struct VerifyReport: Sendable {
     /// References whose content is missing or corrupt: what `--repair` re-fetches.
     public var affectedReferences: [String] = []
 
-    /// True when nothing is missing, corrupt or inconsistent.
-    public var isHealthy: Bool { corrupt.isEmpty && missing.isEmpty && inconsistent.isEmpty }
+    /// True when nothing is missing, corrupt or inconsistent, and `blobs/` holds nothing but blobs (a foreign file
+    /// there breaks the OCI layout for other readers, and ferry cannot tell what put it there).
+    public var isHealthy: Bool { corrupt.isEmpty && missing.isEmpty && inconsistent.isEmpty && strayFiles.isEmpty }
 }
 
 /// Checks a store: re-hashes every blob (in parallel), checks every reference's manifest, config and layers are

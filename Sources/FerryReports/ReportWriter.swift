@@ -111,7 +111,9 @@ public struct ReportWriter: Sendable {
             result.latestUpdated = true
             for format in Self.formats {
                 let link = join(reportsDirectory, "latest.\(format.fileExtension)")
-                if let current = Self.linkedRun(link), current > id {
+                // Within one second the IDs' suffixes are random: the run written last is the newer one then, as
+                // runs of a store never overlap (the lock) and reports are written as a run ends.
+                if let current = Self.linkedRun(link), current.startSecond > id.startSecond {
                     result.latestUpdated = false
                     continue
                 }

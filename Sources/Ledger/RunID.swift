@@ -26,6 +26,10 @@ public struct RunID: RawRepresentable, Hashable, Sendable, Comparable, Codable, 
     /// The ID text.
     public var description: String { rawValue }
 
+    /// The start second, `yyyyMMddTHHmmssZ`: two runs started in the same second share it, and their random
+    /// suffixes say nothing about which started first.
+    public var startSecond: Substring { rawValue.prefix { $0 != "-" } }
+
     /// Orders by text, which is start-time order to the second.
     public static func < (lhs: RunID, rhs: RunID) -> Bool { lhs.rawValue < rhs.rawValue }
 

@@ -3,7 +3,7 @@ import Foundation
 
 /// Why a mirror URL was rejected; the texts are moby's `ValidateMirror` (`registry/config.go`).
 public enum MirrorURLError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// The text does not parse as a URI.
+    /// The text does not parse as a URI; what may be userinfo in it is concealed (`user:xxxxx`).
     case notAValidURI(String)
     /// The scheme is neither `http` nor `https`.
     case unsupportedScheme(scheme: String, uri: String)
@@ -35,14 +35,14 @@ public enum MirrorURL {
     /// - SeeAlso: https://github.com/moby/moby/blob/master/registry/config.go (`ValidateMirror`)
     public static func validate(_ text: String) throws(MirrorURLError) -> URL {
         if text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
-            throw .notAValidURI(text)
+            throw .notAValidURI(concealingUserinfo(text))
         }
         let full = text.contains("://") ? text : "https://" + text
         let schemeEnd = full.firstIndex(of: ":")!
         let scheme = String(full[..<schemeEnd])
         guard isScheme(scheme) else {
             // Go's url.Parse reads such a text as a relative path with no scheme.
-            throw .unsupportedScheme(scheme: "", uri: full)
+            throw .unsupportedScheme(scheme: "", uri: concealingUserinfo(full))
         }
         let lowerScheme = scheme.lowercased()
         var rest = full[full.index(after: schemeEnd)...]
@@ -56,7 +56,7 @@ public enum MirrorURL {
             query = rest[rest.index(after: question)...]
             rest = rest[..<question]
         }
-        guard rest.hasPrefix("//") else { throw .notAValidURI(text) }
+        guard rest.hasPrefix("//") else { throw .notAValidURI(concealingUserinfo(text)) }
         rest = rest.dropFirst(2)
         let authorityEnd = rest.firstIndex(of: "/") ?? rest.endIndex
         let authority = rest[..<authorityEnd]
@@ -67,14 +67,15 @@ public enum MirrorURL {
             userinfo = authority[..<at]
             host = authority[authority.index(after: at)...]
         }
-        guard isHost(host) else { throw .notAValidURI(text) }
+        guard isHost(host) else { throw .notAValidURI(concealingUserinfo(text)) }
         func display(_ user: Substring?) -> String {
             var out = lowerScheme + "://"
             if let user { out += user + "@" }
             out += host + path
             if let query { out += "?" + query }
             if let fragment { out += "#" + fragment }
-            return out
+            // No userinfo before the host, but an `@` further on: a password with `/`, `?` or `#` split it there.
+            return user == nil ? concealingUserinfo(out) : out
         }
         guard lowerScheme == "http" || lowerScheme == "https" else {
             throw .unsupportedScheme(scheme: lowerScheme, uri: display(userinfo.map(masked)))
@@ -86,8 +87,20 @@ public enum MirrorURL {
             throw .credentialsInURI(uri: display(masked(userinfo)))
         }
         let normalized = lowerScheme + "://" + host + "/"
-        guard let url = URL(string: normalized), url.host != nil else { throw .notAValidURI(text) }
+        guard let url = URL(string: normalized), url.host != nil else { throw .notAValidURI(concealingUserinfo(text)) }
         return url
+    }
+
+    /// `text` with what may be userinfo (between the scheme and the last `@`) shown as `user:xxxxx`, or `xxxxx` when
+    /// it has no `:`. For texts whose userinfo did not parse as such, which moby echoes: a password holding `/`, `?`
+    /// or `#` ends the authority early, and the rest must not reach an error message.
+    private static func concealingUserinfo(_ text: String) -> String {
+        guard let at = text.lastIndex(of: "@") else { return text }
+        var start = text.range(of: "://")?.upperBound ?? text.startIndex
+        if start > at { start = text.startIndex }
+        let userinfo = text[start..<at]
+        let shown = userinfo.contains(":") ? userinfo.prefix { $0 != ":" } + ":xxxxx" : "xxxxx"
+        return String(text[..<start]) + shown + String(text[at...])
     }
 
     /// `user:xxxxx`, as moby replaces the password before printing.

@@ -126,9 +126,9 @@ final class TargetStore {
     }
 }
 
-/// SQLite's WAL and WAL index: transient (the WAL is empty whenever no connection is open, the index is rebuilt
-/// from it), so they are not part of what a store holds. `ferry.db` itself is compared byte for byte.
-let transientFiles: Set<String> = ["ferry.db-wal", "ferry.db-shm"]
+/// SQLite's WAL index, which any reader rewrites (it is rebuilt from the WAL). The WAL itself is compared byte for
+/// byte like `ferry.db`: a refused bundle must not write to either.
+let transientFiles: Set<String> = ["ferry.db-shm"]
 
 /// Every file and directory under `root` with the SHA-256 of its bytes (directories and links marked), so a test
 /// can compare a whole tree before and after.

@@ -249,7 +249,7 @@ struct PullHarness {
         }
         #expect(!harness.store.hasBlob(layerDigest))
         #expect(harness.store.hasBlob(image.config))
-        let staged = (try? FileManager.default.contentsOfDirectory(atPath: harness.directory + "/tmp")) ?? []
+        let staged = try TestFiles.list(harness.directory + "/tmp")
         #expect(staged.isEmpty)
         #expect(try harness.store.reference(named: "registry.example/app:1") == nil)
     }

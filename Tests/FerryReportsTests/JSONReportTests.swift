@@ -1,3 +1,4 @@
+import FerryTestSupport
 import Foundation
 @testable import Ledger
 import OCIModel

@@ -68,6 +68,23 @@ func linkTarget(_ path: String) -> String? {
         #expect(!TestFiles.exists(store.appending("metrics.prom")))
     }
 
+    /// Runs started in the same second have IDs whose random suffixes do not order them: the later run must
+    /// still move latest, whichever suffix it drew.
+    @Test(arguments: [("20261129T103000Z-ffff", "20261129T103000Z-0000"), ("20261129T103000Z-0000", "20261129T103000Z-ffff")])
+    func aRunStartedInTheSameSecondAsTheLinkedOneMovesLatest(first: String, second: String) async throws {
+        let fixture = try await LedgerFixture.make()
+        let store = try TemporaryDirectory(prefix: "ferry-reports")
+        let writer = ReportWriter(storeDirectory: store.path)
+        var report = try await fixture.secondReport()
+        report.run.id = try #require(RunID(rawValue: first))
+        try writer.write(report, metrics: nil)
+        report.run.id = try #require(RunID(rawValue: second))
+        #expect(try writer.write(report, metrics: nil).latestUpdated)
+        for ext in ["json", "md", "html"] {
+            #expect(linkTarget(store.appending("reports/latest.\(ext)")) == "\(second).\(ext)")
+        }
+    }
+
     @Test func replacesAPlainFileWhereALinkShouldBe() async throws {
         let fixture = try await LedgerFixture.make()
         let store = try TemporaryDirectory(prefix: "ferry-reports")

@@ -94,6 +94,49 @@ public enum TestFiles {
     /// True when something exists at `path`.
     public static func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
 
+    /// The names in the directory `path`; throws when it cannot be listed, so that a missing directory never reads
+    /// as an empty one.
+    public static func list(_ path: String) throws -> [String] {
+        do {
+            return try FileManager.default.contentsOfDirectory(atPath: path)
+        } catch {
+            throw TestSupportError.fileIO(path: path, message: "cannot list: \(error.localizedDescription)")
+        }
+    }
+
+    /// Every regular file under `root` (symbolic links followed), as paths relative to `root`, sorted; throws when
+    /// `root` is not a directory.
+    public static func files(under root: String) throws -> [String] {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory), isDirectory.boolValue,
+            let walker = FileManager.default.enumerator(atPath: root)
+        else { throw TestSupportError.fileIO(path: root, message: "not a directory") }
+        var files: [String] = []
+        while let relative = walker.nextObject() as? String {
+            var entryIsDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: root + "/" + relative, isDirectory: &entryIsDirectory),
+                !entryIsDirectory.boolValue
+            {
+                files.append(relative)
+            }
+        }
+        return files.sorted()
+    }
+
+    /// The files under `root` (see ``files(under:)``) whose bytes contain any of `needles`, as `path: needle #N`
+    /// (the needle's position in `needles`, never the needle itself: it is usually a secret).
+    public static func occurrences(of needles: [String], inFilesUnder root: String) throws -> [String] {
+        let patterns = needles.map { Data($0.utf8) }
+        var found: [String] = []
+        for relative in try files(under: root) {
+            let bytes = Data(try read(root + "/" + relative))
+            for (index, pattern) in patterns.enumerated() where bytes.range(of: pattern) != nil {
+                found.append("\(relative): needle #\(index)")
+            }
+        }
+        return found
+    }
+
     /// The size of the file at `path`.
     public static func size(_ path: String) throws -> Int64 {
         var info = stat()

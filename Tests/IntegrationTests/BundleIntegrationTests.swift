@@ -253,7 +253,7 @@ func ferry(_ arguments: [String]) async throws -> (status: FerryCommands.ExitSta
             try await ferry(["export", "--store", directory.appending("store-c"), "--to", seedBundle]).status == .ok)
         #expect(try await ferry(["import", seedBundle, "--store", storeB]).status == .ok)
         let before = try Self.snapshot(storeB)
-        #expect(before["ferry.db"] != nil && before["index.json"] != nil)
+        #expect(before["ferry.db"] != nil && before["ferry.db-wal"] != nil && before["index.json"] != nil)
 
         var part = try TestFiles.read(bundle + ".part0002")
         part[700] ^= 0x20
@@ -331,11 +331,13 @@ func ferry(_ arguments: [String]) async throws -> (status: FerryCommands.ExitSta
         #expect(FileManager.default.fileExists(atPath: directory.appending("b.ferry-bundle.json")))
     }
 
-    /// The store's files and their SHA-256, without the run lock's holder note and SQLite's transient WAL files.
+    /// The store's files and their SHA-256 (directories as the hash of nothing), `ferry.db-wal` included; without
+    /// the run lock's holder note and SQLite's shared-memory index, which readers rewrite. A missing store throws.
     static func snapshot(_ root: String) throws -> [String: Digest] {
+        _ = try TestFiles.list(root)
         var out: [String: Digest] = [:]
-        let skipped: Set<String> = ["ferry.lock", "ferry.db-wal", "ferry.db-shm"]
-        guard let walker = FileManager.default.enumerator(atPath: root) else { return out }
+        let skipped: Set<String> = ["ferry.lock", "ferry.db-shm"]
+        let walker = try #require(FileManager.default.enumerator(atPath: root))
         while let relative = walker.nextObject() as? String {
             if skipped.contains(relative) { continue }
             let path = root + "/" + relative

@@ -119,6 +119,48 @@ final class FerryWorkspace: Sendable {
             environment: environment(extra))
     }
 
+    /// The built binary run to its end with `arguments --store STORE`; a process killed by a signal reports
+    /// 128 + the signal, as a shell does.
+    func runBinary(_ arguments: [String], environment extra: [String: String] = [:]) async throws -> FerryResult {
+        let process = try spawn(arguments, environment: extra)
+        let status: Int32
+        switch try await process.waitForExit() {
+        case .exited(let code): status = code
+        case .signaled(let signal): status = 128 + signal
+        }
+        func text(_ log: OutputLog) -> String { log.lines().map { $0 + "\n" }.joined() }
+        return FerryResult(status: status, stdout: text(process.stdout), stderr: text(process.stderr))
+    }
+
+    /// Starts the binary's `sync --config CONFIG extra…` and returns once it holds the store's lock and one of its
+    /// blob transfers hangs at `proxy`, which holds every blob body from now on (until `proxy.releaseStalls()`).
+    func spawnStalledSync(through proxy: RegistryProxy, _ extra: [String] = []) async throws -> BackgroundProcess {
+        proxy.stallBodies(after: 0) { $0.path.contains("/blobs/") }
+        let process = try spawn(["sync", "--config", config] + extra)
+        _ = try await proxy.events.wait(for: "a blob transfer of the sync to stall") { event in
+            if case .stalled(let request, _) = event { return request.path.contains("/blobs/") }
+            return false
+        }
+        return process
+    }
+
+    /// The one line a command refused by the run lock prints while `holder` (running `command`) holds the store.
+    func lockedLine(holder: BackgroundProcess, command: String) throws -> String {
+        let lockFile = store + "/ferry.lock"
+        let started = try #require(
+            try TestFiles.readText(lockFile).split(separator: "\n").first { $0.hasPrefix("started=") }?
+                .dropFirst("started=".count))
+        return "Error: store is locked by PID \(holder.pid) (\(command), started \(started)): \(lockFile)"
+    }
+
+    /// What is wrong with the JSON document `bytes` by the schema `ferry report <schemaArguments> --schema` prints
+    /// (`[]` for the run report, `["--inventory"]`, `["--since", ID]`); empty when it is valid.
+    func schemaProblems(_ bytes: [UInt8], schema schemaArguments: [String] = []) async throws -> [String] {
+        let schema = try await runBinary(["report"] + schemaArguments + ["--schema"])
+        #expect(schema.status == 0, "\(schema)")
+        return try SchemaValidator(root: try JSONValue.parse(schema.stdout)).validate(try JSONValue.parse(bytes))
+    }
+
     /// The reference store, opened read-write; close it before the next run.
     func ledger() throws -> ReferenceStore { try ReferenceStore.open(at: store + "/ferry.db") }
 
@@ -135,16 +177,15 @@ final class FerryWorkspace: Sendable {
         }
     }
 
-    /// The digests under `STORE/blobs/sha256`.
+    /// The digests under `STORE/blobs/sha256`. A missing directory throws: "no blobs" must not pass because the
+    /// store is somewhere else.
     func storedBlobs() throws -> Set<Digest> {
-        let directory = store + "/blobs/sha256"
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-        return Set(try names.map { try Digest(parsing: "sha256:" + $0) })
+        Set(try TestFiles.list(store + "/blobs/sha256").map { try Digest(parsing: "sha256:" + $0) })
     }
 
-    /// The names under `STORE/tmp`.
-    func temporaryFiles() -> [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: store + "/tmp")) ?? []).sorted()
+    /// The names under `STORE/tmp` (every prepared store has the directory; a missing one throws).
+    func temporaryFiles() throws -> [String] {
+        try TestFiles.list(store + "/tmp").sorted()
     }
 
     /// Re-hashes every blob in the store; returns the ones whose content does not match their name.
@@ -152,6 +193,25 @@ final class FerryWorkspace: Sendable {
         try storedBlobs().filter { digest in
             Digest.sha256(of: try TestFiles.read(store + "/blobs/sha256/" + digest.hex)) != digest
         }
+    }
+}
+
+/// Fails the test when any of `secrets` appears in the outputs or in the bytes of any file under `roots`.
+func expectNoSecrets(
+    _ secrets: [String], in results: [FerryResult], filesUnder roots: [String],
+    sourceLocation: SourceLocation = #_sourceLocation
+) throws {
+    for (index, secret) in secrets.enumerated() {
+        for result in results {
+            #expect(
+                !result.stdout.contains(secret) && !result.stderr.contains(secret),
+                "secret #\(index) printed: \(result)", sourceLocation: sourceLocation)
+        }
+    }
+    for root in roots {
+        #expect(
+            try TestFiles.occurrences(of: secrets, inFilesUnder: root) == [], "secrets stored under \(root)",
+            sourceLocation: sourceLocation)
     }
 }
 

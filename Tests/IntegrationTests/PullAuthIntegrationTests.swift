@@ -31,20 +31,13 @@ final class Shared<Value: Sendable>: Sendable {
         }
     }
 
-    /// Fails the test if `secret` appears in the outputs or anywhere in the store's database files.
-    static func expectNoSecret(_ secret: String, in results: [FerryResult], store: String) throws {
-        for result in results {
-            #expect(!result.stdout.contains(secret) && !result.stderr.contains(secret), "secret printed: \(result)")
-        }
-        let needle = Array(secret.utf8)
-        let files = try FileManager.default.contentsOfDirectory(atPath: store).filter { $0.hasPrefix("ferry.db") }
-        #expect(files.contains("ferry.db"))
-        for file in files {
-            let bytes = try TestFiles.read(store + "/" + file)
-            let found = bytes.count >= needle.count
-                && (0...(bytes.count - needle.count)).contains { bytes[$0..<$0 + needle.count].elementsEqual(needle) }
-            #expect(!found, "the secret is stored in \(file)")
-        }
+    /// Fails the test if `secret` appears in the outputs or in any file of the store (the database and its WAL
+    /// included).
+    static func expectNoSecret(
+        _ secret: String, in results: [FerryResult], store: String, sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
+        #expect(TestFiles.exists(store + "/ferry.db"), sourceLocation: sourceLocation)
+        try expectNoSecrets([secret], in: results, filesUnder: [store], sourceLocation: sourceLocation)
     }
 
     @Test func htpasswdCredentialsFromTheMirrorListOrDockerConfigAndBadOnesFail() async throws {
@@ -103,10 +96,15 @@ final class Shared<Value: Sendable>: Sendable {
         let proxy: RegistryProxy
         let seeded: Seeded
 
-        init(seed: UInt64, credentials: RegistryUser? = nil, expiresIn: Int = 300, issuedAgo: Int = 0) async throws {
+        init(
+            seed: UInt64, credentials: RegistryUser? = nil, refreshToken: String? = nil, expiresIn: Int = 300,
+            issuedAgo: Int = 0
+        ) async throws {
             keys = try TemporaryDirectory()
             let issuer = try await TokenIssuer.create(in: keys.path)
-            tokens = try TokenServer(issuer: issuer, expiresIn: expiresIn, issuedAgo: issuedAgo, credentials: credentials)
+            tokens = try TokenServer(
+                issuer: issuer, expiresIn: expiresIn, issuedAgo: issuedAgo, credentials: credentials,
+                refreshToken: refreshToken)
             registry = try await RegistryServer.start(RegistryServerOptions(auth: .token(issuer, realm: tokens.realm)))
             seeded = try Seeded(seed: seed)
             let push = "Bearer " + (try issuer.token(access: [.repository("team/app", actions: ["pull", "push"])]))

@@ -258,7 +258,7 @@ import Testing
         #expect(result.status == 1, "\(result)")
         #expect(result.stderr == "Error: filesystem layer verification failed for digest \(tampered)\n")
         #expect(!(try workspace.storedBlobs()).contains(tampered))
-        #expect(workspace.temporaryFiles().filter { $0.contains(tampered.hex) } == [])
+        #expect(try workspace.temporaryFiles().filter { $0.contains(tampered.hex) } == [])
         let observation = try await Self.lastObservation(workspace)
         #expect(observation.outcome == .failed)
         #expect(observation.error == "filesystem layer verification failed for digest \(tampered)")

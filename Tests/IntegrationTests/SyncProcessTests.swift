@@ -24,24 +24,14 @@ import Testing
         let demo = try DemoRegistry.get()
         let proxy = try RegistryProxy(for: demo.registry)
         defer { proxy.stop() }
-        // The first run holds the lock while a blob transfer hangs at the proxy.
-        proxy.stallBodies(after: 0) { $0.path.contains("/blobs/") }
         let workspace = try FerryWorkspace()
         try workspace.writeConfig(plainHTTPList([proxy.host], images: ["- source: \(proxy.host)/demo/app:1.0.0"]))
-        let holder = try workspace.spawn(["sync", "--config", workspace.config])
-        _ = try await proxy.events.wait(for: "the first run's blob transfer") {
-            Self.isStall($0) { $0.contains("/blobs/") }
-        }
-        let lockFile = workspace.store + "/ferry.lock"
-        let started = try #require(
-            try TestFiles.readText(lockFile).split(separator: "\n").first { $0.hasPrefix("started=") }?
-                .dropFirst("started=".count))
+        // The first run holds the lock while a blob transfer hangs at the proxy.
+        let holder = try await workspace.spawnStalledSync(through: proxy)
 
         let second = try workspace.spawn(["sync", "--config", workspace.config])
         #expect(try await second.waitForExit() == .exited(75))
-        #expect(second.stderr.lines() == [
-            "Error: store is locked by PID \(holder.pid) (sync, started \(started)): \(lockFile)"
-        ])
+        #expect(second.stderr.lines() == [try workspace.lockedLine(holder: holder, command: "sync")])
         #expect(second.stdout.lines() == [])
 
         holder.send(SIGTERM)
@@ -128,7 +118,7 @@ import Testing
         // The store verifies: every blob hashes to its name, nothing is left in tmp/, skopeo reads the image.
         #expect(try workspace.corruptBlobs() == [])
         #expect(try workspace.storedBlobs().isSuperset(of: [layer, big.config.digest, big.manifestDigest]))
-        #expect(workspace.temporaryFiles() == [])
+        #expect(try workspace.temporaryFiles() == [])
         let inspected = try await ProcessRunner.runChecked(
             "skopeo", ["--insecure-policy", "inspect", "--raw", "oci:\(workspace.store):\(bigReference)"])
         #expect(inspected.stdout == big.manifestBytes)

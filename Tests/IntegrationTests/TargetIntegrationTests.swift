@@ -5,7 +5,7 @@ import OCIModel
 import Testing
 
 /// Issue 5 against real registries: pushing to registry targets (digests preserved, a no-op second push, mounts),
-/// `ferry push --to` from the store alone, `ferry verify --repair` and `ferry prune`.
+/// `ferry push --to` from the store alone, `ferry verify` (`--repair`) and `ferry prune`.
 @Suite(.demoRegistry) struct TargetIntegrationTests {
     /// `sha256(skopeo inspect --raw docker://REF)`: the digest a registry serves for a reference.
     static func servedDigest(_ reference: String) async throws -> Digest {
@@ -137,6 +137,30 @@ import Testing
         #expect(repaired.stdoutLines.last?.hasSuffix("healthy") == true, "\(repaired)")
         #expect(source.requests.dropFirst(before).map(\.path) == ["/v2/demo/app/blobs/\(layer)"])
         #expect(try workspace.corruptBlobs().isEmpty)
+    }
+
+    @Test func verifyFindsAStrayFileUnderBlobsAndRepairLeavesItAlone() async throws {
+        let demo = try DemoRegistry.get()
+        let workspace = try FerryWorkspace()
+        try workspace.writeConfig(plainHTTPList([demo.registry.host], images: ["- source: \(demo.registry.host)/demo/app:1.0.0"]))
+        #expect(try await workspace.sync().status == 0)
+        let blobs = try workspace.storedBlobs()
+        // What an editor or a careless copy leaves next to the blobs: not named like a digest.
+        let stray = workspace.store + "/blobs/sha256/" + (try #require(blobs.first)).hex + ".orig"
+        try TestFiles.write("leftover", to: stray)
+
+        let result = try await workspace.run(["verify"])
+        #expect(result.status == 1, "\(result)")
+        #expect(result.stdoutLines.count == 2, "\(result)")
+        #expect(result.stdoutLines.first == "stray       blobs/sha256/\((stray as NSString).lastPathComponent)")
+        #expect(result.stdoutLines.last?.hasPrefix("verified \(blobs.count) blobs (") == true)
+        #expect(result.stdoutLines.last?.hasSuffix(" and 1 reference: 0 corrupt, 0 missing, 0 inconsistent, 1 stray") == true)
+        // Nothing to re-fetch, and a file ferry did not write is not ferry's to delete.
+        let repair = try await workspace.run(["verify", "--repair", "--config", workspace.config])
+        #expect(repair.status == 1, "\(repair)")
+        #expect(TestFiles.exists(stray))
+        try FileManager.default.removeItem(atPath: stray)
+        #expect(try await workspace.run(["verify"]).status == 0)
     }
 
     @Test func pruneFreesExactlyTheBlobsNoReferenceNeeds() async throws {

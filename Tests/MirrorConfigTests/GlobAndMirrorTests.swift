@@ -85,6 +85,20 @@ import Testing
         ("https://mirror.example.com:port", "invalid mirror: \"https://mirror.example.com:port\" is not a valid URI"),
         ("https://", "invalid mirror: \"https://\" is not a valid URI"),
         ("https://mirror\texample.com", "invalid mirror: \"https://mirror\\texample.com\" is not a valid URI"),
+        // A password holding `/`, `?` or `#` makes the text unparsable, where moby echoes it; ferry conceals it.
+        ("https://bob:s3/cret@mirror.example.com", "invalid mirror: \"https://bob:xxxxx@mirror.example.com\" is not a valid URI"),
+        ("https://bob:s3?cret@mirror.example.com", "invalid mirror: \"https://bob:xxxxx@mirror.example.com\" is not a valid URI"),
+        ("https://bob:s3#cret@mirror.example.com", "invalid mirror: \"https://bob:xxxxx@mirror.example.com\" is not a valid URI"),
+        (
+            "https://t/oken@mirror.example.com",
+            "invalid mirror: path, query, or fragment at end of the URI \"https://xxxxx@mirror.example.com\""
+        ),
+        (
+            "https://bob:1234/x@mirror.example.com",
+            "invalid mirror: path, query, or fragment at end of the URI \"https://bob:xxxxx@mirror.example.com\""
+        ),
+        ("1https://bob:s3cret@m", "invalid mirror: unsupported scheme \"\" in \"1https://bob:xxxxx@m\""),
+        ("https://bob:s3\tcret@m", "invalid mirror: \"https://bob:xxxxx@m\" is not a valid URI"),
     ])
     func rejectsWithMobysText(input: String, expected: String) {
         #expect(throws: MirrorURLError.self) { try MirrorURL.validate(input) }

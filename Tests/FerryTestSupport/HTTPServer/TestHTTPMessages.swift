@@ -100,6 +100,9 @@ public struct TestHTTPResponse: Sendable {
     public var closeConnection: Bool
     /// A deliberate failure instead of (part of) the response.
     public var fault: Fault?
+    /// Answer a `CONNECT` with `200 Connection Established` and relay raw bytes both ways between the client and
+    /// `127.0.0.1:tunnelPort` until either side closes; every other field is ignored then.
+    public var tunnelPort: Int?
 
     /// Creates a response.
     public init(
@@ -119,6 +122,13 @@ public struct TestHTTPResponse: Sendable {
     /// A response with a UTF-8 text body.
     public static func text(_ text: String, status: Int = 200, headers: HTTPHeaders = HTTPHeaders()) -> Self {
         Self(status: status, headers: headers, body: .bytes(Array(text.utf8)))
+    }
+
+    /// The answer of a forward proxy to `CONNECT 127.0.0.1:port`: a tunnel to that port.
+    public static func tunnel(toPort port: Int) -> Self {
+        var response = Self()
+        response.tunnelPort = port
+        return response
     }
 
     /// A fault response: `fault` decides what, if anything, of the head and `body` is sent.

@@ -12,7 +12,9 @@ import Synchronization
 /// counts are final: no waiting on the registry's access log. Bodies are streamed through, never buffered, so
 /// big blobs cost no memory. Tests can answer requests themselves (``intercept(_:)``) and hold a body after a
 /// number of bytes (``stallBodies(after:where:)``) to catch a client mid-transfer; ``events`` tells them when a
-/// request arrived, stalled or finished, without polling.
+/// request arrived, stalled or finished, without polling. As a forward proxy (`http_proxy`, `https_proxy`) it relays
+/// absolute-form requests the same way and tunnels `CONNECT 127.0.0.1:PORT` (to 127.0.0.1 only), recording the
+/// `CONNECT` request itself.
 public final class RegistryProxy: Sendable {
     /// What happened to a request.
     public enum Event: Sendable {
@@ -109,6 +111,7 @@ final class ProxyCore: Sendable {
 
     func handle(_ request: TestHTTPRequest) -> TestHTTPResponse {
         events.append(.arrived(request))
+        if request.method == "CONNECT" { return Self.tunnel(request) }
         let (interceptor, stall) = control.withLock { ($0.interceptor, $0.stall) }
         if let interceptor, let response = interceptor(request) {
             events.append(.completed(request, status: response.status, bytes: response.body.length))
@@ -122,6 +125,15 @@ final class ProxyCore: Sendable {
             events.append(.completed(request, status: 502, bytes: response.body.length))
             return response
         }
+    }
+
+    /// A tunnel for `https_proxy` clients, which never leads off the machine.
+    static func tunnel(_ request: TestHTTPRequest) -> TestHTTPResponse {
+        let parts = request.target.split(separator: ":")
+        guard parts.count == 2, parts[0] == "127.0.0.1", let port = Int(parts[1]) else {
+            return .text("proxy: tunnels lead to 127.0.0.1 only, not \(request.target)", status: 403)
+        }
+        return .tunnel(toPort: port)
     }
 
     /// Hop-by-hop fields, which a proxy must not forward.

@@ -6,21 +6,40 @@ import Synchronization
 /// with a JWT from ``TokenIssuer`` granting exactly the scopes asked for, valid for ``expiresIn`` seconds (also
 /// sent as `expires_in`). Every request is recorded, so tests can count token fetches. With `issuedAgo`, the reply's
 /// `issued_at` lies that many seconds in the past, so a client that honours it sees a token about to expire (or
-/// expired) while the JWT itself, signed with the real time, is still accepted by the registry.
+/// expired) while the JWT itself, signed with the real time, is still accepted by the registry. A `POST` is Docker's
+/// OAuth2 form (`grant_type=refresh_token`, the scopes in the body), the way identity tokens are exchanged.
 public final class TokenServer: Sendable {
     /// Signs the tokens; the registry trusts its certificate.
     public let issuer: TokenIssuer
     private let server: TestHTTPServer
     private let issued = IssuedTokens()
 
-    /// Starts the server. With `credentials`, requests must carry them as Basic auth (else 401).
-    public init(issuer: TokenIssuer, expiresIn: Int = 300, issuedAgo: Int = 0, credentials: RegistryUser? = nil) throws {
+    /// Starts the server. With `credentials`, `GET` requests must carry them as Basic auth (else 401); a `POST` must
+    /// carry `refreshToken` (else 401; without one every `POST` is refused).
+    public init(
+        issuer: TokenIssuer, expiresIn: Int = 300, issuedAgo: Int = 0, credentials: RegistryUser? = nil,
+        refreshToken: String? = nil
+    ) throws {
         self.issuer = issuer
         let issued = self.issued
+        let check = Check(credentials: credentials, refreshToken: refreshToken)
         server = try TestHTTPServer { request in
-            Self.answer(
-                request, issuer: issuer, expiresIn: expiresIn, issuedAgo: issuedAgo, credentials: credentials,
-                issued: issued)
+            Self.answer(request, issuer: issuer, expiresIn: expiresIn, issuedAgo: issuedAgo, check: check, issued: issued)
+        }
+    }
+
+    /// What a token request must carry.
+    struct Check: Sendable {
+        var credentials: RegistryUser?
+        var refreshToken: String?
+
+        func accepts(_ request: TestHTTPRequest) -> Bool {
+            guard request.method == "POST" else {
+                return credentials.map { request.headers["Authorization"] == $0.authorizationHeader } ?? true
+            }
+            let form = TokenServer.formItems(request)
+            return refreshToken != nil && form.first { $0.name == "grant_type" }?.value == "refresh_token"
+                && form.first { $0.name == "refresh_token" }?.value == refreshToken
         }
     }
 
@@ -38,21 +57,34 @@ public final class TokenServer: Sendable {
     /// Stops the server.
     public func stop() { server.stop() }
 
-    /// The scopes a request asked for, e.g. `repository:demo/app:pull`.
+    /// The scopes a request asked for, e.g. `repository:demo/app:pull`: `scope` query items of a `GET`, the
+    /// space-separated `scope` field of a `POST` form.
     public static func scopes(of request: TestHTTPRequest) -> [String] {
-        queryItems(request).filter { $0.name == "scope" }.compactMap(\.value)
+        guard request.method == "POST" else {
+            return queryItems(request).filter { $0.name == "scope" }.compactMap(\.value)
+        }
+        return formItems(request).filter { $0.name == "scope" }.compactMap(\.value)
+            .flatMap { $0.split(separator: " ").map(String.init) }
     }
 
     static func queryItems(_ request: TestHTTPRequest) -> [URLQueryItem] {
         URLComponents(string: "http://token" + request.target)?.queryItems ?? []
     }
 
+    /// The fields of an `application/x-www-form-urlencoded` body (`+` is a space).
+    static func formItems(_ request: TestHTTPRequest) -> [URLQueryItem] {
+        var components = URLComponents()
+        components.percentEncodedQuery = String(decoding: request.body, as: UTF8.self)
+            .replacingOccurrences(of: "+", with: "%20")
+        return components.queryItems ?? []
+    }
+
     private static func answer(
-        _ request: TestHTTPRequest, issuer: TokenIssuer, expiresIn: Int, issuedAgo: Int, credentials: RegistryUser?,
+        _ request: TestHTTPRequest, issuer: TokenIssuer, expiresIn: Int, issuedAgo: Int, check: Check,
         issued: IssuedTokens
     ) -> TestHTTPResponse {
         guard request.path == "/token" else { return .text("not found", status: 404) }
-        if let credentials, request.headers["Authorization"] != credentials.authorizationHeader {
+        guard check.accepts(request) else {
             return .text(#"{"details":"incorrect username or password"}"#, status: 401)
         }
         let access = scopes(of: request).flatMap { scope -> [TokenAccess] in

@@ -1,16 +1,24 @@
 import Foundation
 
 /// A JSON document as a tree; decoding keeps booleans and numbers apart, which JSONSerialization does not.
-enum JSONValue: Decodable, Equatable {
+public enum JSONValue: Decodable, Equatable, Sendable {
+    /// `null`.
     case null
+    /// `true` or `false`.
     case bool(Bool)
+    /// A number without fraction or exponent that fits 64 bits.
     case integer(Int64)
+    /// Any other number.
     case number(Double)
+    /// A string.
     case string(String)
+    /// An array.
     case array([JSONValue])
+    /// An object.
     case object([String: JSONValue])
 
-    init(from decoder: any Decoder) throws {
+    /// Decodes any JSON value.
+    public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
         if container.decodeNil() {
             self = .null
@@ -29,17 +37,33 @@ enum JSONValue: Decodable, Equatable {
         }
     }
 
-    static func parse(_ bytes: [UInt8]) throws -> JSONValue {
+    /// Parses a UTF-8 JSON document.
+    public static func parse(_ bytes: [UInt8]) throws -> JSONValue {
         try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
     }
-    static func parse(_ text: String) throws -> JSONValue { try parse(Array(text.utf8)) }
+    /// Parses a JSON document.
+    public static func parse(_ text: String) throws -> JSONValue { try parse(Array(text.utf8)) }
 
-    subscript(key: String) -> JSONValue? {
+    /// The member `key` of an object; nil for a missing member or a value that is not an object.
+    public subscript(key: String) -> JSONValue? {
         if case .object(let members) = self { return members[key] }
         return nil
     }
 
-    var typeName: String {
+    /// The text of a string; nil for any other value.
+    public var string: String? {
+        if case .string(let text) = self { return text }
+        return nil
+    }
+
+    /// The elements of an array; nil for any other value.
+    public var elements: [JSONValue]? {
+        if case .array(let elements) = self { return elements }
+        return nil
+    }
+
+    /// The JSON Schema type name of the value (`integer` for whole numbers).
+    public var typeName: String {
         switch self {
         case .null: "null"
         case .bool: "boolean"
@@ -56,8 +80,12 @@ enum JSONValue: Decodable, Equatable {
 /// `const`, `required`, `properties`, `additionalProperties`, `items`, `$ref` to `#/$defs/…`, `pattern` and
 /// `minimum`. Any other assertion keyword makes it fail loudly, so a schema never silently relies on a keyword
 /// this validator ignores.
-struct SchemaValidator {
-    let root: JSONValue
+public struct SchemaValidator: Sendable {
+    /// The schema document.
+    public let root: JSONValue
+
+    /// A validator for the schema `root`.
+    public init(root: JSONValue) { self.root = root }
 
     static let annotations: Set<String> = ["$schema", "$id", "title", "description", "format", "$defs"]
     static let assertions: Set<String> = [
@@ -65,14 +93,18 @@ struct SchemaValidator {
         "minimum",
     ]
 
-    struct UnsupportedKeyword: Error, CustomStringConvertible {
-        var keyword: String
-        var path: String
-        var description: String { "schema uses unsupported keyword \(keyword) at \(path)" }
+    /// The schema uses a keyword this validator does not implement.
+    public struct UnsupportedKeyword: Error, CustomStringConvertible {
+        /// The keyword.
+        public var keyword: String
+        /// Where in the schema.
+        public var path: String
+        /// `schema uses unsupported keyword K at PATH`.
+        public var description: String { "schema uses unsupported keyword \(keyword) at \(path)" }
     }
 
     /// Every violation, as `path: problem`; empty when the instance is valid.
-    func validate(_ instance: JSONValue) throws -> [String] {
+    public func validate(_ instance: JSONValue) throws -> [String] {
         var problems: [String] = []
         try check(instance, against: root, path: "$", into: &problems)
         return problems
