@@ -93,7 +93,7 @@ let package = Package(
                            "FerryTestSupport", logging]),
         .testTarget(
             name: "FerryMaintenanceTests",
-            dependencies: ["FerryMaintenance", "FerryPull", "Ledger", "OCIRegistry", "LayoutStore", "FerryHTTP", "OCIModel",
+            dependencies: ["FerryMaintenance", "FerryPull", "Ledger", "OCIRegistry", "LayoutStore", "FerryHTTP", "OCIModel", "FerrySystem",
                            "FerryTestSupport", logging]),
         .testTarget(
             name: "FerrySyncTests",

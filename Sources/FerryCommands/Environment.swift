@@ -101,6 +101,7 @@ struct Environment {
     /// records and writing `index.json` (see ``IndexReconciler``); run by commands that hold the lock and write.
     func reconcileIndex(store: ContentStore, ledger: ReferenceStore) async throws(CommandFailure) {
         do {
+            try store.removeLeftovers()
             // The last run recorded the file it left in line; the same file now means nothing to compare.
             if let stamp = try await ledger.indexStamp(), stamp == store.indexStamp { return }
             let findings = try await IndexReconciler(store: store, ledger: ledger).reconcile()

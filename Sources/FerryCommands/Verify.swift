@@ -44,6 +44,11 @@ extension FerryCommand {
                 throw CommandFailure(ioError: error)
             }
             print(report, to: env.output)
+            if repair && !report.leftovers.isEmpty {
+                do { try store.removeLeftovers(inBlobs: true) } catch { throw CommandFailure(ioError: error) }
+                env.output.writeLine("removed \(SyncConsole.count(report.leftovers.count, "leftover file"))")
+                report.leftovers = []
+            }
             if repair && report.isHealthy && !report.lagging.isEmpty {
                 try await reconcile(store: store, ledger: ledger, env: env)
                 do { report = try await verifier.verify() } catch {
@@ -98,6 +103,10 @@ extension FerryCommand {
                 "verified \(SyncConsole.count(report.blobsChecked, "blob")) (\(SyncConsole.formatBytes(report.bytesChecked))) and "
                     + "\(SyncConsole.count(report.referencesChecked, "reference")): \(verdict)"
                     + (report.partialDownloads > 0 ? "; \(report.partialDownloads) partial downloads in tmp/ (resumed by the next run)" : "")
+                    + (report.leftovers.isEmpty
+                        ? ""
+                        : "; \(SyncConsole.count(report.leftovers.count, "temporary file")) left by an interrupted write "
+                            + "(removed by the next run or --repair)")
                     + (report.lagging.isEmpty
                         ? ""
                         : "; index.json is behind the reference store for \(SyncConsole.count(report.lagging.count, "reference")) "

@@ -41,8 +41,11 @@ public struct VerifyReport: Sendable {
     /// Names `index.json` has not caught up with yet (a run stopped between its reference-store commit and its
     /// `index.json` write): healthy, brought in line by the next run or `--repair`.
     public var lagging: [IndexReconciler.Lagging] = []
-    /// Files under `blobs/` that are not named like a digest.
+    /// Files under `blobs/` that are not named like a digest, and not a killed write's leftover.
     public var strayFiles: [String] = []
+    /// Temporary files killed writes left (see ``ContentStore/leftovers(inBlobs:)``): harmless, removed by the next
+    /// run or `--repair`.
+    public var leftovers: [String] = []
     /// Partial downloads waiting in `tmp/` (resumed by the next run; not a problem).
     public var partialDownloads = 0
     /// References whose content is missing or corrupt: what `--repair` re-fetches.
@@ -80,8 +83,9 @@ public struct StoreVerifier: Sendable {
         report.corrupt = tally.corrupt.sorted { $0.digest < $1.digest }
         report.inconsistent += tally.unreadable
         let corrupt = Set(tally.corrupt.map(\.digest))
+        report.leftovers = store.leftovers(inBlobs: true)
         report.strayFiles = strayFiles()
-        report.partialDownloads = ((try? FileSystem.list(store.path("tmp"))) ?? []).count
+        report.partialDownloads = ((try? FileSystem.list(store.path("tmp"))) ?? []).count { $0.hasSuffix(".partial") }
 
         let requiredChildren = try await ledger?.recordedChildren() ?? []
         var affected: Set<String> = []
@@ -171,7 +175,8 @@ public struct StoreVerifier: Sendable {
         var stray: [String] = []
         for algorithm in Digest.Algorithm.allCases {
             let directory = store.path("blobs/\(algorithm.rawValue)")
-            for name in (try? FileSystem.list(directory)) ?? [] where (try? Digest(algorithm: algorithm, hex: name)) == nil {
+            for name in (try? FileSystem.list(directory)) ?? []
+            where (try? Digest(algorithm: algorithm, hex: name)) == nil && !FileSystem.isTemporaryLeftover(name) {
                 stray.append("blobs/\(algorithm.rawValue)/\(name)")
             }
         }

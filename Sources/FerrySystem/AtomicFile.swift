@@ -15,10 +15,11 @@ public final class AtomicFile {
     private var buffer: [UInt8] = []
     private static let capacity = 256 * 1024
 
-    /// Starts writing the file that will replace `path`.
-    public init(path: String, mode: mode_t = 0o644) throws(FileSystemError) {
+    /// Starts writing the file that will replace `path`, its temporary file beside it or in `temporaryDirectory`
+    /// (on the same file system).
+    public init(path: String, mode: mode_t = 0o644, temporaryDirectory: String? = nil) throws(FileSystemError) {
         self.path = path
-        temporary = path + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        temporary = FileSystem.temporaryPath(for: path, in: temporaryDirectory)
         file = try WritableFile(path: temporary, mode: mode, truncate: true)
         buffer.reserveCapacity(Self.capacity)
     }

@@ -264,11 +264,13 @@ public enum FileSystem {
     /// Writes `bytes` to `path` atomically: a temporary file in the same directory is written, flushed and
     /// renamed over `path`, then the directory is flushed. Readers see the old or the new content, never a mix.
     /// With `syncingDirectory: false` the rename is left for the caller to flush (a batch flushes its directories
-    /// once).
+    /// once). `temporaryDirectory` (on the same file system) holds the temporary file instead, so a process killed
+    /// before the rename leaves nothing beside `path`.
     public static func writeAtomically(
-        _ bytes: [UInt8], to path: String, mode: mode_t = 0o644, syncingDirectory: Bool = true
+        _ bytes: [UInt8], to path: String, mode: mode_t = 0o644, syncingDirectory: Bool = true,
+        temporaryDirectory: String? = nil
     ) throws(FileSystemError) {
-        let temporary = path + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let temporary = temporaryPath(for: path, in: temporaryDirectory)
         let file = try WritableFile(path: temporary, mode: mode, truncate: true)
         do {
             try file.write(bytes)
@@ -283,12 +285,32 @@ public enum FileSystem {
         }
     }
 
+    /// The name a temporary file for `path` takes: beside it, or in `directory`, marked with ``temporaryMarker``.
+    public static func temporaryPath(for path: String, in directory: String? = nil) -> String {
+        let name = "\(temporaryMarker)\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        guard let directory else { return path + name }
+        return directory + "/" + lastComponent(of: path) + name
+    }
+
+    /// What every temporary file ferry writes has in its name: a file with it was never renamed into place, and
+    /// one left behind is the trace of a killed process (see ``isTemporaryLeftover(_:)``).
+    public static let temporaryMarker = ".tmp-"
+
+    /// True when `name` is a temporary file of ``writeAtomically(_:to:mode:syncingDirectory:temporaryDirectory:)``
+    /// or ``AtomicFile``: `NAME.tmp-PID-RANDOM`.
+    public static func isTemporaryLeftover(_ name: String) -> Bool {
+        guard let range = name.range(of: temporaryMarker, options: .backwards) else { return false }
+        let parts = name[range.upperBound...].split(separator: "-", omittingEmptySubsequences: false)
+        return range.lowerBound != name.startIndex && parts.count == 2
+            && parts.allSatisfy { !$0.isEmpty && $0.allSatisfy { $0.isASCII && $0.isNumber } }
+    }
+
     /// Copies the file at `source` to `path` atomically (as ``writeAtomically(_:to:mode:)`` writes), streaming it
     /// through one buffer so memory does not grow with the file.
     public static func copyAtomically(from source: String, to path: String, mode: mode_t = 0o644) throws(FileSystemError) {
         let input = try ReadableFile(path: source)
         defer { input.close() }
-        let temporary = path + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let temporary = temporaryPath(for: path)
         let output = try WritableFile(path: temporary, mode: mode, truncate: true)
         do throws(FileSystemError) {
             var buffer = [UInt8](repeating: 0, count: 1 << 20)

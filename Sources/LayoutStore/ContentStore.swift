@@ -67,6 +67,50 @@ public final class ContentStore: Sendable {
         path("tmp/\(digest.algorithm.rawValue)-\(digest.hex).partial")
     }
 
+    /// `tmp/`, created when missing: where staged downloads and the temporary files of atomic writes live, so a
+    /// process killed mid-write leaves nothing in `blobs/` or beside `index.json` (``removeLeftovers()`` clears it).
+    public func scratchDirectory() throws(FileSystemError) -> String {
+        let scratch = path("tmp")
+        try FileSystem.createDirectory(scratch)
+        return scratch
+    }
+
+    /// What killed processes left behind: temporary files of atomic writes and unfinished blob copies in `tmp/`
+    /// and the store's top level, and with `inBlobs` those an earlier version wrote beside their blob. Partial
+    /// downloads are not among them (the next run resumes them).
+    public func leftovers(inBlobs: Bool = false) -> [String] {
+        var found: [String] = []
+        for directory in ["tmp", ""] {
+            for name in (try? FileSystem.list(directory.isEmpty ? root : path(directory))) ?? []
+            where FileSystem.isTemporaryLeftover(name) || (directory == "tmp" && name.hasSuffix(".partial.copy")) {
+                found.append(directory.isEmpty ? name : directory + "/" + name)
+            }
+        }
+        if inBlobs {
+            for algorithm in Digest.Algorithm.allCases {
+                let directory = "blobs/\(algorithm.rawValue)"
+                for name in (try? FileSystem.list(path(directory))) ?? [] where FileSystem.isTemporaryLeftover(name) {
+                    found.append(directory + "/" + name)
+                }
+            }
+        }
+        return found.sorted()
+    }
+
+    /// Removes ``leftovers(inBlobs:)``. Only for a caller holding the store's lock (another run's temporary files
+    /// would look the same).
+    /// - Returns: how many files were removed.
+    @discardableResult
+    public func removeLeftovers(inBlobs: Bool = false) throws(ContentStoreError) -> Int {
+        let found = leftovers(inBlobs: inBlobs)
+        do {
+            for relative in found { try FileSystem.removeFile(path(relative)) }
+        } catch {
+            throw .io(error)
+        }
+        return found.count
+    }
+
     /// True when the blob is present under `blobs/`.
     public func hasBlob(_ digest: Digest) -> Bool {
         FileSystem.exists(blobPath(digest))
@@ -99,10 +143,12 @@ public final class ContentStore: Sendable {
         if hasBlob(digest) { return }
         do {
             try FileSystem.createDirectory(path("blobs/\(digest.algorithm.rawValue)"))
+            let scratch = try scratchDirectory()
             if writes == .immediate {
-                try FileSystem.writeAtomically(bytes, to: blobPath(digest))
+                try FileSystem.writeAtomically(bytes, to: blobPath(digest), temporaryDirectory: scratch)
             } else {
-                try FileSystem.writeAtomically(bytes, to: blobPath(digest), syncingDirectory: false)
+                try FileSystem.writeAtomically(
+                    bytes, to: blobPath(digest), syncingDirectory: false, temporaryDirectory: scratch)
                 unsyncedDirectories.withLock { _ = $0.insert(FileSystem.parentDirectory(of: blobPath(digest))) }
             }
         } catch {

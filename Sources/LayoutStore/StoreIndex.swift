@@ -265,7 +265,7 @@ extension ContentStore {
             throw .invalidIndex(path: path, message: "no manifests array in the encoded index")
         }
         do throws(FileSystemError) {
-            let file = try AtomicFile(path: path)
+            let file = try AtomicFile(path: path, temporaryDirectory: try scratchDirectory())
             do throws(FileSystemError) {
                 try file.write(shell[..<cut.lowerBound] + "\"manifests\":[")
                 for (position, entry) in index.entries.enumerated() {

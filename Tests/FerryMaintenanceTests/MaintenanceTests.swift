@@ -1,5 +1,6 @@
 import FerryHTTP
 import FerryPull
+import FerrySystem
 import FerryTestSupport
 import Foundation
 import LayoutStore
@@ -58,6 +59,30 @@ final class StoreHarness {
         #expect(report.isHealthy)
         #expect(report.blobsChecked == 4)
         #expect(report.referencesChecked == 1)
+    }
+
+    /// A killed write leaves `NAME.tmp-PID-RANDOM`: healthy, told apart from a foreign file, and removable.
+    @Test func aKilledWritesTemporaryFilesAreLeftoversNotStrays() async throws {
+        let harness = try StoreHarness()
+        harness.registry.addImage(repository: "app", tag: "1", seed: "a")
+        try await harness.pull("registry.test/app:1")
+        let hex = String(repeating: "ab", count: 32)
+        let planted = [
+            "blobs/sha256/\(hex).tmp-4242-17", "tmp/\(hex).tmp-4242-18", "index.json.tmp-4242-19",
+            "tmp/sha256-\(hex).partial.copy",
+        ]
+        for relative in planted + ["blobs/sha256/notes.txt", "tmp/sha256-\(hex).partial"] {
+            try FileSystem.writeAtomically([1, 2, 3], to: harness.store.path(relative))
+        }
+        let report = try await StoreVerifier(store: harness.store, ledger: harness.ledger).verify()
+        #expect(report.leftovers == planted.sorted())
+        #expect(report.strayFiles == ["blobs/sha256/notes.txt"])
+        #expect(report.partialDownloads == 1)
+        #expect(try harness.store.removeLeftovers() == 3)
+        #expect(harness.store.leftovers(inBlobs: true) == ["blobs/sha256/\(hex).tmp-4242-17"])
+        #expect(try harness.store.removeLeftovers(inBlobs: true) == 1)
+        #expect(FileSystem.exists(harness.store.path("tmp/sha256-\(hex).partial")))
+        #expect(FileSystem.exists(harness.store.path("blobs/sha256/notes.txt")))
     }
 
     @Test func corruptAndMissingContentIsFoundAndRepaired() async throws {

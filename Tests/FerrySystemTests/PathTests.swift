@@ -1,4 +1,5 @@
 import FerrySystem
+import Foundation
 import FerryTestSupport
 import Testing
 
@@ -27,6 +28,32 @@ import Testing
     @Test(arguments: cases) func parentAndLastComponent(path: String, parent: String, last: String) {
         #expect(FileSystem.parentDirectory(of: path) == parent, "parent of \"\(path)\"")
         #expect(FileSystem.lastComponent(of: path) == last, "last component of \"\(path)\"")
+    }
+
+    static let leftovers: [(name: String, isLeftover: Bool)] = [
+        ("index.json.tmp-12-345", true),
+        ("0123abcd.tmp-1-0", true),
+        ("a.tmp-b.tmp-7-8", true),
+        (".tmp-12-345", false),
+        ("index.json.tmp-12", false),
+        ("index.json.tmp-12-", false),
+        ("index.json.tmp--5", false),
+        ("index.json.tmp-12-34-56", false),
+        ("index.json.tmp-1x-2", false),
+        ("index.json.tmp-١-٢", false),
+        ("sha256-ab.partial", false),
+        ("index.json", false),
+    ]
+
+    @Test(arguments: leftovers) func temporaryLeftoverNames(name: String, isLeftover: Bool) {
+        #expect(FileSystem.isTemporaryLeftover(name) == isLeftover, "\(name)")
+    }
+
+    @Test func aTemporaryPathInADirectoryKeepsTheNameAndIsALeftover() {
+        let path = FileSystem.temporaryPath(for: "/s/blobs/sha256/abc", in: "/s/tmp")
+        #expect(path.hasPrefix("/s/tmp/abc.tmp-\(getpid())-"))
+        #expect(FileSystem.isTemporaryLeftover(FileSystem.lastComponent(of: path)))
+        #expect(FileSystem.temporaryPath(for: "/s/index.json").hasPrefix("/s/index.json.tmp-"))
     }
 
     @Test func createDirectoryMakesMissingParents() throws {
