@@ -64,13 +64,6 @@ extension ReferenceStore {
                 let hasPushes =
                     try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM push WHERE runId = ?)", arguments: [id.rawValue])
                     ?? false
-                let attempts = try db.cachedStatement(
-                    sql: "SELECT endpoint, error, fellBack FROM observationAttempt WHERE observationId = ? ORDER BY position")
-                let platforms = try db.cachedStatement(
-                    sql: """
-                        SELECT platform, manifestDigest, mediaType, imageId FROM observationPlatform
-                        WHERE observationId = ? ORDER BY position
-                        """)
                 let last = try db.cachedStatement(
                     sql: "SELECT max(id) FROM observation WHERE runId = ? AND reference = ?")
                 let pushes = try db.cachedStatement(
@@ -85,24 +78,9 @@ extension ReferenceStore {
                 while let fetched = try rows.next() {
                     let row = StoredRow(row: fetched, table: "observation")
                     let observation = try row.int64("id")
-                    var tried: [EndpointAttempt] = []
-                    for attempt in try Row.fetchAll(attempts, arguments: [observation]).stored("observationAttempt") {
-                        tried.append(
-                            EndpointAttempt(
-                                endpoint: try attempt.string("endpoint"), error: try attempt.string("error"),
-                                fellBack: try attempt.bool("fellBack")))
-                    }
-                    var children: [PlatformManifest] = []
-                    for child in try Row.fetchAll(platforms, arguments: [observation]).stored("observationPlatform") {
-                        guard let platform = try child.platform("platform") else {
-                            throw StoredValueError(table: "observationPlatform", reason: "platform is empty")
-                        }
-                        children.append(
-                            PlatformManifest(
-                                platform: platform, digest: try child.digest("manifestDigest"),
-                                mediaType: try child.mediaType("mediaType"), imageID: try child.digest("imageId")))
-                    }
-                    let record = try Queries.observationRecord(row, platforms: children, attempts: tried)
+                    let record = try Queries.observationRecord(
+                        row, platforms: try Queries.platforms(db, observation: observation),
+                        attempts: try Queries.attempts(db, observation: observation))
                     var pushed: [PushRecord] = []
                     if hasPushes,
                         try Int64.fetchOne(last, arguments: [id.rawValue, record.reference]) == observation

@@ -1,0 +1,60 @@
+import Foundation
+import OCIModel
+
+// A bundle's history one record at a time: at 20,000 references it is tens of megabytes of records, so export
+// writes each one as it is read from the reference store and import reads them back in passes over the bundle's
+// description instead of holding them.
+
+/// One record of a bundle's history.
+public enum LedgerHistoryRecord: Sendable, Hashable {
+    /// A drift event.
+    case driftEvent(DriftEventRecord)
+    /// An observation: the latest of a reference, or one a drift event points to.
+    case observation(ObservationRecord)
+    /// A repository with the exported tags, their history and the digest mappings.
+    case repository(InventoryEntry)
+    /// A run the other records name.
+    case run(RunRecord)
+
+    /// The record's kind.
+    public var kind: LedgerHistoryKinds {
+        switch self {
+        case .driftEvent: .driftEvents
+        case .observation: .observations
+        case .repository: .repositories
+        case .run: .runs
+        }
+    }
+}
+
+/// Kinds of history records, as a pass over a history asks for them.
+public struct LedgerHistoryKinds: OptionSet, Sendable, Hashable {
+    /// The option bits.
+    public let rawValue: Int
+
+    /// Creates a set from its bits.
+    public init(rawValue: Int) { self.rawValue = rawValue }
+
+    /// Drift events.
+    public static let driftEvents = LedgerHistoryKinds(rawValue: 1)
+    /// Observations.
+    public static let observations = LedgerHistoryKinds(rawValue: 2)
+    /// Repositories.
+    public static let repositories = LedgerHistoryKinds(rawValue: 4)
+    /// Runs.
+    public static let runs = LedgerHistoryKinds(rawValue: 8)
+    /// Every kind.
+    public static let all: LedgerHistoryKinds = [.driftEvents, .observations, .repositories, .runs]
+}
+
+extension LedgerHistory {
+    /// Adds `record` to its array.
+    public mutating func append(_ record: LedgerHistoryRecord) {
+        switch record {
+        case .driftEvent(let event): driftEvents.append(event)
+        case .observation(let observation): observations.append(observation)
+        case .repository(let entry): repositories.append(entry)
+        case .run(let run): runs.append(run)
+        }
+    }
+}
