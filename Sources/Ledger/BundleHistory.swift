@@ -47,7 +47,24 @@ public struct LedgerHistoryKinds: OptionSet, Sendable, Hashable {
     public static let all: LedgerHistoryKinds = [.driftEvents, .observations, .repositories, .runs]
 }
 
-extension LedgerHistory {
+/// A bundle's history as ``ReferenceStore/recordImport(_:)`` reads it: in a few passes, each a new walk over the
+/// records, so that the records need not be in memory together.
+public protocol LedgerHistorySource: Sendable {
+    /// Calls `body` with every record of `kinds`, each kind in the exporting store's order; `body`'s errors pass
+    /// through. Every call walks the records again.
+    func forEachRecord(_ kinds: LedgerHistoryKinds, _ body: (LedgerHistoryRecord) throws -> Void) throws
+}
+
+extension LedgerHistory: LedgerHistorySource {
+    /// Calls `body` with the records of `kinds`, in the order of the keys of the encoded history (drift events,
+    /// observations, repositories, runs).
+    public func forEachRecord(_ kinds: LedgerHistoryKinds, _ body: (LedgerHistoryRecord) throws -> Void) throws {
+        if kinds.contains(.driftEvents) { try driftEvents.forEach { try body(.driftEvent($0)) } }
+        if kinds.contains(.observations) { try observations.forEach { try body(.observation($0)) } }
+        if kinds.contains(.repositories) { try repositories.forEach { try body(.repository($0)) } }
+        if kinds.contains(.runs) { try runs.forEach { try body(.run($0)) } }
+    }
+
     /// Adds `record` to its array.
     public mutating func append(_ record: LedgerHistoryRecord) {
         switch record {

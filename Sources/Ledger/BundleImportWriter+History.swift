@@ -2,137 +2,344 @@ import Foundation
 internal import GRDB
 import OCIModel
 
-// The writes of ImportWriter: the import run, the exporting store's history, the references.
+/// What an import needs of a bundle's history besides the records it writes, gathered in one pass that also checks
+/// the history: the runs (written first, since every other record names one), and for each reference what the
+/// exporting store recorded of its tag and where its digest mapping came from. Only what the references ask for is
+/// kept, keyed by the request's own strings, with the few distinct endpoints and run IDs kept once: at 20,000
+/// references, whole tag records were 10 MB.
+struct ImportedHistoryIndex {
+    /// What moving a tag takes from the exporting store's record of it.
+    struct BundleTag {
+        var firstSeen: Date
+        var lastSeen: Date
+        var lastChecked: Date
+        var lastRunID: RunID
+        var imageID: Digest?
+        var servedBy: String
+    }
+
+    /// Every run the history carries, in its order.
+    let runs: [RunRecord]
+    private let tags: [TagKey: BundleTag]
+    private let servedBy: [ImportWriter.RepositoryDigest: String]
+
+    private struct TagKey: Hashable {
+        var repository: String
+        var tag: String
+        var digest: Digest
+    }
+
+    /// Reads `writer`'s history once; throws ``LedgerError/invalidBundleHistory(path:bundle:reason:)`` for a
+    /// history that names a run or observation it does not carry, or a repository by a name that is none.
+    init(_ writer: ImportWriter) throws {
+        var wantedTags = Set<TagKey>()
+        var wantedDigests = Set<ImportWriter.RepositoryDigest>()
+        for reference in writer.request.references {
+            let repository = reference.reference.repository.name
+            if let tag = try writer.tagName(reference) {
+                wantedTags.insert(TagKey(repository: repository, tag: tag, digest: reference.digest))
+            }
+            wantedDigests.insert(ImportWriter.RepositoryDigest(repository: repository, digest: reference.digest))
+        }
+        var runs: [RunRecord] = []
+        var tags: [TagKey: BundleTag] = [:]
+        var servedBy: [ImportWriter.RepositoryDigest: String] = [:]
+        var endpoints: [String: String] = [:]
+        var runIDs: [RunID: RunID] = [:]
+        func once(_ endpoint: String) -> String {
+            if let known = endpoints[endpoint] { return known }
+            endpoints[endpoint] = endpoint
+            return endpoint
+        }
+        func once(_ run: RunID) -> RunID {
+            if let known = runIDs[run] { return known }
+            runIDs[run] = run
+            return run
+        }
+        var check = HistoryCheck()
+        // A lookup by repository name finds the first entry of that name; later ones (a hand-made bundle) count
+        // for nothing here.
+        var entries = Set<String>()
+        try writer.pass(.all) { record in
+            check.add(record)
+            switch record {
+            case .run(let run):
+                runs.append(run)
+            case .repository(let entry):
+                guard entries.insert(entry.repository).inserted else { return }
+                for tag in entry.tags {
+                    let found = TagKey(repository: entry.repository, tag: tag.tag, digest: tag.manifestDigest)
+                    guard let position = wantedTags.firstIndex(of: found) else { continue }
+                    let key = wantedTags[position]
+                    guard tags[key] == nil else { continue }
+                    tags[key] = BundleTag(
+                        firstSeen: tag.firstSeen, lastSeen: tag.lastSeen, lastChecked: tag.lastChecked,
+                        lastRunID: once(tag.lastRunID), imageID: tag.imageID, servedBy: once(tag.servedBy))
+                }
+                for mapping in entry.digests {
+                    let found = ImportWriter.RepositoryDigest(repository: entry.repository, digest: mapping.digest)
+                    guard let position = wantedDigests.firstIndex(of: found) else { continue }
+                    let key = wantedDigests[position]
+                    if servedBy[key] == nil { servedBy[key] = once(mapping.servedBy) }
+                }
+            case .observation, .driftEvent:
+                break
+            }
+        }
+        if let failure = check.failure { throw writer.invalid(failure) }
+        self.runs = runs
+        self.tags = tags
+        self.servedBy = servedBy
+    }
+
+    /// The exporting store's record of the reference's tag, when it points to the reference's digest.
+    func tag(of reference: ImportedReference) -> BundleTag? {
+        guard reference.reference.digest == nil else { return nil }
+        let tag = reference.reference.tag ?? ImageReference.defaultTag
+        return tags[TagKey(repository: reference.reference.repository.name, tag: tag, digest: reference.digest)]
+    }
+
+    /// The served-by of the exporting store's first mapping of the reference's digest.
+    func servedBy(of reference: ImportedReference) -> String? {
+        servedBy[
+            ImportWriter.RepositoryDigest(repository: reference.reference.repository.name, digest: reference.digest)]
+    }
+}
+
+/// The checks foreign keys would make too, but with SQLite's text and no hint of which record was wrong: every run
+/// and observation a record names must be in the bundle, and every repository name must be one.
+///
+/// Records come in any order (runs last, in a bundle ferry wrote), so a check waits for the end; the failure
+/// reported is the first in the order repositories, observations, drift events, each in the bundle's order.
+struct HistoryCheck {
+    private struct Position: Comparable {
+        var list: Int
+        var record: Int
+        var step: Int
+
+        static func < (lhs: Position, rhs: Position) -> Bool {
+            (lhs.list, lhs.record, lhs.step) < (rhs.list, rhs.record, rhs.step)
+        }
+    }
+
+    private var records = [0, 0, 0]
+    private var carriedRuns = Set<RunID>()
+    private var carriedObservations = Set<Int64>()
+    /// The first record naming each run, with what to call it.
+    private var neededRuns: [RunID: (Position, String)] = [:]
+    /// The first drift event naming each observation, with the whole message.
+    private var neededObservations: [Int64: (Position, String)] = [:]
+    private var badName: (Position, String)?
+
+    mutating func add(_ record: LedgerHistoryRecord) {
+        switch record {
+        case .run(let run):
+            carriedRuns.insert(run.id)
+        case .repository(let entry):
+            var position = next(0)
+            if (try? RepositoryName(parsing: entry.repository)) == nil, badName == nil {
+                badName = (position, "\"\(entry.repository)\" is not a repository name")
+            }
+            func need(_ run: RunID, _ what: String) {
+                position.step += 1
+                needRun(run, what, at: position)
+            }
+            for tag in entry.tags { need(tag.lastRunID, "tag \(entry.repository):\(tag.tag)") }
+            for stretch in entry.tagHistory {
+                need(stretch.firstRunID, "history of \(entry.repository):\(stretch.tag)")
+                need(stretch.lastRunID, "history of \(entry.repository):\(stretch.tag)")
+            }
+            for mapping in entry.digests { need(mapping.firstRunID, "mapping \(entry.repository)@\(mapping.digest)") }
+        case .observation(let observation):
+            carriedObservations.insert(observation.id)
+            needRun(observation.runID, "observation of \(observation.reference)", at: next(1))
+        case .driftEvent(let event):
+            var position = next(2)
+            needRun(event.runID, "drift event of \(event.reference)", at: position)
+            position.step += 1
+            if neededObservations[event.observationID] == nil {
+                neededObservations[event.observationID] = (
+                    position,
+                    "drift event of \(event.reference) names observation \(event.observationID), "
+                        + "which the bundle does not carry"
+                )
+            }
+        }
+    }
+
+    /// The first failed check, once every record was added.
+    var failure: String? {
+        var failures: [(Position, String)] = badName.map { [$0] } ?? []
+        for (run, need) in neededRuns where !carriedRuns.contains(run) {
+            failures.append((need.0, "\(need.1) names run \(run), which the bundle does not carry"))
+        }
+        for (id, need) in neededObservations where !carriedObservations.contains(id) { failures.append(need) }
+        return failures.min { $0.0 < $1.0 }?.1
+    }
+
+    private mutating func next(_ list: Int) -> Position {
+        defer { records[list] += 1 }
+        return Position(list: list, record: records[list], step: 0)
+    }
+
+    private mutating func needRun(_ run: RunID, _ what: String, at position: Position) {
+        if let known = neededRuns[run], known.0 < position { return }
+        neededRuns[run] = (position, what)
+    }
+}
 
 extension ImportWriter {
-    func beginRun() throws -> RunID {
-        for _ in 0..<32 {
-            let id = RunID.make(startingAt: now)
-            guard try Int.fetchOne(db, sql: "SELECT 1 FROM run WHERE id = ?", arguments: [id.rawValue]) == nil else {
-                continue
-            }
-            try db.execute(
-                literal: """
-                    INSERT INTO run (id, command, toolVersion, dryRun, startedAt, status, bundleId)
-                    VALUES (\(id.rawValue), 'import', \(request.toolVersion), 0, \(stored(now)),
-                            \(RunStatus.running.rawValue), \(bundle))
-                    """)
-            return id
-        }
-        throw LedgerError.database(path: path, operation: "import", reason: "no free run ID for \(RunID.stamp(now))")
+    /// A bundle mapping that contradicts one this store has.
+    struct Conflict {
+        var key: MappingKey
+        var stored: Digest
+        var bundle: Digest
+    }
+
+    /// What merging the history left for the references: repository IDs, and the contradicting mappings by
+    /// repository and digest.
+    struct MergedHistory {
+        var repositoryIDs: [String: Int64] = [:]
+        var conflicts: [RepositoryDigest: [Conflict]] = [:]
     }
 
     /// Runs of the exporting store keep their IDs; one already here (imported by an earlier bundle) is kept. Rows
     /// that travelled through several sites are marked with the bundle that brought them here.
-    func insertRuns() throws {
-        for run in request.history.runs {
+    func insertRuns(_ runs: [RunRecord]) throws {
+        for run in runs {
             let counts = run.counts
-            try db.execute(
-                literal: """
-                    INSERT INTO run
-                        (id, command, configFingerprint, toolVersion, dryRun, startedAt, finishedAt, status, exitStatus,
-                         referenceCount, pulledCount, upToDateCount, updatedCount, failedCount, driftCount,
-                         driftEventCount, bytesTransferred, bundleId)
-                    VALUES (\(run.id.rawValue), \(run.command), \(run.configFingerprint), \(run.toolVersion),
-                            \(run.dryRun), \(stored(run.startedAt)), \(stored(run.finishedAt)), \(run.status.rawValue),
-                            \(run.exitStatus), \(counts.references), \(counts.pulled), \(counts.upToDate),
-                            \(counts.updated), \(counts.failed), \(counts.drift), \(counts.driftEvents),
-                            \(counts.bytesTransferred), \(bundle))
-                    ON CONFLICT (id) DO NOTHING
-                    """)
+            try execute(
+                """
+                INSERT INTO run
+                    (id, command, configFingerprint, toolVersion, dryRun, startedAt, finishedAt, status, exitStatus,
+                     referenceCount, pulledCount, upToDateCount, updatedCount, failedCount, driftCount,
+                     driftEventCount, bytesTransferred, bundleId)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (id) DO NOTHING
+                """,
+                [
+                    run.id.rawValue, run.command, run.configFingerprint, run.toolVersion, run.dryRun,
+                    stored(run.startedAt), stored(run.finishedAt), run.status.rawValue, run.exitStatus,
+                    counts.references, counts.pulled, counts.upToDate, counts.updated, counts.failed, counts.drift,
+                    counts.driftEvents, counts.bytesTransferred, bundle,
+                ])
         }
     }
 
     /// Returns the local ID of every bundle observation; one imported before (same run and reference) is reused.
     func insertObservations() throws -> [Int64: Int64] {
         var ids: [Int64: Int64] = [:]
-        for observation in request.history.observations {
-            if let existing = try Int64.fetchOne(
-                db, sql: "SELECT id FROM observation WHERE runId = ? AND reference = ? LIMIT 1",
-                arguments: [observation.runID.rawValue, observation.reference])
+        try pass(.observations) { record in
+            guard case .observation(let observation) = record else { return }
+            if let existing = try fetchInt64(
+                "SELECT id FROM observation WHERE runId = ? AND reference = ? LIMIT 1",
+                [observation.runID.rawValue, observation.reference])
             {
                 ids[observation.id] = existing
-                continue
+                return
             }
-            try db.execute(
-                literal: """
-                    INSERT INTO observation
-                        (runId, reference, repository, tag, requestedDigest, manifestDigest, mediaType, imageId,
-                         servedBy, upstreamDigest, upstreamEndpoint, outcome, previousDigest, error, immutable,
-                         dryRun, bytesTransferred, durationMs, observedAt, bundleId)
-                    VALUES (\(observation.runID.rawValue), \(observation.reference), \(observation.repository),
-                            \(observation.tag), \(observation.requestedDigest?.description),
-                            \(observation.manifestDigest?.description), \(observation.mediaType?.rawValue),
-                            \(observation.imageID?.description), \(observation.servedBy.map(Redaction.endpoint)),
-                            \(observation.upstream?.digest.description),
-                            \(observation.upstream.map { Redaction.endpoint($0.endpoint) }),
-                            \(observation.outcome.rawValue), \(observation.previousDigest?.description),
-                            \(observation.error.map(Redaction.freeText)), \(observation.immutable),
-                            \(observation.dryRun), \(observation.bytesTransferred),
-                            \(observation.durationMilliseconds), \(stored(observation.observedAt)),
-                            \(bundle))
-                    """)
+            try execute(
+                """
+                INSERT INTO observation
+                    (runId, reference, repository, tag, requestedDigest, manifestDigest, mediaType, imageId,
+                     servedBy, upstreamDigest, upstreamEndpoint, outcome, previousDigest, error, immutable,
+                     dryRun, bytesTransferred, durationMs, observedAt, bundleId)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+                [
+                    observation.runID.rawValue, observation.reference, observation.repository, observation.tag,
+                    observation.requestedDigest?.description, observation.manifestDigest?.description,
+                    observation.mediaType?.rawValue, observation.imageID?.description,
+                    observation.servedBy.map(Redaction.endpoint), observation.upstream?.digest.description,
+                    observation.upstream.map { Redaction.endpoint($0.endpoint) }, observation.outcome.rawValue,
+                    observation.previousDigest?.description, observation.error.map(Redaction.freeText),
+                    observation.immutable, observation.dryRun, observation.bytesTransferred,
+                    observation.durationMilliseconds, stored(observation.observedAt), bundle,
+                ])
             let id = db.lastInsertedRowID
             ids[observation.id] = id
             for (position, attempt) in observation.attempts.enumerated() {
-                try db.execute(
-                    literal: """
-                        INSERT INTO observationAttempt (observationId, position, endpoint, error, fellBack)
-                        VALUES (\(id), \(position), \(Redaction.endpoint(attempt.endpoint)),
-                                \(Redaction.freeText(attempt.error)), \(attempt.fellBack))
-                        """)
+                try execute(
+                    """
+                    INSERT INTO observationAttempt (observationId, position, endpoint, error, fellBack)
+                    VALUES (?, ?, ?, ?, ?)
+                    """,
+                    [
+                        id, position, Redaction.endpoint(attempt.endpoint), Redaction.freeText(attempt.error),
+                        attempt.fellBack,
+                    ])
             }
-            for (position, child) in observation.platforms.enumerated() {
-                try db.execute(
-                    literal: """
-                        INSERT INTO observationPlatform
-                            (observationId, position, platform, manifestDigest, mediaType, imageId)
-                        VALUES (\(id), \(position), \(PlatformKey.encode(child.platform)),
-                                \(child.digest.description), \(child.mediaType.rawValue),
-                                \(child.imageID.description))
-                        """)
-            }
+            try insertPlatforms(observation.platforms, observationID: id)
         }
         return ids
     }
 
-    func insertDriftEvents(_ observationIDs: [Int64: Int64]) throws {
-        for event in request.history.driftEvents {
-            guard let observationID = observationIDs[event.observationID] else {
-                throw invalid("drift event of \(event.reference) names an observation the bundle does not carry")
+    /// The drift events and repositories of the history: events this store lacks, repositories, the mappings it
+    /// lacks (those contradicting its own are returned, to be raised as drift by the references they belong to),
+    /// and tag history.
+    func mergeHistory(observationIDs: [Int64: Int64], run: RunID) throws -> MergedHistory {
+        let kept = Set(
+            request.references.filter(\.keepsLocalTag).map {
+                "\($0.reference.repository.name):\($0.reference.tag ?? ImageReference.defaultTag)"
+            })
+        var merged = MergedHistory()
+        try pass([.driftEvents, .repositories]) { record in
+            switch record {
+            case .driftEvent(let event):
+                try insertDriftEvent(event, observationIDs: observationIDs)
+            case .repository(let entry):
+                let repositoryID: Int64
+                if let known = merged.repositoryIDs[entry.repository] {
+                    repositoryID = known
+                } else {
+                    repositoryID = try upsertRepository(entry.repository, entry: entry, run: run)
+                    merged.repositoryIDs[entry.repository] = repositoryID
+                }
+                try insertHistoryMappings(entry, repositoryID: repositoryID, conflicts: &merged.conflicts)
+                try mergeTagHistory(entry, repositoryID: repositoryID, kept: kept)
+            case .observation, .run:
+                break
             }
-            let platform = event.platform.map(PlatformKey.encode)
-            let duplicate = try Int.fetchOne(
-                db,
-                sql: """
-                    SELECT 1 FROM driftEvent WHERE runId = ? AND kind = ? AND reference = ? AND digest = ?
-                        AND coalesce(platform, '') = ? AND oldValue = ? AND newValue = ? LIMIT 1
-                    """,
-                arguments: [
-                    event.runID.rawValue, event.kind.rawValue, event.reference, event.digest.description,
-                    platform ?? "", event.oldValue.description, event.newValue.description,
-                ])
-            guard duplicate == nil else { continue }
-            try db.execute(
-                literal: """
-                    INSERT INTO driftEvent
-                        (runId, observationId, kind, reference, repository, digest, platform, oldValue, newValue,
-                         endpoint, upstreamEndpoint, dryRun, occurredAt, bundleId)
-                    VALUES (\(event.runID.rawValue), \(observationID), \(event.kind.rawValue), \(event.reference),
-                            \(event.repository), \(event.digest.description), \(platform),
-                            \(event.oldValue.description), \(event.newValue.description),
-                            \(Redaction.endpoint(event.endpoint)), \(event.upstreamEndpoint.map(Redaction.endpoint)),
-                            \(event.dryRun), \(stored(event.occurredAt)), \(bundle))
-                    """)
         }
+        return merged
     }
 
-    func upsertRepository(_ name: String, run: RunID) throws -> Int64 {
+    private func insertDriftEvent(_ event: DriftEventRecord, observationIDs: [Int64: Int64]) throws {
+        guard let observationID = observationIDs[event.observationID] else {
+            throw invalid("drift event of \(event.reference) names an observation the bundle does not carry")
+        }
+        let platform = event.platform.map(PlatformKey.encode)
+        let duplicate = try fetchInt64(
+            """
+            SELECT 1 FROM driftEvent WHERE runId = ? AND kind = ? AND reference = ? AND digest = ?
+                AND coalesce(platform, '') = ? AND oldValue = ? AND newValue = ? LIMIT 1
+            """,
+            [
+                event.runID.rawValue, event.kind.rawValue, event.reference, event.digest.description, platform ?? "",
+                event.oldValue.description, event.newValue.description,
+            ])
+        guard duplicate == nil else { return }
+        try execute(
+            """
+            INSERT INTO driftEvent
+                (runId, observationId, kind, reference, repository, digest, platform, oldValue, newValue,
+                 endpoint, upstreamEndpoint, dryRun, occurredAt, bundleId)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            [
+                event.runID.rawValue, observationID, event.kind.rawValue, event.reference, event.repository,
+                event.digest.description, platform, event.oldValue.description, event.newValue.description,
+                Redaction.endpoint(event.endpoint), event.upstreamEndpoint.map(Redaction.endpoint), event.dryRun,
+                stored(event.occurredAt), bundle,
+            ])
+    }
+
+    /// The repository row, created with the exporting store's first sighting when `entry` has one.
+    func upsertRepository(_ name: String, entry: InventoryEntry?, run: RunID) throws -> Int64 {
         let parsed: RepositoryName
         do { parsed = try RepositoryName(parsing: name) } catch {
             throw invalid("\"\(name)\" is not a repository name")
         }
-        let entry = entry(name)
         // The first run the exporting store recorded anything of this repository in, else the import itself.
         let firstRun =
             entry.flatMap { entry in
@@ -141,203 +348,104 @@ extension ImportWriter {
                     .min { $0.0 < $1.0 }?.1
             } ?? run
         let firstSeen = entry?.firstSeen ?? now
-        try db.execute(
-            literal: """
-                INSERT INTO repository (name, domain, path, firstSeen, firstRunId)
-                VALUES (\(name), \(parsed.domain), \(parsed.path), \(stored(firstSeen)), \(firstRun.rawValue))
-                ON CONFLICT (name) DO UPDATE SET firstSeen = min(firstSeen, excluded.firstSeen)
-                """)
-        guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM repository WHERE name = ?", arguments: [name]) else {
+        try execute(
+            """
+            INSERT INTO repository (name, domain, path, firstSeen, firstRunId) VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT (name) DO UPDATE SET firstSeen = min(firstSeen, excluded.firstSeen)
+            """, [name, parsed.domain, parsed.path, stored(firstSeen), firstRun.rawValue])
+        guard let id = try fetchInt64("SELECT id FROM repository WHERE name = ?", [name]) else {
             throw StoredValueError(table: "repository", reason: "\(name) vanished after insert")
         }
         return id
     }
 
-    /// Writes the bundle's mappings this store lacks; returns those that contradict a mapping already here.
-    func insertHistoryMappings(
-        _ repositoryIDs: [String: Int64]
-    ) throws
-        -> [MappingKey: (stored: Digest, bundle: Digest)]
-    {
-        var conflicts: [MappingKey: (stored: Digest, bundle: Digest)] = [:]
-        for entry in request.history.repositories {
-            guard let repositoryID = repositoryIDs[entry.repository] else { continue }
-            for mapping in entry.digests {
-                let key = MappingKey(
-                    repository: entry.repository, digest: mapping.digest,
-                    platform: mapping.platform.map(PlatformKey.encode) ?? "")
-                if let stored = try storedImageID(key, repositoryID: repositoryID) {
-                    if stored != mapping.imageID { conflicts[key] = (stored, mapping.imageID) }
-                    continue
+    /// Writes the entry's mappings this store lacks; notes in `conflicts` those that contradict one it has.
+    private func insertHistoryMappings(
+        _ entry: InventoryEntry, repositoryID: Int64, conflicts: inout [RepositoryDigest: [Conflict]]
+    ) throws {
+        for mapping in entry.digests {
+            let key = MappingKey(
+                repository: entry.repository, digest: mapping.digest,
+                platform: mapping.platform.map(PlatformKey.encode) ?? "")
+            if let stored = try storedImageID(key, repositoryID: repositoryID) {
+                if stored != mapping.imageID {
+                    let conflict = Conflict(key: key, stored: stored, bundle: mapping.imageID)
+                    let place = RepositoryDigest(repository: entry.repository, digest: mapping.digest)
+                    // A mapping listed twice counts once, as its last listing says.
+                    var list = conflicts[place, default: []]
+                    list.removeAll { $0.key == key }
+                    list.append(conflict)
+                    conflicts[place] = list
                 }
-                try db.execute(
-                    literal: """
-                        INSERT INTO digestMapping
-                            (repositoryId, manifestDigest, platform, imageId, childDigest, mediaType, firstSeen,
-                             firstRunId, servedBy)
-                        VALUES (\(repositoryID), \(mapping.digest.description), \(key.platform),
-                                \(mapping.imageID.description), \(mapping.childDigest?.description),
-                                \(mapping.mediaType.rawValue), \(stored(mapping.firstSeen)),
-                                \(mapping.firstRunID.rawValue),
-                                \(Redaction.endpoint(mapping.servedBy)))
-                        """)
+                continue
             }
+            try execute(
+                """
+                INSERT INTO digestMapping
+                    (repositoryId, manifestDigest, platform, imageId, childDigest, mediaType, firstSeen, firstRunId,
+                     servedBy)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+                [
+                    repositoryID, mapping.digest.description, key.platform, mapping.imageID.description,
+                    mapping.childDigest?.description, mapping.mediaType.rawValue, stored(mapping.firstSeen),
+                    mapping.firstRunID.rawValue, Redaction.endpoint(mapping.servedBy),
+                ])
         }
-        return conflicts
     }
 
-    /// Adds the bundle's tag history stretches this store lacks (same tag, digest and first run) and extends
-    /// those it has. Tags this store observed later than the bundle keep their own history.
-    func mergeTagHistory(_ repositoryIDs: [String: Int64]) throws {
-        let kept = Set(
-            request.references.filter(\.keepsLocalTag).map {
-                "\($0.reference.repository.name):\($0.reference.tag ?? ImageReference.defaultTag)"
-            })
-        for entry in request.history.repositories {
-            guard let repositoryID = repositoryIDs[entry.repository] else { continue }
-            for stretch in entry.tagHistory.sorted(by: { $0.firstSeen < $1.firstSeen })
-            where !kept.contains("\(entry.repository):\(stretch.tag)") {
-                let tagID = try ensureTag(stretch.tag, repositoryID: repositoryID, entry: entry)
-                if let existing = try Int64.fetchOne(
-                    db,
-                    sql: "SELECT id FROM tagHistory WHERE tagId = ? AND manifestDigest = ? AND firstRunId = ?",
-                    arguments: [tagID, stretch.manifestDigest.description, stretch.firstRunID.rawValue])
-                {
-                    try db.execute(
-                        literal: """
-                            UPDATE tagHistory
-                            SET lastSeen = \(stored(stretch.lastSeen)), lastRunId = \(stretch.lastRunID.rawValue)
-                            WHERE id = \(existing) AND lastSeen < \(stored(stretch.lastSeen))
-                            """)
-                } else {
-                    try db.execute(
-                        literal: """
-                            INSERT INTO tagHistory
-                                (tagId, manifestDigest, imageId, firstSeen, lastSeen, firstRunId, lastRunId)
-                            VALUES (\(tagID), \(stretch.manifestDigest.description), \(stretch.imageID?.description),
-                                    \(stored(stretch.firstSeen)), \(stored(stretch.lastSeen)),
-                                    \(stretch.firstRunID.rawValue),
-                                    \(stretch.lastRunID.rawValue))
-                            """)
-                }
+    /// Adds the entry's tag history stretches this store lacks (same tag, digest and first run) and extends those
+    /// it has. Tags this store observed later than the bundle keep their own history.
+    private func mergeTagHistory(_ entry: InventoryEntry, repositoryID: Int64, kept: Set<String>) throws {
+        // The first record of each tag, as a lookup by name finds it.
+        var records: [String: TagRecord] = [:]
+        for tag in entry.tags where records[tag.tag] == nil { records[tag.tag] = tag }
+        for stretch in entry.tagHistory.sorted(by: { $0.firstSeen < $1.firstSeen })
+        where !kept.contains("\(entry.repository):\(stretch.tag)") {
+            let tagID = try ensureTag(
+                stretch.tag, repositoryID: repositoryID, entry: entry, record: records[stretch.tag])
+            if let existing = try fetchInt64(
+                "SELECT id FROM tagHistory WHERE tagId = ? AND manifestDigest = ? AND firstRunId = ?",
+                [tagID, stretch.manifestDigest.description, stretch.firstRunID.rawValue])
+            {
+                try execute(
+                    "UPDATE tagHistory SET lastSeen = ?, lastRunId = ? WHERE id = ? AND lastSeen < ?",
+                    [stored(stretch.lastSeen), stretch.lastRunID.rawValue, existing, stored(stretch.lastSeen)])
+            } else {
+                try execute(
+                    """
+                    INSERT INTO tagHistory (tagId, manifestDigest, imageId, firstSeen, lastSeen, firstRunId, lastRunId)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """,
+                    [
+                        tagID, stretch.manifestDigest.description, stretch.imageID?.description,
+                        stored(stretch.firstSeen), stored(stretch.lastSeen), stretch.firstRunID.rawValue,
+                        stretch.lastRunID.rawValue,
+                    ])
             }
         }
     }
 
     /// The local tag row for a history stretch, created from the bundle's tag record when the tag is new here.
-    func ensureTag(_ name: String, repositoryID: Int64, entry: InventoryEntry) throws -> Int64 {
-        if let id = try Int64.fetchOne(
-            db, sql: "SELECT id FROM tag WHERE repositoryId = ? AND name = ?", arguments: [repositoryID, name])
-        {
+    private func ensureTag(_ name: String, repositoryID: Int64, entry: InventoryEntry, record: TagRecord?) throws
+        -> Int64
+    {
+        if let id = try fetchInt64("SELECT id FROM tag WHERE repositoryId = ? AND name = ?", [repositoryID, name]) {
             return id
         }
-        guard let record = entry.tags.first(where: { $0.tag == name }) else {
-            throw invalid("history of \(entry.repository):\(name) has no tag record")
-        }
-        try db.execute(
-            literal: """
-                INSERT INTO tag
-                    (repositoryId, name, manifestDigest, mediaType, imageId, firstSeen, lastSeen, lastChecked, servedBy,
-                     lastRunId, bundleId)
-                VALUES (\(repositoryID), \(name), \(record.manifestDigest.description), \(record.mediaType.rawValue),
-                        \(record.imageID?.description), \(stored(record.firstSeen)), \(stored(record.lastSeen)),
-                        \(stored(record.lastChecked)),
-                        \(Redaction.endpoint(record.servedBy)), \(record.lastRunID.rawValue), \(bundle))
-                """)
+        guard let record else { throw invalid("history of \(entry.repository):\(name) has no tag record") }
+        try execute(
+            """
+            INSERT INTO tag
+                (repositoryId, name, manifestDigest, mediaType, imageId, firstSeen, lastSeen, lastChecked, servedBy,
+                 lastRunId, bundleId)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            [
+                repositoryID, name, record.manifestDigest.description, record.mediaType.rawValue,
+                record.imageID?.description, stored(record.firstSeen), stored(record.lastSeen),
+                stored(record.lastChecked), Redaction.endpoint(record.servedBy), record.lastRunID.rawValue, bundle,
+            ])
         return db.lastInsertedRowID
-    }
-
-    /// Points the tag at the bundle's digest, with the exporting store's times and servedBy when it has them.
-    func moveTag(
-        _ name: String, _ reference: ImportedReference, repositoryID: Int64, servedBy: String, run: RunID
-    ) throws {
-        let record = try bundleTag(reference)
-        let firstSeen = record?.firstSeen ?? now
-        let lastSeen = record?.lastSeen ?? now
-        let lastChecked = record?.lastChecked ?? now
-        let lastRun = record?.lastRunID ?? run
-        let imageID = (record?.imageID ?? reference.imageID)?.description
-        try db.execute(
-            literal: """
-                INSERT INTO tag
-                    (repositoryId, name, manifestDigest, mediaType, imageId, firstSeen, lastSeen, lastChecked, servedBy,
-                     lastRunId, bundleId)
-                VALUES (\(repositoryID), \(name), \(reference.digest.description), \(reference.mediaType.rawValue),
-                        \(imageID), \(stored(firstSeen)), \(stored(lastSeen)), \(stored(lastChecked)), \(servedBy),
-                        \(lastRun.rawValue),
-                        \(bundle))
-                ON CONFLICT (repositoryId, name) DO UPDATE SET
-                    manifestDigest = excluded.manifestDigest, mediaType = excluded.mediaType,
-                    imageId = excluded.imageId, firstSeen = min(firstSeen, excluded.firstSeen),
-                    lastSeen = excluded.lastSeen, lastChecked = excluded.lastChecked, servedBy = excluded.servedBy,
-                    lastRunId = excluded.lastRunId, bundleId = excluded.bundleId
-                """)
-        guard
-            let tagID = try Int64.fetchOne(
-                db, sql: "SELECT id FROM tag WHERE repositoryId = ? AND name = ?", arguments: [repositoryID, name])
-        else { throw StoredValueError(table: "tag", reason: "\(name) vanished after upsert") }
-        // The newest stretch must be the current digest, as record(_:) keeps it; the merged history usually
-        // already ends with it.
-        let latest = try Row.fetchOne(
-            db, sql: "SELECT manifestDigest FROM tagHistory WHERE tagId = ? ORDER BY id DESC LIMIT 1",
-            arguments: [tagID]
-        ).map { StoredRow(row: $0, table: "tagHistory") }
-        if let latest, try latest.digest("manifestDigest") == reference.digest { return }
-        try db.execute(
-            literal: """
-                INSERT INTO tagHistory (tagId, manifestDigest, imageId, firstSeen, lastSeen, firstRunId, lastRunId)
-                VALUES (\(tagID), \(reference.digest.description), \(imageID), \(stored(firstSeen)),
-                        \(stored(lastSeen)),
-                        \(lastRun.rawValue), \(lastRun.rawValue))
-                """)
-    }
-
-    func insertImportObservation(
-        _ reference: ImportedReference, run: RunID, outcome: Outcome, previous: Digest?, servedBy: String
-    ) throws -> Int64 {
-        let text = reference.reference.taggedLatestIfNameOnly().string
-        try db.execute(
-            literal: """
-                INSERT INTO observation
-                    (runId, reference, repository, tag, requestedDigest, manifestDigest, mediaType, imageId, servedBy,
-                     outcome, previousDigest, immutable, dryRun, bytesTransferred, durationMs, observedAt, bundleId)
-                VALUES (\(run.rawValue), \(text), \(reference.reference.repository.name),
-                        \(try tagName(reference)), \(reference.reference.digest?.description),
-                        \(reference.digest.description), \(reference.mediaType.rawValue),
-                        \(reference.imageID?.description), \(servedBy), \(outcome.rawValue), \(previous?.description),
-                        0, 0, 0, 0, \(stored(now)), \(bundle))
-                """)
-        let id = db.lastInsertedRowID
-        for (position, child) in reference.platforms.enumerated() {
-            try db.execute(
-                literal: """
-                    INSERT INTO observationPlatform
-                        (observationId, position, platform, manifestDigest, mediaType, imageId)
-                    VALUES (\(id), \(position), \(PlatformKey.encode(child.platform)), \(child.digest.description),
-                            \(child.mediaType.rawValue), \(child.imageID.description))
-                    """)
-        }
-        return id
-    }
-
-    func insertDrift(
-        _ reference: ImportedReference, run: RunID, observationID: Int64, key: MappingKey, old: Digest, new: Digest,
-        endpoint: String
-    ) throws -> DriftEventRecord {
-        try db.execute(
-            literal: """
-                INSERT INTO driftEvent
-                    (runId, observationId, kind, reference, repository, digest, platform, oldValue, newValue, endpoint,
-                     dryRun, occurredAt, bundleId)
-                VALUES (\(run.rawValue), \(observationID), \(DriftKind.imageIDDrift.rawValue),
-                        \(reference.reference.taggedLatestIfNameOnly().string), \(key.repository),
-                        \(key.digest.description), \(key.platform.isEmpty ? nil : key.platform), \(old.description),
-                        \(new.description), \(endpoint), 0, \(stored(now)), \(bundle))
-                """)
-        let id = db.lastInsertedRowID
-        guard let event = try Queries.driftEvents(db, where: "WHERE id = ?", [id]).first else {
-            throw StoredValueError(table: "driftEvent", reason: "event \(id) vanished after insert")
-        }
-        return event
     }
 }

@@ -26,6 +26,9 @@ extension ReferenceStore {
     /// The rules of ``record(_:)`` hold: digest mappings are written once, and a bundle that maps a known digest to
     /// another image ID raises an `image-id-drift` event instead of overwriting. A tag this store observed after
     /// the bundle did (``ImportedReference/keepsLocalTag``) is left as it is.
+    ///
+    /// The history is read in three passes over ``BundleImportRequest/history`` and never held whole; errors of
+    /// the history source pass through.
     public func recordImport(_ request: BundleImportRequest) async throws -> BundleImportResult {
         let path = path
         return try await write("record import of \(request.bundleID)") { db in

@@ -10,6 +10,18 @@ extension ReferenceStore {
         }
     }
 
+    /// The current mapping of each tag, in the order given (nil for a tag never stored), in one read.
+    public func tags(_ keys: [(repository: RepositoryName, tag: String)]) async throws -> [TagRecord?] {
+        try await read("read \(keys.count) tags") { db in
+            try keys.map { key in
+                try Queries.tags(
+                    db, where: "WHERE repository.name = ? AND tag.name = ?", [key.repository.name, key.tag],
+                    cached: true
+                ).first
+            }
+        }
+    }
+
     /// Every digest the tag has pointed to, one entry per stretch of time, oldest first.
     public func tagHistory(repository: RepositoryName, tag: String) async throws -> [TagHistoryRecord] {
         try await read("read tag history \(repository.name):\(tag)") { db in
