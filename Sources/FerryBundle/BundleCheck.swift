@@ -43,7 +43,7 @@ extension BundleImporter {
         let wanted = Set(description.blobs.map(\.digest)).union(excluded)
         let inStore = { (digest: Digest) -> Bool in store?.hasBlob(digest) ?? false }
         var relying: [String] = []
-        var graph = ManifestGraph()
+        var graph = ManifestGraph(collectingBlobs: false)
         for reference in description.references {
             // A manifest left out of an incremental bundle and not in the given store cannot be read here.
             var unreadable: Digest?
@@ -51,11 +51,11 @@ extension BundleImporter {
             do {
                 _ = try graph.add(
                     descriptor, reference: reference.name,
-                    has: { verified.inBundle.contains($0) || excluded.contains($0) || inStore($0) },
+                    has: { verified.isPresent($0) || excluded.contains($0) || inStore($0) },
                     read: { digest throws(BundleError) in
-                        if verified.staged[digest] != nil { return try readStaged(digest, in: scratch) }
+                        if verified.isStaged(digest) { return try readStaged(digest, in: scratch) }
                         if let store, store.hasBlob(digest) { return try BundleExporter.readManifest(digest, store: store) }
-                        if verified.inBundle.contains(digest) {
+                        if verified.isPresent(digest) {
                             throw .invalidDocument(
                                 entry: blobEntryName(digest),
                                 reason: "a manifest over \(checkStageLimit >> 20) MiB, which ferry never stores")

@@ -170,7 +170,7 @@ extension FerryCommand {
 
         /// The bundle's origin and what was verified of it, the first lines of an import and of a check.
         static func writeChecked(
-            _ description: BundleDescription, parts: Int, bytes: Int64, blobs: Int, to output: any LineSink
+            _ description: BundleOutline, parts: Int, bytes: Int64, blobs: Int, to output: any LineSink
         ) {
             output.writeLine(
                 "bundle \(description.id) exported \(description.createdAt.formatted(Date.ISO8601FormatStyle())) "
