@@ -378,12 +378,16 @@ public struct BundleImporter: Sendable {
 
     private func commitBlobs(_ staged: [Digest], staging: String) throws(BundleError) {
         var directories = Set<String>()
+        // Every staged blob reaches the disk before any becomes visible, in one flush of the file system: an fsync
+        // per blob flushes the device cache once per blob, minutes for the 60,000 blobs of 20,000 small images.
+        if !staged.isEmpty {
+            do { try FileSystem.syncFileSystem(containing: staging) } catch { throw .io(error) }
+        }
         for digest in staged.sorted() {
             let from = Self.stagingPath(digest, in: staging)
             let to = store.blobPath(digest)
             do {
                 try FileSystem.createDirectory(store.path("blobs/\(digest.algorithm.rawValue)"))
-                try FileSystem.sync(from)
                 try FileSystem.rename(from, to: to)
             } catch {
                 throw .io(error)
