@@ -40,7 +40,6 @@ extension BundleImporter {
         let description = bundle.description
         let verified = try verify(bundle, staging: scratch) { _, size in size <= checkStageLimit }
         let excluded = Set(description.excludedBlobs.map(\.digest))
-        let wanted = Set(description.blobs.map(\.digest)).union(excluded)
         let inStore = { (digest: Digest) -> Bool in store?.hasBlob(digest) ?? false }
         var relying: [String] = []
         var graph = ManifestGraph(collectingBlobs: false)
@@ -63,7 +62,7 @@ extension BundleImporter {
                         unreadable = digest
                         throw .missingReferencedBlob(reference: reference.name, digest: digest)
                     },
-                    wantsChild: { wanted.contains($0) },
+                    wantsChild: { verified.positions[$0] != nil || excluded.contains($0) },
                     missing: { .missingReferencedBlob(reference: $0, digest: $1) })
             } catch {
                 if let unreadable, error == .missingReferencedBlob(reference: reference.name, digest: unreadable) {

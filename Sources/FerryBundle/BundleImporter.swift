@@ -324,7 +324,8 @@ public struct BundleImporter: Sendable {
         _ description: BundleOutline, verified: Verified, staging: String
     ) throws(BundleError) -> [ImportedReference] {
         let store = self.store
-        let wanted = Set(description.blobs.map(\.digest)).union(description.excludedBlobs.map(\.digest))
+        // Listed blobs are found through the verification's positions; only the excluded ones need a set.
+        let excluded = Set(description.excludedBlobs.map(\.digest))
         var graph = ManifestGraph(collectingBlobs: false)
         var references: [ImportedReference] = []
         for reference in description.references {
@@ -336,7 +337,7 @@ public struct BundleImporter: Sendable {
                     if verified.isStaged(digest) { return try Self.readStaged(digest, in: staging) }
                     return try BundleExporter.readManifest(digest, store: store)
                 },
-                wantsChild: { wanted.contains($0) },
+                wantsChild: { verified.positions[$0] != nil || excluded.contains($0) },
                 missing: { .missingReferencedBlob(reference: $0, digest: $1) })
             guard let parsed = try? ImageReference(parsing: reference.name) else { continue }
             references.append(
