@@ -40,10 +40,9 @@ extension BundleImporter {
         let description = bundle.description
         let verified = try verify(bundle, staging: scratch) { _, size in size <= checkStageLimit }
         let excluded = Set(description.excludedBlobs.map(\.digest))
-        let wanted = Set(description.blobs.map(\.digest)).union(excluded)
         let inStore = { (digest: Digest) -> Bool in store?.hasBlob(digest) ?? false }
         var relying: [String] = []
-        var graph = ManifestGraph()
+        var graph = ManifestGraph(collectingBlobs: false)
         for reference in description.references {
             // A manifest left out of an incremental bundle and not in the given store cannot be read here.
             var unreadable: Digest?
@@ -51,11 +50,11 @@ extension BundleImporter {
             do {
                 _ = try graph.add(
                     descriptor, reference: reference.name,
-                    has: { verified.inBundle.contains($0) || excluded.contains($0) || inStore($0) },
+                    has: { verified.isPresent($0) || excluded.contains($0) || inStore($0) },
                     read: { digest throws(BundleError) in
-                        if verified.staged[digest] != nil { return try readStaged(digest, in: scratch) }
+                        if verified.isStaged(digest) { return try readStaged(digest, in: scratch) }
                         if let store, store.hasBlob(digest) { return try BundleExporter.readManifest(digest, store: store) }
-                        if verified.inBundle.contains(digest) {
+                        if verified.isPresent(digest) {
                             throw .invalidDocument(
                                 entry: blobEntryName(digest),
                                 reason: "a manifest over \(checkStageLimit >> 20) MiB, which ferry never stores")
@@ -63,7 +62,7 @@ extension BundleImporter {
                         unreadable = digest
                         throw .missingReferencedBlob(reference: reference.name, digest: digest)
                     },
-                    wantsChild: { wanted.contains($0) },
+                    wantsChild: { verified.positions[$0] != nil || excluded.contains($0) },
                     missing: { .missingReferencedBlob(reference: $0, digest: $1) })
             } catch {
                 if let unreadable, error == .missingReferencedBlob(reference: reference.name, digest: unreadable) {

@@ -1,3 +1,4 @@
+import FerrySystem
 import Foundation
 import Ledger
 import OCIModel
@@ -105,6 +106,9 @@ public struct BundleDescription: Sendable, Hashable, Codable {
     /// The bundle ID of a content list: SHA-256 over the format version, the references and the blobs, as
     /// canonical JSON. Time, history and parts stay out, so exporting unchanged content again gives the same ID
     /// and importing it is a no-op.
+    ///
+    /// The JSON is hashed as it is written, one element at a time: encoding tens of thousands of blobs at once
+    /// builds the whole document in memory first.
     public static func id(references: [BundleReference], blobs: [BundleBlob]) -> Digest {
         struct ContentList: Encodable {
             var formatVersion: Int
@@ -113,16 +117,86 @@ public struct BundleDescription: Sendable, Hashable, Codable {
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let list = ContentList(
-            formatVersion: formatVersion, references: references, blobs: blobs.sorted { $0.digest < $1.digest })
-        // Encoding plain strings and integers cannot fail.
-        let data = (try? encoder.encode(list)) ?? Data()
-        return Digest.sha256(of: data)
+        var hasher = DigestHasher(.sha256)
+        // Encoding plain strings and integers cannot fail, and the shell has both arrays.
+        let empty = ContentList(formatVersion: formatVersion, references: [], blobs: [])
+        let document = (try? encoder.encode(empty)) ?? Data()
+        guard
+            let shell = try? JSONShell(
+                Array(document), slots: [JSONShell.Slot("blobs"), JSONShell.Slot("references")], layout: .compact)
+        else { return hasher.finalize() }
+        let writer = JSONSpliceWriter<Never>(shell: shell) { hasher.update($0) }
+        // Positions sorted rather than the blobs: a copy of 60,000 blobs is megabytes.
+        for position in blobs.indices.sorted(by: { blobs[$0].digest < blobs[$1].digest }) {
+            writer.add(Array((try? encoder.encode(blobs[position])) ?? Data()))
+        }
+        writer.closeSlot()
+        for reference in references { writer.add(Array((try? encoder.encode(reference)) ?? Data())) }
+        writer.finish()
+        return hasher.finalize()
     }
 
     /// The JSON ferry writes: sorted keys, ISO 8601 times with milliseconds, indented for people reading it.
     public func encoded() throws -> [UInt8] {
         Array(try BundleJSON.encoder().encode(self))
+    }
+}
+
+/// A bundle description without its history: what export and import keep in memory, while the history (tens of
+/// megabytes at 20,000 references) streams between the reference store and the document.
+public struct BundleOutline: Sendable, Hashable {
+    /// Always ``BundleDescription/formatVersion`` when written by this ferry.
+    public var formatVersion: Int
+    /// The bundle ID.
+    public var id: Digest
+    /// When it was exported.
+    public var createdAt: Date
+    /// The exporting ferry's version.
+    public var toolVersion: String
+    /// The exporting store.
+    public var sourceStore: BundleDescription.SourceStore
+    /// The `--since` base; nil for a full bundle.
+    public var since: BundleDescription.Base?
+    /// Every reference, as in the bundle's `index.json`.
+    public var references: [BundleReference]
+    /// Every blob in the tar, in stream order.
+    public var blobs: [BundleBlob]
+    /// Every blob the references need that the tar leaves out.
+    public var excludedBlobs: [BundleDescription.ExcludedBlob]
+
+    /// Creates an outline.
+    public init(
+        formatVersion: Int = BundleDescription.formatVersion, id: Digest, createdAt: Date, toolVersion: String,
+        sourceStore: BundleDescription.SourceStore, since: BundleDescription.Base?, references: [BundleReference],
+        blobs: [BundleBlob], excludedBlobs: [BundleDescription.ExcludedBlob]
+    ) {
+        self.formatVersion = formatVersion
+        self.id = id
+        self.createdAt = createdAt
+        self.toolVersion = toolVersion
+        self.sourceStore = sourceStore
+        self.since = since
+        self.references = references
+        self.blobs = blobs
+        self.excludedBlobs = excludedBlobs
+    }
+}
+
+extension BundleDescription {
+    /// Everything but the history.
+    public var outline: BundleOutline {
+        BundleOutline(
+            formatVersion: formatVersion, id: id, createdAt: createdAt, toolVersion: toolVersion,
+            sourceStore: sourceStore, since: since, references: references, blobs: blobs, excludedBlobs: excludedBlobs)
+    }
+
+    /// The description of `outline` with `history`.
+    public init(outline: BundleOutline, history: LedgerHistory) {
+        self.init(
+            formatVersion: outline.formatVersion, id: outline.id, createdAt: outline.createdAt,
+            toolVersion: outline.toolVersion, sourceStore: outline.sourceStore, since: outline.since,
+            references: outline.references, blobs: outline.blobs, excludedBlobs: outline.excludedBlobs,
+            history: history)
     }
 }
 
@@ -233,11 +307,13 @@ enum BundleJSON {
         return try? Date.ISO8601FormatStyle(timeZone: .gmt).parse(text)
     }
 
-    /// A decoding error in one line: the coding path and what was wrong.
-    static func reason(_ error: any Error) -> String {
-        guard let error = error as? DecodingError else { return "\(error)" }
+    /// A decoding error in one line: the coding path and what was wrong. `prefix` is the path of the value that
+    /// was decoded on its own (an element of a big array: `history.observations[3]`).
+    static func reason(_ error: any Error, at prefix: String = "") -> String {
+        guard let error = error as? DecodingError else { return prefix.isEmpty ? "\(error)" : "\(prefix): \(error)" }
         func path(_ context: DecodingError.Context) -> String {
-            let keys = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? "." + $0.stringValue }.joined()
+            let keys =
+                prefix + context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? "." + $0.stringValue }.joined()
             return keys.isEmpty ? "" : "\(keys.hasPrefix(".") ? String(keys.dropFirst()) : keys): "
         }
         switch error {

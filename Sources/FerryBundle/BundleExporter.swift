@@ -130,53 +130,48 @@ public struct BundleExporter: Sendable {
 
     /// Writes the bundle and records it; returns what was written.
     public func export(_ options: Options) async throws(BundleError) -> ExportSummary {
-        let entries: [Descriptor]
-        do { entries = try store.references() } catch { throw .store(error) }
-        let named = entries.filter { $0.annotations?[Descriptor.refNameAnnotation] != nil }
-        guard !named.isEmpty else { throw .nothingToExport(store: store.root) }
+        let scratch = try ExportScratch(store: store)
+        defer { scratch.remove() }
+        // index.json first: what the rest needs of each entry is then its name, digest, media type and size.
+        let (index, references) = try Self.writeIndex(of: store, scratch: scratch)
+        guard !references.isEmpty else { throw .nothingToExport(store: store.root) }
 
-        var graph = ManifestGraph()
+        var graph = ManifestGraph(collectingBlobs: true)
         let store = self.store
-        for entry in named {
-            let name = entry.annotations?[Descriptor.refNameAnnotation] ?? ""
+        for reference in references {
             _ = try graph.add(
-                entry, reference: name, has: { store.hasBlob($0) },
+                Descriptor(mediaType: reference.mediaType, digest: reference.digest, size: reference.size),
+                reference: reference.name, has: { store.hasBlob($0) },
                 read: { digest throws(BundleError) in try Self.readManifest(digest, store: store) },
                 wantsChild: { _ in false }, missing: { .storeIncomplete(reference: $0, digest: $1) })
         }
         let base = try await options.since.asyncMap { text throws(BundleError) in try await resolveBase(text) }
         var included: [BundleBlob] = []
         var excluded: [BundleDescription.ExcludedBlob] = []
-        for blob in graph.blobs {
-            guard let size = store.blobSize(blob.digest) else {
-                throw .storeIncomplete(reference: "store", digest: blob.digest)
-            }
-            if let carrier = base?.covered[blob.digest] {
-                excluded.append(BundleDescription.ExcludedBlob(digest: blob.digest, size: size, carriedBy: carrier))
+        var walked = graph.takeBlobs()
+        included.reserveCapacity(walked.manifests.count + walked.others.count)
+        for digest in [walked.manifests, walked.others].joined() {
+            guard let size = store.blobSize(digest) else { throw .storeIncomplete(reference: "store", digest: digest) }
+            if let carrier = base?.covered[digest] {
+                excluded.append(BundleDescription.ExcludedBlob(digest: digest, size: size, carriedBy: carrier))
             } else {
-                included.append(BundleBlob(digest: blob.digest, size: size))
+                included.append(BundleBlob(digest: digest, size: size))
             }
         }
-        let references = named.map { entry in
-            BundleReference(
-                name: entry.annotations?[Descriptor.refNameAnnotation] ?? "", digest: entry.digest,
-                mediaType: entry.mediaType, size: entry.size)
-        }
-        let parsed = references.compactMap { try? ImageReference(parsing: $0.name) }
-        let history = try await ledgerCall {
-            try await ledger.history(of: parsed, manifests: graph.manifestDigests)
-        }
+        // The blob lists hold the same digests now; the walk's go before the ID sorts a copy of them.
+        let manifests = Set(walked.manifests)
+        walked = ManifestGraph.Blobs()
         let storeID = try await ledgerCall { try await ledger.storeID() }
-        let description = BundleDescription(
+        let outline = BundleOutline(
             id: BundleDescription.id(references: references, blobs: included), createdAt: options.now,
             toolVersion: options.toolVersion,
             sourceStore: BundleDescription.SourceStore(
                 id: storeID, host: Self.hostName(), path: FileSystemPaths.absolute(store.root)),
-            since: base?.description, references: references, blobs: included, excludedBlobs: excluded,
-            history: history)
+            since: base?.description, references: references, blobs: included, excludedBlobs: excluded)
 
-        let documents = try Self.documents(description: description, entries: named)
-        let plan = Self.plan(documents: documents, blobs: included, modificationTime: options.now)
+        let description = try writeDescription(outline, manifests: manifests, scratch: scratch)
+        let plan = StreamPlan(
+            description: description.document, index: index, blobs: included, modificationTime: options.now)
         if let splitSize = options.splitSize {
             let count = (plan.size + splitSize - 1) / splitSize
             guard count <= Int64(BundleFiles.maximumParts) else {
@@ -193,25 +188,7 @@ public struct BundleExporter: Sendable {
         let sidecarPath = BundleFiles.sidecarPath(for: options.file)
         var renamed: [String] = []
         do throws(BundleError) {
-            for item in plan.items {
-                do { try writer.write(item.header) } catch { throw BundleError.io(error) }
-                switch item.content {
-                case .bytes(let bytes):
-                    do { try writer.write(bytes) } catch { throw BundleError.io(error) }
-                case .blob(let blob):
-                    try copy(blob, into: writer)
-                case .none:
-                    break
-                }
-                if item.padding > 0 {
-                    do { try writer.write([UInt8](repeating: 0, count: item.padding)) } catch {
-                        throw BundleError.io(error)
-                    }
-                }
-            }
-            do { try writer.write([UInt8](repeating: 0, count: 2 * Tar.blockSize)) } catch {
-                throw BundleError.io(error)
-            }
+            try plan.write(into: writer) { blob throws(BundleError) in try copy(blob, into: writer) }
             let written: [WrittenPart]
             do { written = try writer.finish() } catch { throw BundleError.io(error) }
             let writtenSize = written.reduce(Int64(0)) { $0 + $1.part.size }
@@ -225,27 +202,19 @@ public struct BundleExporter: Sendable {
                 do { try FileSystem.rename(part.temporaryPath, to: part.path) } catch { throw BundleError.io(error) }
                 renamed.append(part.path)
             }
-            let sidecar = BundleSidecar(description: description, parts: written.map(\.part))
-            do {
-                try FileSystem.writeAtomically(try sidecar.encoded(), to: sidecarPath)
-                renamed.append(sidecarPath)
-                try FileSystem.syncParent(of: sidecarPath)
-            } catch let error as FileSystemError {
-                throw BundleError.io(error)
-            } catch let error as BundleError {
-                throw error
-            } catch {
-                throw BundleError.io(FileSystemError(path: sidecarPath, operation: "encode", message: "\(error)"))
-            }
+            try Self.writeSidecar(
+                outline, description: description, parts: written.map(\.part), to: sidecarPath)
+            renamed.append(sidecarPath)
+            do { try FileSystem.syncParent(of: sidecarPath) } catch { throw BundleError.io(error) }
             let record = BundleExportRecord(
-                id: description.id, createdAt: options.now, sinceBundle: description.since?.bundle,
-                sinceRun: description.since?.bundle == nil ? description.since?.run : nil, path: options.file,
+                id: outline.id, createdAt: options.now, sinceBundle: outline.since?.bundle,
+                sinceRun: outline.since?.bundle == nil ? outline.since?.run : nil, path: options.file,
                 toolVersion: options.toolVersion, references: references, blobs: included,
                 excludedBlobCount: excluded.count, parts: written.map(\.part))
             try await ledgerCall { try await ledger.recordExport(record) }
-            logger.debug("Bundle written", metadata: ["bundle": "\(description.id)", "bytes": "\(plan.size)"])
+            logger.debug("Bundle written", metadata: ["bundle": "\(outline.id)", "bytes": "\(plan.size)"])
             return ExportSummary(
-                description: description, sidecarPath: sidecarPath,
+                description: outline, sidecarPath: sidecarPath,
                 parts: written.map { ExportSummary.WrittenFile(path: $0.path, part: $0.part) })
         } catch {
             writer.discard()
@@ -305,83 +274,6 @@ public struct BundleExporter: Sendable {
         }
     }
 
-    // MARK: Stream plan
-
-    /// The small documents at the head of the stream.
-    struct Documents {
-        var description: [UInt8]
-        var index: [UInt8]
-    }
-
-    static func documents(description: BundleDescription, entries: [Descriptor]) throws(BundleError) -> Documents {
-        struct Index: Encodable {
-            var schemaVersion = 2
-            var mediaType: MediaType = .ociIndex
-            var manifests: [Descriptor]
-        }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        do {
-            return Documents(
-                description: try description.encoded(),
-                index: Array(try encoder.encode(Index(manifests: entries))))
-        } catch {
-            throw .invalidDocument(entry: "ferry-bundle.json", reason: "cannot encode: \(error)")
-        }
-    }
-
-    /// One entry of the stream.
-    struct PlanItem {
-        enum Content {
-            case none
-            case bytes([UInt8])
-            case blob(BundleBlob)
-        }
-
-        var header: [UInt8]
-        var content: Content
-        var padding: Int
-    }
-
-    /// Every entry with its header, and the exact stream size (known before a byte is written, so the part count
-    /// is checked up front).
-    static func plan(
-        documents: Documents, blobs: [BundleBlob], modificationTime: Date
-    ) -> (
-        items: [PlanItem], size: Int64
-    ) {
-        let time = Int64(modificationTime.timeIntervalSince1970)
-        var items: [PlanItem] = []
-        func file(_ path: String, size: Int64, content: PlanItem.Content) {
-            let header = Tar.headerBytes(
-                for: TarEntryHeader(path: path, type: .regular, size: size, mode: 0o644, modificationTime: time))
-            items.append(PlanItem(header: header, content: content, padding: Tar.padding(after: size)))
-        }
-        func directory(_ path: String) {
-            let header = Tar.headerBytes(
-                for: TarEntryHeader(path: path, type: .directory, size: 0, mode: 0o755, modificationTime: time))
-            items.append(PlanItem(header: header, content: .none, padding: 0))
-        }
-        file("ferry-bundle.json", size: Int64(documents.description.count), content: .bytes(documents.description))
-        file("oci-layout", size: Int64(ContentStore.layoutMarker.count), content: .bytes(ContentStore.layoutMarker))
-        file("index.json", size: Int64(documents.index.count), content: .bytes(documents.index))
-        directory("blobs/")
-        var algorithms: [Digest.Algorithm] = []
-        for blob in blobs where !algorithms.contains(blob.digest.algorithm) { algorithms.append(blob.digest.algorithm) }
-        for algorithm in algorithms { directory("blobs/\(algorithm.rawValue)/") }
-        for blob in blobs { file(blobEntryName(blob.digest), size: blob.size, content: .blob(blob)) }
-        let size = items.reduce(Int64(2 * Tar.blockSize)) { total, item in
-            let content: Int64 =
-                switch item.content {
-                case .none: 0
-                case .bytes(let bytes): Int64(bytes.count)
-                case .blob(let blob): blob.size
-                }
-            return total + Int64(item.header.count) + content + Int64(item.padding)
-        }
-        return (items, size)
-    }
-
     static func hostName() -> String {
         var buffer = [CChar](repeating: 0, count: 256)
         guard gethostname(&buffer, buffer.count) == 0 else { return "" }
@@ -403,8 +295,8 @@ public struct ExportSummary: Sendable, Hashable {
         public var part: BundlePart
     }
 
-    /// The bundle description (also in the sidecar and inside the tar).
-    public var description: BundleDescription
+    /// The bundle description without its history (the whole description is in the sidecar and inside the tar).
+    public var description: BundleOutline
     /// The sidecar's path.
     public var sidecarPath: String
     /// The tar or its parts, in stream order.

@@ -1,5 +1,7 @@
 import FerrySystem
 import Foundation
+import Ledger
+import OCIModel
 
 /// How a bundle's files are named, and how `ferry import` finds them from whichever of them it was given.
 ///
@@ -42,17 +44,21 @@ public enum BundleFiles {
     }
 }
 
-/// A bundle's sidecar and part files, found and size-checked, not yet read.
+/// A bundle's sidecar and part files, found and size-checked, not yet read; the sidecar checked and its history
+/// left in the file.
 public struct LocatedBundle: Sendable, Hashable {
     /// The sidecar's path.
     public var sidecarPath: String
-    /// The parsed sidecar.
-    public var sidecar: BundleSidecar
+    /// The bundle description without its history.
+    public var description: BundleOutline
+    /// The bundle's files in stream order, as the sidecar lists them.
+    public var parts: [BundlePart]
     /// Each part's path, in stream order.
     public var partPaths: [String]
-
-    /// The bundle description.
-    public var description: BundleDescription { sidecar.description }
+    /// SHA-256 of the description inside the tar, when ferry wrote both it and the sidecar.
+    var descriptionDigest: Digest?
+    /// The exporting store's last sighting of each tag the bundle's history has.
+    var tagsLastSeen: [BundleTagKey: Date]
 
     /// Finds the sidecar and every part from `files` (any of: the sidecar, the single tar, parts, or the `--to`
     /// name of a split bundle), reads the sidecar and checks that every part exists with the size it records.
@@ -79,9 +85,7 @@ public struct LocatedBundle: Sendable, Hashable {
             files.first { $0.hasSuffix(BundleFiles.sidecarSuffix) }
             ?? BundleFiles.sidecarPath(for: BundleFiles.base(of: first))
         guard FileSystem.exists(sidecarPath) else { throw .sidecarMissing(path: sidecarPath) }
-        let bytes: [UInt8]
-        do { bytes = try FileSystem.readFile(sidecarPath, limit: 512 << 20) } catch { throw .io(error) }
-        let sidecar = try BundleSidecar.decode(bytes, path: sidecarPath)
+        let sidecar = try DescriptionReading.readSidecar(sidecarPath)
         guard !sidecar.parts.isEmpty else { throw .invalidSidecar(path: sidecarPath, reason: "no parts listed") }
 
         var directories = [BundleFiles.directory(sidecarPath)]
@@ -103,7 +107,9 @@ public struct LocatedBundle: Sendable, Hashable {
             if size > part.size { throw .partTooLong(path: path, size: size, expected: part.size) }
             partPaths.append(path)
         }
-        return LocatedBundle(sidecarPath: sidecarPath, sidecar: sidecar, partPaths: partPaths)
+        return LocatedBundle(
+            sidecarPath: sidecarPath, description: sidecar.outline, parts: sidecar.parts, partPaths: partPaths,
+            descriptionDigest: sidecar.descriptionDigest, tagsLastSeen: sidecar.tagsLastSeen)
     }
 }
 

@@ -72,9 +72,7 @@ public struct BundleImporter: Sendable {
         var opened: ReferenceStore?
         defer { try? opened?.close() }
         do throws(BundleError) {
-            let store = self.store
-            let verified = try Self.verify(bundle, staging: staging) { digest, _ in !store.hasBlob(digest) }
-            let references = try resolveReferences(description, staged: verified.staged, staging: staging)
+            let prepared = try prepare(bundle, staging: staging)
             // Opened only now: opening a WAL database for writing writes to it, and a refused bundle must leave
             // ferry.db exactly as it was.
             let ledger: ReferenceStore
@@ -89,18 +87,18 @@ public struct BundleImporter: Sendable {
                     blobs: description.blobs.count, blobsAdded: 0, bytesAdded: 0, partsChecked: 0, bytesRead: 0,
                     runID: nil, rows: [], driftEvents: [])
             }
-            let decided = try await decideTags(references, description: description, ledger: ledger)
+            let decided = try await decideTags(prepared.references, bundle: bundle, ledger: ledger)
             // Blobs, then the reference store, then index.json: the reference store is the record, and index.json,
             // derived from it, may lag behind it after a crash but never runs ahead (see RecordingPolicy).
             try await ledgerCall { try await ledger.setIndexStamp(nil) }
-            try commitBlobs(verified.staged, staging: staging)
+            try commitBlobs(prepared.staged, staging: staging)
             let request = BundleImportRequest(
                 bundleID: description.id, createdAt: description.createdAt, sourceStore: description.sourceStore.id,
                 sinceBundle: description.since?.bundle, sinceRun: description.since?.run,
                 exportToolVersion: description.toolVersion, toolVersion: toolVersion,
-                files: [bundle.sidecarPath] + bundle.partPaths, references: decided, history: description.history,
-                blobCount: description.blobs.count, blobsAdded: verified.staged.count,
-                bytesAdded: verified.staged.values.reduce(0, +), importedAt: now)
+                files: [bundle.sidecarPath] + bundle.partPaths, references: decided,
+                history: prepared.embedded.history, blobCount: description.blobs.count,
+                blobsAdded: prepared.staged.count, bytesAdded: prepared.stagedBytes, importedAt: now)
             let result = try await ledgerCall { try await ledger.recordImport(request) }
             FailPoint.hit(FailPoint.afterImportRecord)
             try nameReferences(description.references, decided: decided)
@@ -112,9 +110,9 @@ public struct BundleImporter: Sendable {
             if createdTmp { try? FileSystem.removeTree(tmp) }
             return ImportSummary(
                 id: description.id, alreadyImported: nil, references: description.references.count,
-                blobs: description.blobs.count, blobsAdded: verified.staged.count,
-                bytesAdded: verified.staged.values.reduce(0, +), partsChecked: verified.partsChecked,
-                bytesRead: verified.bytesRead, runID: result.runID, rows: result.rows, driftEvents: result.driftEvents)
+                blobs: description.blobs.count, blobsAdded: prepared.staged.count, bytesAdded: prepared.stagedBytes,
+                partsChecked: prepared.partsChecked, bytesRead: prepared.bytesRead, runID: result.runID,
+                rows: result.rows, driftEvents: result.driftEvents)
         } catch {
             try? FileSystem.removeTree(staging)
             if createdTmp { try? FileSystem.removeTree(tmp) }
@@ -122,15 +120,66 @@ public struct BundleImporter: Sendable {
         }
     }
 
-    // MARK: Streaming verification
-
-    struct Verified {
-        /// Blobs written to staging (not yet in the store), with their sizes.
-        var staged: [Digest: Int64]
-        /// Every blob the archive holds.
-        var inBundle: Set<Digest>
+    /// A verified bundle, ready to commit: what the import keeps of the verification.
+    struct Prepared {
+        /// The blobs written to staging (not in the store yet), in description order.
+        var staged: [Digest]
+        /// Their bytes.
+        var stagedBytes: Int64
+        /// The references with the image IDs the walk found.
+        var references: [ImportedReference]
+        var embedded: EmbeddedDescription
         var partsChecked: Int
         var bytesRead: Int64
+    }
+
+    /// Steps 3 and 4: verifies the whole bundle into `staging` and walks every reference.
+    private func prepare(_ bundle: LocatedBundle, staging: String) throws(BundleError) -> Prepared {
+        let store = self.store
+        let verified = try Self.verify(bundle, staging: staging) { digest, _ in !store.hasBlob(digest) }
+        let references = try resolveReferences(bundle.description, verified: verified, staging: staging)
+        var staged: [Digest] = []
+        var bytes: Int64 = 0
+        for (position, blob) in bundle.description.blobs.enumerated() where verified.staged[position] {
+            staged.append(blob.digest)
+            bytes += blob.size
+        }
+        return Prepared(
+            staged: staged, stagedBytes: bytes, references: references, embedded: verified.embedded,
+            partsChecked: verified.partsChecked, bytesRead: verified.bytesRead)
+    }
+
+    // MARK: Streaming verification
+
+    /// What reading the archive found. Per listed blob flags rather than sets of digests: at 60,000 blobs every
+    /// set of them is megabytes, and the description's digests are the ones kept.
+    struct Verified {
+        /// The position of each listed blob in the description (the first, should it be listed twice).
+        var positions: [Digest: Int]
+        /// Per position: written to staging (not yet in the store).
+        var staged: [Bool]
+        /// Per position: in the archive.
+        var present: [Bool]
+        /// The description inside the tar, where the import reads the history from.
+        var embedded: EmbeddedDescription
+        var partsChecked: Int
+        var bytesRead: Int64
+
+        /// Whether `digest` was written to staging.
+        func isStaged(_ digest: Digest) -> Bool { positions[digest].map { staged[$0] } ?? false }
+        /// Whether the archive holds `digest`.
+        func isPresent(_ digest: Digest) -> Bool { positions[digest].map { present[$0] } ?? false }
+    }
+
+    /// The `ferry-bundle.json` of the tar, checked against the sidecar and kept in staging (or memory, when small):
+    /// the part checksums vouch for it, so the history is read from it.
+    struct EmbeddedDescription {
+        var document: SpooledDocument
+
+        /// Its history, read again for each pass of the import.
+        var history: DescriptionHistory {
+            DescriptionHistory(origin: document.bytesInMemory.map { .memory($0) } ?? .file(document.path))
+        }
     }
 
     /// Reads the whole bundle once; `stage` decides, per blob digest and size, whether its bytes are kept in
@@ -138,12 +187,12 @@ public struct BundleImporter: Sendable {
     static func verify(
         _ bundle: LocatedBundle, staging: String, stage: (Digest, Int64) -> Bool
     ) throws(BundleError) -> Verified {
-        let reader = PartStreamReader(parts: Array(zip(bundle.partPaths, bundle.sidecar.parts)))
+        let reader = PartStreamReader(parts: Array(zip(bundle.partPaths, bundle.parts)))
         do {
-            let (staged, inBundle) = try readArchive(
-                reader, description: bundle.description, staging: staging, stage: stage)
-            return Verified(
-                staged: staged, inBundle: inBundle, partsChecked: reader.verifiedParts, bytesRead: reader.bytesRead)
+            var verified = try readArchive(reader, bundle: bundle, staging: staging, stage: stage)
+            verified.partsChecked = reader.verifiedParts
+            verified.bytesRead = reader.bytesRead
+            return verified
         } catch {
             switch error {
             case .partCorrupt, .partTruncated, .partTooLong, .io: throw error
@@ -161,41 +210,52 @@ public struct BundleImporter: Sendable {
     }
 
     private static func readArchive(
-        _ reader: PartStreamReader, description: BundleDescription, staging: String, stage: (Digest, Int64) -> Bool
-    ) throws(BundleError) -> (staged: [Digest: Int64], inBundle: Set<Digest>) {
+        _ reader: PartStreamReader, bundle: LocatedBundle, staging: String, stage: (Digest, Int64) -> Bool
+    ) throws(BundleError) -> Verified {
+        let blobs = bundle.description.blobs
         var tar = TarReader(source: reader)
-        let listed = Dictionary(description.blobs.map { ($0.digest, $0.size) }, uniquingKeysWith: { first, _ in first })
-        var seen = Set<String>()
-        var staged: [Digest: Int64] = [:]
-        var blobsSeen = Set<Digest>()
-        var embedded = false
-        var index: [UInt8]?
+        var positions: [Digest: Int] = [:]
+        positions.reserveCapacity(blobs.count)
+        for (position, blob) in blobs.enumerated() where positions[blob.digest] == nil {
+            positions[blob.digest] = position
+        }
+        var staged = [Bool](repeating: false, count: blobs.count)
+        var present = [Bool](repeating: false, count: blobs.count)
+        // Blob entries are told apart by their flags; the few other paths are remembered by name.
+        var otherPaths = Set<String>()
+        var embedded: SpooledDocument?
+        var index: SpooledDocument?
         var layout: [UInt8]?
         while let entry = try tar.nextEntry() {
             try Self.checkSafe(entry)
-            guard seen.insert(entry.path).inserted else { throw .duplicateEntry(entry: entry.path) }
+            if entry.type == .regular, let named = Self.blobDigest(entry.path), let position = positions[named] {
+                guard !present[position] else { throw .duplicateEntry(entry: entry.path) }
+                let blob = blobs[position]
+                guard entry.size == blob.size else {
+                    throw .blobSizeMismatch(entry: entry.path, size: entry.size, expected: blob.size)
+                }
+                present[position] = true
+                let keep = stage(blob.digest, entry.size)
+                try receiveBlob(&tar, entry: entry, digest: blob.digest, staging: keep ? staging : nil)
+                staged[position] = keep
+                continue
+            }
+            guard otherPaths.insert(entry.path).inserted else { throw .duplicateEntry(entry: entry.path) }
             switch (entry.path, entry.type) {
             case ("ferry-bundle.json", .regular):
+                let document = try Self.spool(&tar, entry: entry, to: staging + "/ferry-bundle.json")
                 // Checked at once: the parts of another bundle would otherwise fail later, on a blob.
-                try Self.checkEmbedded(
-                    try tar.readSmallContent(limit: Self.documentLimit, entry: entry.path), against: description)
-                embedded = true
+                try Self.checkEmbedded(document, against: bundle)
+                embedded = document
             case ("index.json", .regular):
-                index = try tar.readSmallContent(limit: Self.documentLimit, entry: entry.path)
+                index = try Self.spool(&tar, entry: entry, to: staging + "/index.json")
             case ("oci-layout", .regular):
                 layout = try tar.readSmallContent(limit: 4096, entry: entry.path)
             case (_, .directory) where Self.isBlobDirectory(entry.path):
                 continue
             case (_, .regular):
-                guard let digest = Self.blobDigest(entry.path) else { throw .unexpectedEntry(entry: entry.path) }
-                guard let expected = listed[digest] else { throw .blobNotListed(entry: entry.path) }
-                guard entry.size == expected else {
-                    throw .blobSizeMismatch(entry: entry.path, size: entry.size, expected: expected)
-                }
-                blobsSeen.insert(digest)
-                let keep = stage(digest, entry.size)
-                try receiveBlob(&tar, entry: entry, digest: digest, staging: keep ? staging : nil)
-                if keep { staged[digest] = entry.size }
+                guard Self.blobDigest(entry.path) != nil else { throw .unexpectedEntry(entry: entry.path) }
+                throw .blobNotListed(entry: entry.path)
             default:
                 throw .unexpectedEntry(entry: entry.path)
             }
@@ -203,15 +263,29 @@ public struct BundleImporter: Sendable {
         // The end-of-archive marker was read; the last part must still end exactly here and check out.
         try reader.verifyRemaining()
 
-        guard embedded else { throw .missingEntry(entry: "ferry-bundle.json") }
+        guard let embedded else { throw .missingEntry(entry: "ferry-bundle.json") }
         guard let layout else { throw .missingEntry(entry: "oci-layout") }
         guard let index else { throw .missingEntry(entry: "index.json") }
         try Self.checkLayout(layout)
-        try Self.checkIndex(index, against: description)
-        for blob in description.blobs where !blobsSeen.contains(blob.digest) {
+        try Self.checkIndex(index, against: bundle.description)
+        index.remove()
+        for blob in blobs where !(positions[blob.digest].map { present[$0] } ?? false) {
             throw .blobMissingFromBundle(digest: blob.digest)
         }
-        return (staged, blobsSeen)
+        return Verified(
+            positions: positions, staged: staged, present: present, embedded: EmbeddedDescription(document: embedded),
+            partsChecked: 0, bytesRead: 0)
+    }
+
+    /// Reads a document entry into `path` (or memory, when small), refusing one over ``documentLimit``.
+    private static func spool(
+        _ tar: inout TarReader, entry: TarEntryHeader, to path: String
+    ) throws(BundleError) -> SpooledDocument {
+        guard entry.size <= Int64(documentLimit) else { throw .entryTooLarge(entry: entry.path, limit: documentLimit) }
+        let document = SpooledDocument(path: path)
+        try tar.readContent { chunk throws(BundleError) in try document.write(chunk) }
+        try document.finish()
+        return document
     }
 
     /// Streams one blob: hashed always, written to `staging` when one is given.
@@ -245,115 +319,28 @@ public struct BundleImporter: Sendable {
         guard actual == digest else { throw .blobDigestMismatch(entry: entry.path, actual: actual) }
     }
 
-    // MARK: Entry rules
-
-    static func checkSafe(_ entry: TarEntryHeader) throws(BundleError) {
-        if entry.path.hasPrefix("/") { throw .unsafePath(entry: entry.path, reason: "absolute paths are refused") }
-        if entry.path.split(separator: "/", omittingEmptySubsequences: false).contains("..") {
-            throw .unsafePath(entry: entry.path, reason: "\"..\" components are refused")
-        }
-        switch entry.type {
-        case .regular, .directory: return
-        case .symbolicLink, .hardLink, .characterDevice, .blockDevice, .fifo, .other:
-            throw .forbiddenEntryType(entry: entry.path, type: entry.type)
-        }
-    }
-
-    static func isBlobDirectory(_ path: String) -> Bool {
-        if path == "blobs/" || path == "blobs" { return true }
-        let parts = path.split(separator: "/", omittingEmptySubsequences: true)
-        return parts.count == 2 && parts[0] == "blobs" && Digest.Algorithm(rawValue: String(parts[1])) != nil
-            && (path.hasSuffix("/") || path.count == parts.joined(separator: "/").count)
-    }
-
-    /// `blobs/<alg>/<hex>` with a valid digest, or nil.
-    static func blobDigest(_ path: String) -> Digest? {
-        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 3, parts[0] == "blobs", let algorithm = Digest.Algorithm(rawValue: String(parts[1]))
-        else { return nil }
-        return try? Digest(algorithm: algorithm, hex: String(parts[2]))
-    }
-
-    static func stagingPath(_ digest: Digest, in staging: String) -> String {
-        staging + "/" + digest.algorithm.rawValue + "-" + digest.hex
-    }
-
-    /// A staged manifest's bytes.
-    static func readStaged(_ digest: Digest, in staging: String) throws(BundleError) -> [UInt8] {
-        do throws(FileSystemError) {
-            return try FileSystem.readFile(stagingPath(digest, in: staging), limit: documentLimit)
-        } catch {
-            throw .io(error)
-        }
-    }
-
-    /// The `ferry-bundle.json` inside the tar must say what the sidecar says.
-    static func checkEmbedded(_ bytes: [UInt8], against description: BundleDescription) throws(BundleError) {
-        let inside: BundleDescription
-        do {
-            inside = try BundleJSON.decoder().decode(BundleDescription.self, from: Data(bytes))
-        } catch {
-            throw .invalidDocument(entry: "ferry-bundle.json", reason: BundleJSON.reason(error))
-        }
-        guard inside == description else {
-            throw .descriptionMismatch(
-                reason: inside.id == description.id
-                    ? "ferry-bundle.json inside the bundle differs from the sidecar"
-                    : "the sidecar describes bundle \(description.id), the parts hold bundle \(inside.id)")
-        }
-    }
-
-    static func checkLayout(_ bytes: [UInt8]) throws(BundleError) {
-        struct Layout: Decodable { var imageLayoutVersion: String }
-        guard let layout = try? JSONDecoder().decode(Layout.self, from: Data(bytes)) else {
-            throw .invalidDocument(entry: "oci-layout", reason: "not an OCI layout marker")
-        }
-        guard layout.imageLayoutVersion == "1.0.0" else {
-            throw .invalidDocument(entry: "oci-layout", reason: "image layout version \(layout.imageLayoutVersion)")
-        }
-    }
-
-    /// `index.json` must name exactly the description's references, in order.
-    static func checkIndex(_ bytes: [UInt8], against description: BundleDescription) throws(BundleError) {
-        struct Index: Decodable { var manifests: [Descriptor] }
-        let index: Index
-        do { index = try JSONDecoder().decode(Index.self, from: Data(bytes)) } catch {
-            throw .invalidDocument(entry: "index.json", reason: BundleJSON.reason(error))
-        }
-        let listed = index.manifests.map { entry in
-            BundleReference(
-                name: entry.annotations?[Descriptor.refNameAnnotation] ?? "", digest: entry.digest,
-                mediaType: entry.mediaType, size: entry.size)
-        }
-        guard listed == description.references else {
-            let names = Set(listed.map(\.name)).symmetricDifference(description.references.map(\.name)).sorted()
-            throw .descriptionMismatch(
-                reason: "index.json and ferry-bundle.json list different references"
-                    + (names.isEmpty ? " (digests or order differ)" : ": " + names.joined(separator: ", ")))
-        }
-    }
-
     // MARK: References
 
     /// Walks every reference over the staged blobs and the store: each needed blob must be in one of them.
     /// Returns the image IDs and platforms the reference store records.
     private func resolveReferences(
-        _ description: BundleDescription, staged: [Digest: Int64], staging: String
+        _ description: BundleOutline, verified: Verified, staging: String
     ) throws(BundleError) -> [ImportedReference] {
         let store = self.store
-        let wanted = Set(description.blobs.map(\.digest)).union(description.excludedBlobs.map(\.digest))
-        var graph = ManifestGraph()
+        // Listed blobs are found through the verification's positions; only the excluded ones need a set.
+        let excluded = Set(description.excludedBlobs.map(\.digest))
+        var graph = ManifestGraph(collectingBlobs: false)
         var references: [ImportedReference] = []
         for reference in description.references {
             let descriptor = Descriptor(mediaType: reference.mediaType, digest: reference.digest, size: reference.size)
             let resolved = try graph.add(
                 descriptor, reference: reference.name,
-                has: { staged[$0] != nil || store.hasBlob($0) },
+                has: { verified.isStaged($0) || store.hasBlob($0) },
                 read: { digest throws(BundleError) in
-                    if staged[digest] != nil { return try Self.readStaged(digest, in: staging) }
+                    if verified.isStaged(digest) { return try Self.readStaged(digest, in: staging) }
                     return try BundleExporter.readManifest(digest, store: store)
                 },
-                wantsChild: { wanted.contains($0) },
+                wantsChild: { verified.positions[$0] != nil || excluded.contains($0) },
                 missing: { .missingReferencedBlob(reference: $0, digest: $1) })
             guard let parsed = try? ImageReference(parsing: reference.name) else { continue }
             references.append(
@@ -371,37 +358,40 @@ public struct BundleImporter: Sendable {
     /// Marks the tags this store observed after the exporting store last did: those keep their digest, here and
     /// in `index.json` (an older bundle imported late never moves a tag back).
     private func decideTags(
-        _ references: [ImportedReference], description: BundleDescription, ledger: ReferenceStore
+        _ references: [ImportedReference], bundle: LocatedBundle, ledger: ReferenceStore
     ) async throws(BundleError) -> [ImportedReference] {
-        var decided: [ImportedReference] = []
-        for var reference in references {
-            if reference.reference.digest == nil {
-                let tag = reference.reference.tag ?? ImageReference.defaultTag
-                let local = try await ledgerCall {
-                    try await ledger.tag(repository: reference.reference.repository, tag: tag)
-                }
-                let theirs =
-                    description.history.repositories.first { $0.repository == reference.reference.repository.name }?
-                    .tags.first { $0.tag == tag }?.lastSeen ?? description.createdAt
-                if let local, local.manifestDigest != reference.digest, local.lastSeen > theirs {
-                    reference.keepsLocalTag = true
-                }
+        let tagged = references.indices.filter { references[$0].reference.digest == nil }
+        let keys = tagged.map { position in
+            let reference = references[position].reference
+            return (repository: reference.repository, tag: reference.tag ?? ImageReference.defaultTag)
+        }
+        let locals = try await ledgerCall { try await ledger.tags(keys) }
+        var decided = references
+        for (position, (key, local)) in zip(tagged, zip(keys, locals)) {
+            let theirs =
+                bundle.tagsLastSeen[BundleTagKey(repository: key.repository.name, tag: key.tag)]
+                ?? bundle.description.createdAt
+            if let local, local.manifestDigest != decided[position].digest, local.lastSeen > theirs {
+                decided[position].keepsLocalTag = true
             }
-            decided.append(reference)
         }
         return decided
     }
 
     // MARK: Commit
 
-    private func commitBlobs(_ staged: [Digest: Int64], staging: String) throws(BundleError) {
+    private func commitBlobs(_ staged: [Digest], staging: String) throws(BundleError) {
         var directories = Set<String>()
-        for digest in staged.keys.sorted() {
+        // Every staged blob reaches the disk before any becomes visible, in one flush of the file system: an fsync
+        // per blob flushes the device cache once per blob, minutes for the 60,000 blobs of 20,000 small images.
+        if !staged.isEmpty {
+            do { try FileSystem.syncFileSystem(containing: staging) } catch { throw .io(error) }
+        }
+        for digest in staged.sorted() {
             let from = Self.stagingPath(digest, in: staging)
             let to = store.blobPath(digest)
             do {
                 try FileSystem.createDirectory(store.path("blobs/\(digest.algorithm.rawValue)"))
-                try FileSystem.sync(from)
                 try FileSystem.rename(from, to: to)
             } catch {
                 throw .io(error)

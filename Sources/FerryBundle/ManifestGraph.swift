@@ -49,16 +49,29 @@ struct ManifestGraph {
         var children: [(platform: Platform, digest: Digest, mediaType: MediaType, imageID: Digest)]
     }
 
-    /// Manifests and indexes, in walk order.
-    private(set) var manifests: [Descriptor] = []
-    /// Configs and layers, in walk order.
-    private(set) var others: [Descriptor] = []
-    private var seen = Set<Digest>()
+    /// The blobs walked, each once: manifests and indexes, then configs and layers, each in walk order.
+    struct Blobs {
+        var manifests: [Digest] = []
+        var others: [Digest] = []
+    }
 
-    /// Every blob, manifests first.
-    var blobs: [Descriptor] { manifests + others }
-    /// The digests of every manifest and index.
-    var manifestDigests: Set<Digest> { Set(manifests.map(\.digest)) }
+    // Digests only: at 20,000 references these lists have 60,000 entries, and a descriptor's media type and
+    // annotations are not needed once the blob is walked.
+    private var walked = Blobs()
+    private var seen = Set<Digest>()
+    private let collecting: Bool
+
+    /// A graph that collects the blobs it walks (export), or only resolves references (import, check).
+    init(collectingBlobs: Bool) {
+        collecting = collectingBlobs
+    }
+
+    /// The blobs walked; the graph forgets them (and the set that kept them unique).
+    mutating func takeBlobs() -> Blobs {
+        seen = []
+        defer { walked = Blobs() }
+        return walked
+    }
 
     /// Walks one reference.
     /// - Parameters:
@@ -117,8 +130,8 @@ struct ManifestGraph {
     }
 
     private mutating func note(_ descriptor: Descriptor, asManifest: Bool) {
-        guard seen.insert(descriptor.digest).inserted else { return }
-        if asManifest { manifests.append(descriptor) } else { others.append(descriptor) }
+        guard collecting, seen.insert(descriptor.digest).inserted else { return }
+        if asManifest { walked.manifests.append(descriptor.digest) } else { walked.others.append(descriptor.digest) }
     }
 }
 

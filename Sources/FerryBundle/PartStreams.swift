@@ -101,10 +101,13 @@ final class PartStreamWriter {
         filled = 0
     }
 
-    /// Flushes and closes the last part; returns every part written.
+    /// Flushes and closes the last part; returns every part written. The buffers go at once: the export still
+    /// writes the sidecar.
     func finish() throws(FileSystemError) -> [WrittenPart] {
         try handOff()
         try flusher.finish()
+        for buffer in buffers { buffer.deallocate() }
+        buffers = []
         return flusher.written
     }
 

@@ -78,12 +78,16 @@ public enum Tar {
         return remainder == 0 ? 0 : blockSize - remainder
     }
 
+    /// How many bytes ``headerBytes(for:)`` makes, without making them for the common entry that needs no pax
+    /// header: an export sizes its stream before writing it, and a bundle has tens of thousands of blobs.
+    public static func headerSize(for header: TarEntryHeader) -> Int {
+        paxRecords(for: header).isEmpty ? blockSize : headerBytes(for: header).count
+    }
+
     /// The bytes that precede an entry's content: a pax header (when needed) and the ustar header.
     public static func headerBytes(for header: TarEntryHeader) -> [UInt8] {
-        var pax: [(String, String)] = []
+        let pax = paxRecords(for: header)
         let pathBytes = Array(header.path.utf8)
-        if pathBytes.count > 100 || pathBytes.contains(0) { pax.append(("path", header.path)) }
-        if header.size > maximumOctalSize { pax.append(("size", String(header.size))) }
         var out: [UInt8] = []
         if !pax.isEmpty {
             let records = pax.flatMap(paxRecord)
@@ -116,6 +120,15 @@ public enum Tar {
             name: Array(pathBytes.prefix(100)), flag: flag, size: min(header.size, maximumOctalSize),
             mode: header.mode, modificationTime: header.modificationTime, link: Array(link.prefix(100)))
         return out
+    }
+
+    /// The pax records an entry needs: a path over 100 bytes (or with a NUL), a size over 11 octal digits.
+    private static func paxRecords(for header: TarEntryHeader) -> [(String, String)] {
+        var pax: [(String, String)] = []
+        let pathLength = header.path.utf8.count
+        if pathLength > 100 || header.path.utf8.contains(0) { pax.append(("path", header.path)) }
+        if header.size > maximumOctalSize { pax.append(("size", String(header.size))) }
+        return pax
     }
 
     /// One `"<length> <key>=<value>\n"` record; the length counts itself.

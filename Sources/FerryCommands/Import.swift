@@ -88,13 +88,18 @@ extension FerryCommand {
                 Self.writeChecked(
                     description, parts: summary.partsChecked, bytes: summary.bytesRead, blobs: summary.blobs,
                     to: output)
+                // Rows name references as the reference store does; the first bundle reference of each such name
+                // gives the digest shown.
+                var digests: [String: Digest] = [:]
+                for reference in description.references {
+                    guard let text = (try? ImageReference(parsing: reference.name))?.taggedLatestIfNameOnly().string,
+                        digests[text] == nil
+                    else { continue }
+                    digests[text] = reference.digest
+                }
                 for row in summary.rows {
                     var line = row.outcome.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0) + row.reference
-                    if let reference = description.references.first(where: {
-                        (try? ImageReference(parsing: $0.name))?.taggedLatestIfNameOnly().string == row.reference
-                    }) {
-                        line += "  " + ExportLines.short(reference.digest)
-                    }
+                    if let digest = digests[row.reference] { line += "  " + ExportLines.short(digest) }
                     if row.outcome == .updated, let previous = row.previousDigest {
                         line += "  (was \(ExportLines.short(previous)))"
                     }
@@ -165,7 +170,7 @@ extension FerryCommand {
 
         /// The bundle's origin and what was verified of it, the first lines of an import and of a check.
         static func writeChecked(
-            _ description: BundleDescription, parts: Int, bytes: Int64, blobs: Int, to output: any LineSink
+            _ description: BundleOutline, parts: Int, bytes: Int64, blobs: Int, to output: any LineSink
         ) {
             output.writeLine(
                 "bundle \(description.id) exported \(description.createdAt.formatted(Date.ISO8601FormatStyle())) "

@@ -1,3 +1,4 @@
+import FerrySystem
 import Foundation
 import Ledger
 import OCIModel
@@ -97,38 +98,32 @@ enum InventoryRendering {
 
 /// Streams the elements of one array of a JSON document: the document is encoded with that array empty and cut
 /// open there, and each element is encoded on its own and indented to its depth, so the bytes are exactly those of
-/// encoding the whole document at once (Foundation's pretty printing: 2 spaces, `[\n\n  ]` for an empty array).
+/// encoding the whole document at once (FerrySystem's ``JSONSpliceWriter`` does the splicing).
 final class JSONArrayStream {
-    private let output: any ReportOutput
-    private let suffix: String
-    private var count = 0
+    private let writer: JSONSpliceWriter<ReportError>
     // One encoder for every element: making one per element costs more than encoding a small one.
     private let encoder = ReportJSON.encoder()
 
     /// Writes `document` (a top-level object encoded with `key` an empty array) up to that array.
     init(document: [UInt8], key: String, output: any ReportOutput, what: String) throws(ReportError) {
-        self.output = output
-        let text = String(decoding: document, as: UTF8.self)
-        let marker = "\n  \"\(key)\" : [\n\n  ]"
-        guard let range = text.range(of: marker) else {
+        let shell: JSONShell
+        do { shell = try JSONShell(document, slots: [JSONShell.Slot(key)], layout: .pretty) } catch {
             throw .json(what: what, reason: "no \(key) array in the encoded document")
         }
-        try output.write(String(text[..<range.lowerBound]) + "\n  \"\(key)\" : [")
-        suffix = "\n  ]" + String(text[range.upperBound...])
+        writer = JSONSpliceWriter(shell: shell) { bytes throws(ReportError) in
+            try output.write(String(decoding: bytes, as: UTF8.self))
+        }
+        try writer.start()
     }
 
     /// Appends one element.
     func add(_ value: some Encodable) throws(ReportError) {
-        let encoded = String(decoding: try ReportJSON.encodeFragment(value, with: encoder), as: UTF8.self)
-        let indented = encoded.split(separator: "\n", omittingEmptySubsequences: false)
-            .map { $0.isEmpty ? "" : "    " + $0 }.joined(separator: "\n")
-        try output.write((count == 0 ? "\n" : ",\n") + indented)
-        count += 1
+        try writer.add(try ReportJSON.encodeFragment(value, with: encoder))
     }
 
     /// Writes the rest of the document.
     func finish() throws(ReportError) {
-        try output.write(count == 0 ? "\n" + suffix : suffix)
+        try writer.finish()
     }
 }
 

@@ -199,7 +199,7 @@ public struct ImportedReference: Sendable, Hashable {
 }
 
 /// Everything ``ReferenceStore/recordImport(_:)`` writes in its one transaction.
-public struct BundleImportRequest: Sendable, Hashable {
+public struct BundleImportRequest: Sendable {
     /// The bundle ID.
     public var bundleID: Digest
     /// When the bundle was exported.
@@ -218,8 +218,9 @@ public struct BundleImportRequest: Sendable, Hashable {
     public var files: [String]
     /// Its references, in `index.json` order.
     public var references: [ImportedReference]
-    /// The exporting store's history of those references.
-    public var history: LedgerHistory
+    /// The exporting store's history of those references: a ``LedgerHistory`` in memory, or a source that reads
+    /// it again for each pass.
+    public var history: any LedgerHistorySource
     /// How many blobs it carried.
     public var blobCount: Int
     /// How many of those were new to this store.
@@ -233,7 +234,8 @@ public struct BundleImportRequest: Sendable, Hashable {
     public init(
         bundleID: Digest, createdAt: Date, sourceStore: String, sinceBundle: Digest? = nil, sinceRun: RunID? = nil,
         exportToolVersion: String, toolVersion: String, files: [String], references: [ImportedReference],
-        history: LedgerHistory, blobCount: Int, blobsAdded: Int, bytesAdded: Int64, importedAt: Date = Date()
+        history: any LedgerHistorySource, blobCount: Int, blobsAdded: Int, bytesAdded: Int64,
+        importedAt: Date = Date()
     ) {
         self.bundleID = bundleID
         self.createdAt = createdAt

@@ -10,6 +10,18 @@ extension ReferenceStore {
         }
     }
 
+    /// The current mapping of each tag, in the order given (nil for a tag never stored), in one read.
+    public func tags(_ keys: [(repository: RepositoryName, tag: String)]) async throws -> [TagRecord?] {
+        try await read("read \(keys.count) tags") { db in
+            try keys.map { key in
+                try Queries.tags(
+                    db, where: "WHERE repository.name = ? AND tag.name = ?", [key.repository.name, key.tag],
+                    cached: true
+                ).first
+            }
+        }
+    }
+
     /// Every digest the tag has pointed to, one entry per stretch of time, oldest first.
     public func tagHistory(repository: RepositoryName, tag: String) async throws -> [TagHistoryRecord] {
         try await read("read tag history \(repository.name):\(tag)") { db in
@@ -111,14 +123,19 @@ extension ReferenceStore {
 
 /// Row-to-record mapping shared by the public queries and by ``ReferenceStore/record(_:)``.
 enum Queries {
-    static func tags(_ db: Database, where clause: String, _ arguments: StatementArguments) throws -> [TagRecord] {
+    // `cached`: the statement is compiled once per connection, for a query run once per reference of a big batch.
+
+    static func tags(
+        _ db: Database, where clause: String, _ arguments: StatementArguments, cached: Bool = false
+    ) throws -> [TagRecord] {
         let sql = """
             SELECT repository.name AS repositoryName, tag.name AS tagName, tag.manifestDigest, tag.mediaType,
                 tag.imageId, tag.firstSeen, tag.lastSeen, tag.lastChecked, tag.servedBy, tag.lastRunId, tag.bundleId
             FROM tag JOIN repository ON repository.id = tag.repositoryId
             \(clause) ORDER BY repository.name, tag.name
             """
-        return try Row.fetchAll(db, sql: sql, arguments: arguments).stored("tag").map { row in
+        return try Row.fetchAll(db, SQLRequest(sql: sql, arguments: arguments, cached: cached)).stored("tag").map {
+            row in
             TagRecord(
                 repository: try row.string("repositoryName"), tag: try row.string("tagName"),
                 manifestDigest: try row.digest("manifestDigest"), mediaType: try row.mediaType("mediaType"),
@@ -135,7 +152,9 @@ enum Queries {
         var record: TagHistoryRecord
     }
 
-    static func history(_ db: Database, where clause: String, _ arguments: StatementArguments) throws -> [HistoryRow] {
+    static func history(
+        _ db: Database, where clause: String, _ arguments: StatementArguments, cached: Bool = false
+    ) throws -> [HistoryRow] {
         let sql = """
             SELECT repository.name AS repositoryName, tag.name AS tagName, tagHistory.manifestDigest,
                 tagHistory.imageId, tagHistory.firstSeen, tagHistory.lastSeen, tagHistory.firstRunId,
@@ -143,7 +162,8 @@ enum Queries {
             FROM tagHistory JOIN tag ON tag.id = tagHistory.tagId JOIN repository ON repository.id = tag.repositoryId
             \(clause) ORDER BY repository.name, tag.name, tagHistory.id
             """
-        return try Row.fetchAll(db, sql: sql, arguments: arguments).stored("tagHistory").map { row in
+        return try Row.fetchAll(db, SQLRequest(sql: sql, arguments: arguments, cached: cached)).stored("tagHistory")
+            .map { row in
             HistoryRow(
                 repository: try row.string("repositoryName"),
                 record: TagHistoryRecord(
@@ -154,9 +174,9 @@ enum Queries {
         }
     }
 
-    static func digests(_ db: Database, where clause: String, _ arguments: StatementArguments) throws
-        -> [DigestRecord]
-    {
+    static func digests(
+        _ db: Database, where clause: String, _ arguments: StatementArguments, cached: Bool = false
+    ) throws -> [DigestRecord] {
         let sql = """
             SELECT repository.name AS repositoryName, digestMapping.manifestDigest, digestMapping.platform,
                 digestMapping.imageId, digestMapping.childDigest, digestMapping.mediaType, digestMapping.firstSeen,
@@ -164,7 +184,8 @@ enum Queries {
             FROM digestMapping JOIN repository ON repository.id = digestMapping.repositoryId
             \(clause) ORDER BY repository.name, digestMapping.manifestDigest, digestMapping.platform
             """
-        return try Row.fetchAll(db, sql: sql, arguments: arguments).stored("digestMapping").map { row in
+        return try Row.fetchAll(db, SQLRequest(sql: sql, arguments: arguments, cached: cached)).stored("digestMapping")
+            .map { row in
             DigestRecord(
                 repository: try row.string("repositoryName"), digest: try row.digest("manifestDigest"),
                 platform: try row.platform("platform"), imageID: try row.digest("imageId"),
@@ -174,10 +195,11 @@ enum Queries {
         }
     }
 
-    static func driftEvents(_ db: Database, where clause: String, _ arguments: StatementArguments) throws
-        -> [DriftEventRecord]
-    {
-        try Row.fetchAll(db, sql: "SELECT * FROM driftEvent \(clause)", arguments: arguments).stored("driftEvent")
+    static func driftEvents(
+        _ db: Database, where clause: String, _ arguments: StatementArguments, cached: Bool = false
+    ) throws -> [DriftEventRecord] {
+        let request = SQLRequest<Row>(sql: "SELECT * FROM driftEvent \(clause)", arguments: arguments, cached: cached)
+        return try Row.fetchAll(db, request).stored("driftEvent")
             .map { row in
                 DriftEventRecord(
                     id: try row.int64("id"), runID: try row.runID("runId"),
@@ -206,10 +228,7 @@ enum Queries {
             """
         var attempts: [Int64: [EndpointAttempt]] = [:]
         for row in try Row.fetchAll(db, sql: attemptsSQL, arguments: arguments).stored("observationAttempt") {
-            attempts[try row.int64("observationId"), default: []].append(
-                EndpointAttempt(
-                    endpoint: try row.string("endpoint"), error: try row.string("error"),
-                    fellBack: try row.bool("fellBack")))
+            attempts[try row.int64("observationId"), default: []].append(try attempt(row))
         }
         let platformsSQL = """
             SELECT p.observationId, p.platform, p.manifestDigest, p.mediaType, p.imageId
@@ -218,13 +237,7 @@ enum Queries {
             """
         var platforms: [Int64: [PlatformManifest]] = [:]
         for row in try Row.fetchAll(db, sql: platformsSQL, arguments: arguments).stored("observationPlatform") {
-            guard let platform = try row.platform("platform") else {
-                throw StoredValueError(table: "observationPlatform", reason: "platform is empty")
-            }
-            platforms[try row.int64("observationId"), default: []].append(
-                PlatformManifest(
-                    platform: platform, digest: try row.digest("manifestDigest"),
-                    mediaType: try row.mediaType("mediaType"), imageID: try row.digest("imageId")))
+            platforms[try row.int64("observationId"), default: []].append(try platform(row))
         }
         let rows = try Row.fetchAll(
             db, sql: "SELECT * FROM observation o WHERE \(filter) ORDER BY o.id", arguments: arguments)
@@ -236,6 +249,47 @@ enum Queries {
 }
 
 extension Queries {
+    /// Observation `id` with its attempts and platforms, through cached statements: a read of thousands of
+    /// observations one at a time compiles each query once.
+    static func observation(_ db: Database, id: Int64) throws -> ObservationRecord? {
+        let statement = try db.cachedStatement(sql: "SELECT * FROM observation WHERE id = ?")
+        guard let row = try Row.fetchOne(statement, arguments: [id]) else { return nil }
+        return try observationRecord(
+            StoredRow(row: row, table: "observation"), platforms: try platforms(db, observation: id),
+            attempts: try attempts(db, observation: id))
+    }
+
+    /// The endpoints an observation tried before the one that served it, in order.
+    static func attempts(_ db: Database, observation id: Int64) throws -> [EndpointAttempt] {
+        let statement = try db.cachedStatement(
+            sql: "SELECT endpoint, error, fellBack FROM observationAttempt WHERE observationId = ? ORDER BY position")
+        return try Row.fetchAll(statement, arguments: [id]).stored("observationAttempt").map(attempt)
+    }
+
+    /// The index children an observation selected, in order.
+    static func platforms(_ db: Database, observation id: Int64) throws -> [PlatformManifest] {
+        let statement = try db.cachedStatement(
+            sql: """
+                SELECT platform, manifestDigest, mediaType, imageId FROM observationPlatform
+                WHERE observationId = ? ORDER BY position
+                """)
+        return try Row.fetchAll(statement, arguments: [id]).stored("observationPlatform").map(platform)
+    }
+
+    private static func attempt(_ row: StoredRow) throws -> EndpointAttempt {
+        EndpointAttempt(
+            endpoint: try row.string("endpoint"), error: try row.string("error"), fellBack: try row.bool("fellBack"))
+    }
+
+    private static func platform(_ row: StoredRow) throws -> PlatformManifest {
+        guard let platform = try row.platform("platform") else {
+            throw StoredValueError(table: "observationPlatform", reason: "platform is empty")
+        }
+        return PlatformManifest(
+            platform: platform, digest: try row.digest("manifestDigest"), mediaType: try row.mediaType("mediaType"),
+            imageID: try row.digest("imageId"))
+    }
+
     /// One observation row as a record, with its platforms and attempts read separately.
     static func observationRecord(
         _ row: StoredRow, platforms: [PlatformManifest], attempts: [EndpointAttempt]

@@ -220,6 +220,7 @@ public struct ReferenceStore: Sendable {
         switch error {
         case let error as LedgerError: return error
         case let error as CancellationError: return error
+        case let error as HistorySourceFailure: return error.underlying
         case let error as StoredValueError:
             return LedgerError.corruptRow(path: path, table: error.table, reason: error.reason)
         case let error as DatabaseError where error.resultCode == .SQLITE_BUSY:

@@ -91,6 +91,13 @@ final class SourceStore {
     }
 }
 
+extension ExportSummary {
+    /// The whole description, history included, read back from the sidecar: the exporter keeps only the outline.
+    func wholeDescription() throws -> BundleDescription {
+        try BundleSidecar.decode(try TestFiles.read(sidecarPath), path: sidecarPath).description
+    }
+}
+
 /// A store on the air-gapped side.
 final class TargetStore {
     let root: String

@@ -60,7 +60,7 @@ struct RejectionScene {
     /// Writes a forged bundle and returns the file to import and the exact error expected.
     func forge(_ tamper: Tamper) throws -> (files: [String], expected: BundleError) {
         let file = directory.appending("evil.tar")
-        let description = second.description
+        let description = try second.wholeDescription()
         func write(_ entries: [ForgedEntry], _ description: BundleDescription = description) throws -> [String] {
             [try Forge.write(try Forge.tar(entries), description: description, to: file)]
         }
@@ -230,7 +230,8 @@ struct RejectionScene {
         // The control for the table above: the same pieces, untouched, import fine.
         let scene = try await RejectionScene.make()
         let file = scene.directory.appending("forged.tar")
-        let sidecar = try Forge.write(try Forge.tar(scene.entries), description: scene.second.description, to: file)
+        let sidecar = try Forge.write(
+            try Forge.tar(scene.entries), description: try scene.second.wholeDescription(), to: file)
         let imported = try await scene.target.importBundle([sidecar])
         #expect(imported.blobsAdded == 3)
         #expect(try scene.target.references()["registry.test/team/app:1.1"] != nil)
@@ -252,7 +253,7 @@ struct RejectionScene {
         let layerStart = try #require(archive.firstRange(of: Array(scene.layerEntry.utf8))?.lowerBound)
         let cut = Array(archive.prefix(layerStart + 512 + 10))
         let sidecar = try Forge.write(
-            cut, description: scene.second.description, to: scene.directory.appending("cut.tar"))
+            cut, description: try scene.second.wholeDescription(), to: scene.directory.appending("cut.tar"))
         let before = try treeSnapshot(scene.target.root)
         await #expect(throws: BundleError.truncatedArchive(entry: scene.layerEntry)) {
             try await scene.target.importBundle([sidecar])
