@@ -77,7 +77,8 @@ let package = Package(
         .testTarget(name: "FerrySystemTests", dependencies: ["FerrySystem", "FerryTestSupport"]),
         .testTarget(name: "MirrorConfigTests", dependencies: ["MirrorConfig", "OCIModel", "FerryTestSupport"]),
         .testTarget(
-            name: "CurlHTTPTests", dependencies: ["CurlHTTP", "FerryHTTP", "FerrySystem", "OCIModel", "FerryTestSupport", logging]),
+            name: "CurlHTTPTests",
+            dependencies: ["CurlHTTP", "FerryHTTP", "FerrySystem", "OCIModel", "OCIRegistry", "FerryTestSupport", logging]),
         .testTarget(name: "OCIRegistryTests", dependencies: ["OCIRegistry", "FerryHTTP", "OCIModel", "FerryTestSupport"]),
         .testTarget(name: "LayoutStoreTests", dependencies: ["LayoutStore", "OCIModel", "FerryTestSupport"]),
         .testTarget(name: "LedgerTests", dependencies: ["Ledger", "OCIModel", "FerryTestSupport"]),
