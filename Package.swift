@@ -68,6 +68,12 @@ let package = Package(
             name: "FerryTestSupport",
             dependencies: ["OCIModel", "FerryHTTP", "FerrySystem", crypto],
             path: "Tests/FerryTestSupport"),
+        // The fuzz targets (parsers of hostile input and their properties), shared by the suite and the libFuzzer
+        // drivers; test support, never shipped.
+        .target(
+            name: "FerryFuzz",
+            dependencies: ["FerryTestSupport", "OCIModel", "FerryHTTP", "OCIRegistry", "MirrorConfig"],
+            path: "Tests/FerryFuzz"),
         // Starts seeded registries for demos, benchmarks and scripts; never shipped.
         .executableTarget(name: "ferry-devtool", dependencies: ["FerryTestSupport"], path: "Tests/DevTool"),
         // In-process measurements for scripts/bench.sh (`make bench`); never shipped.
@@ -103,6 +109,7 @@ let package = Package(
         .testTarget(
             name: "FerryBundleTests",
             dependencies: ["FerryBundle", "LayoutStore", "Ledger", "FerrySystem", "OCIModel", "FerryTestSupport", logging]),
+        .testTarget(name: "FuzzTests", dependencies: ["FerryFuzz", "FerryTestSupport"]),
         .testTarget(
             name: "FerryCommandsTests",
             dependencies: ["FerryCommands", "FerryReports", "Ledger", "OCIModel", "FerryTestSupport"]),
