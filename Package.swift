@@ -122,3 +122,11 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// libFuzzer drivers for scripts/fuzz.sh, only when it asks (FERRY_LIBFUZZER=1): they link only with
+// `-sanitize=fuzzer`, whose runtime supplies the entry point, so an ordinary `swift build` must never see them. A
+// separate fuzz package could not reach the modules: this package exports no library products, on purpose.
+if Context.environment["FERRY_LIBFUZZER"] == "1" {
+    package.targets.append(
+        .executableTarget(name: "ferry-libfuzzer", dependencies: ["FerryFuzz"], path: "Tests/LibFuzzer"))
+}

@@ -75,7 +75,16 @@ enum TarFuzzTarget {
         var paxSized = Tar.headerBytes(
             for: TarEntryHeader(path: long, type: .regular, size: 5, mode: 0o600, modificationTime: 1_700_000_000))
         paxSized += Array("hello".utf8) + [UInt8](repeating: 0, count: 507) + TarFormat.endOfArchive
+        // A pax header of two records before a small file, so mutations reach the second record's length.
+        let records = Tar.paxRecord("path", "f") + Tar.paxRecord("comment", "seed")
+        var twoRecords = Tar.ustarHeader(
+            name: Array("PaxHeaders/f".utf8), flag: 0x78, size: Int64(records.count), mode: 0o644, modificationTime: 0,
+            link: [])
+        twoRecords += records + [UInt8](repeating: 0, count: Tar.padding(after: Int64(records.count)))
+        twoRecords += Tar.headerBytes(for: TarEntryHeader(path: "f", type: .regular, size: 1, mode: 0o644, modificationTime: 0))
+        twoRecords += [0x41] + [UInt8](repeating: 0, count: 511) + TarFormat.endOfArchive
         return [
+            twoRecords,
             try TarFormat.archive([
                 .directory("blobs/"), .directory("blobs/sha256/"), .file("oci-layout", #"{"imageLayoutVersion":"1.0.0"}"#),
                 .file("index.json", #"{"schemaVersion":2,"manifests":[]}"#),
