@@ -68,6 +68,12 @@ let package = Package(
             name: "FerryTestSupport",
             dependencies: ["OCIModel", "FerryHTTP", "FerrySystem", crypto],
             path: "Tests/FerryTestSupport"),
+        // The fuzz targets (parsers of hostile input and their properties), shared by the suite and the libFuzzer
+        // drivers; test support, never shipped.
+        .target(
+            name: "FerryFuzz",
+            dependencies: ["FerryTestSupport", "OCIModel", "FerryHTTP", "OCIRegistry", "MirrorConfig"],
+            path: "Tests/FerryFuzz"),
         // Starts seeded registries for demos, benchmarks and scripts; never shipped.
         .executableTarget(name: "ferry-devtool", dependencies: ["FerryTestSupport"], path: "Tests/DevTool"),
         // In-process measurements for scripts/bench.sh (`make bench`); never shipped.
@@ -77,7 +83,8 @@ let package = Package(
         .testTarget(name: "FerrySystemTests", dependencies: ["FerrySystem", "FerryTestSupport"]),
         .testTarget(name: "MirrorConfigTests", dependencies: ["MirrorConfig", "OCIModel", "FerryTestSupport"]),
         .testTarget(
-            name: "CurlHTTPTests", dependencies: ["CurlHTTP", "FerryHTTP", "FerrySystem", "OCIModel", "FerryTestSupport", logging]),
+            name: "CurlHTTPTests",
+            dependencies: ["CurlHTTP", "FerryHTTP", "FerrySystem", "OCIModel", "OCIRegistry", "FerryTestSupport", logging]),
         .testTarget(name: "OCIRegistryTests", dependencies: ["OCIRegistry", "FerryHTTP", "OCIModel", "FerryTestSupport"]),
         .testTarget(name: "LayoutStoreTests", dependencies: ["LayoutStore", "OCIModel", "FerryTestSupport"]),
         .testTarget(name: "LedgerTests", dependencies: ["Ledger", "OCIModel", "FerryTestSupport"]),
@@ -102,6 +109,7 @@ let package = Package(
         .testTarget(
             name: "FerryBundleTests",
             dependencies: ["FerryBundle", "LayoutStore", "Ledger", "FerrySystem", "OCIModel", "FerryTestSupport", logging]),
+        .testTarget(name: "FuzzTests", dependencies: ["FerryFuzz", "FerryTestSupport"]),
         .testTarget(
             name: "FerryCommandsTests",
             dependencies: ["FerryCommands", "FerryReports", "Ledger", "OCIModel", "FerryTestSupport"]),
@@ -114,3 +122,11 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// libFuzzer drivers for scripts/fuzz.sh, only when it asks (FERRY_LIBFUZZER=1): they link only with
+// `-sanitize=fuzzer`, whose runtime supplies the entry point, so an ordinary `swift build` must never see them. A
+// separate fuzz package could not reach the modules: this package exports no library products, on purpose.
+if Context.environment["FERRY_LIBFUZZER"] == "1" {
+    package.targets.append(
+        .executableTarget(name: "ferry-libfuzzer", dependencies: ["FerryFuzz"], path: "Tests/LibFuzzer"))
+}

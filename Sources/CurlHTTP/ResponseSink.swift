@@ -104,6 +104,8 @@ final class DownloadSink: ResponseSink {
     private(set) var isSatisfied = false
     /// The file's length and hash state when nothing was written (the caller's resume point).
     private var untouched: (length: Int64, hasher: DigestHasher)
+    /// Bytes the file holds once what was handed to it is written; checked against the request's `maxLength`.
+    private var length: Int64 = 0
 
     init(request: DownloadRequest, continuation: CheckedContinuation<Result<DownloadResult, DownloadError>, Never>) {
         self.request = request
@@ -149,6 +151,10 @@ final class DownloadSink: ResponseSink {
                 if let length = head.contentLength { progress.setExpected(length) }
             }
         }
+        if let limit = request.maxLength, let declared = head.contentLength, declared > limit - start {
+            return fail(.bodyTooLarge(limit: Int(clamping: limit)), restart: false)
+        }
+        length = start
         let hasher = start == 0 ? DigestHasher(request.hasher.algorithm) : request.hasher
         do {
             // Unknown lengths count as large: a chunked body may be a layer of any size.
@@ -179,6 +185,12 @@ final class DownloadSink: ResponseSink {
     func consume(_ bytes: UnsafeRawBufferPointer) -> Bool {
         switch state {
         case .writing(let file):
+            if let limit = request.maxLength, Int64(bytes.count) > limit - length {
+                // Stop at the bound: a body that never ends must not fill the disk.
+                failure = .bodyTooLarge(limit: Int(clamping: limit))
+                return false
+            }
+            length += Int64(bytes.count)
             if let error = file.append(bytes) {
                 failure = error
                 return false

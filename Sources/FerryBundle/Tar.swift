@@ -233,8 +233,9 @@ public enum Tar {
         var index = 0
         while index < bytes.count {
             guard let space = bytes[index...].firstIndex(of: 0x20),
+                // Compared as a difference: `index + length` traps on a length near Int.max.
                 let length = Int(String(decoding: bytes[index..<space], as: UTF8.self)), length > 0,
-                index + length <= bytes.count, bytes[index + length - 1] == 0x0A,
+                length <= bytes.count - index, bytes[index + length - 1] == 0x0A,
                 let equals = bytes[(space + 1)..<(index + length)].firstIndex(of: 0x3D)
             else { throw .invalidTarHeader(offset: offset, reason: "malformed pax extended header") }
             let key = String(decoding: bytes[(space + 1)..<equals], as: UTF8.self)

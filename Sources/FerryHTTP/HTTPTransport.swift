@@ -24,6 +24,9 @@ public protocol HTTPTransport: Sendable {
 ///   which must cover exactly those `offset` bytes. The caller sends the `Range` header.
 /// * Any other status: the file is left as it is and the body (at most 64 KiB) is returned in
 ///   ``DownloadResult/errorBody``.
+/// * With ``maxLength``, a 2xx body that would make the file longer fails with
+///   ``TransportError/bodyTooLarge(limit:)`` before the byte past the limit is written: at once when the declared
+///   `Content-Length` says so, else when the bytes arrive (a chunked body that never ends).
 public struct DownloadRequest: Sendable {
     /// The GET request, including any `Range` header.
     public var request: HTTPRequest
@@ -35,17 +38,20 @@ public struct DownloadRequest: Sendable {
     public var hasher: DigestHasher
     /// Counts body bytes as they arrive, for progress displays.
     public var progress: TransferProgress?
+    /// The longest the file may get (resumed bytes included), e.g. the size a descriptor gives; nil for no bound.
+    public var maxLength: Int64?
 
     /// Creates a download request.
     public init(
         request: HTTPRequest, destination: String, offset: Int64 = 0, hasher: DigestHasher = DigestHasher(),
-        progress: TransferProgress? = nil
+        progress: TransferProgress? = nil, maxLength: Int64? = nil
     ) {
         self.request = request
         self.destination = destination
         self.offset = offset
         self.hasher = hasher
         self.progress = progress
+        self.maxLength = maxLength
     }
 }
 

@@ -52,8 +52,10 @@ struct EndpointPuller {
         }
 
         var top: FetchedManifest
+        var content: FetchedManifest.Content
         do {
-            top = try await manifest(descriptor, repository: repository, prefetched: prefetched, totals: &totals)
+            (top, content) = try await manifest(
+                descriptor, repository: repository, prefetched: prefetched, sizeIsKnown: false, totals: &totals)
         } catch let error where resolvedByTag && Self.isNotFound(error) {
             // Docker 20.10: a registry that HEADs a tag but refuses its digest gets one GET by tag.
             observer.warning(
@@ -61,6 +63,7 @@ struct EndpointPuller {
             )
             do {
                 top = try await client.fetchManifest(repository, tag: reference.tag ?? "latest")
+                content = try top.decode()
                 try store.writeBlob(top.bytes, digest: top.digest)
                 totals.manifestsFromCache = false
             } catch let registryError as RegistryError {
@@ -74,8 +77,6 @@ struct EndpointPuller {
             throw classify(error)
         }
 
-        let content: FetchedManifest.Content
-        do { content = try top.decode() } catch { throw classify(.registry(error)) }
         // As in moby: announced once the manifest proved the endpoint speaks v2, so a failed endpoint prints nothing.
         let tagOrDigest = reference.digest == nil ? (reference.tag ?? "latest") : reference.string
         observer.pulling(reference, message: "\(tagOrDigest): Pulling from \(repository)")
@@ -91,15 +92,23 @@ struct EndpointPuller {
             do { selected = try Self.select(index.manifests, for: request.platforms) } catch { throw classify(error) }
             var children: [PulledChild] = []
             for entry in selected {
+                // ferry pulls one level of index: an index among the children (or the index itself, by digest) is
+                // refused before it is fetched, and a child that turns out to be an index after it, so a registry
+                // cannot lead the pull down a chain or a cycle of indexes.
+                if entry.mediaType.isIndex || entry.digest == top.digest {
+                    throw classify(.nestedIndex(index: top.digest, child: entry.digest))
+                }
                 let child: FetchedManifest
+                let childContent: FetchedManifest.Content
                 do {
-                    child = try await manifest(entry, repository: repository, prefetched: nil, totals: &totals)
+                    (child, childContent) = try await manifest(
+                        entry, repository: repository, prefetched: nil, sizeIsKnown: true, totals: &totals)
                 } catch {
                     throw classify(error)
                 }
-                let childContent: FetchedManifest.Content
-                do { childContent = try child.decode() } catch { throw classify(.registry(error)) }
-                guard case .image(let image) = childContent else { throw classify(.unsupportedManifestFormat) }
+                guard case .image(let image) = childContent else {
+                    throw classify(.nestedIndex(index: top.digest, child: entry.digest))
+                }
                 let imageID = try await pullImage(image, repository: repository, platform: nil, totals: &totals)
                 children.append(
                     PulledChild(platform: entry.platform, digest: child.digest, mediaType: child.mediaType, imageID: imageID))
@@ -113,23 +122,30 @@ struct EndpointPuller {
         }
     }
 
-    /// The manifest `descriptor` through the cache: from the store when present (verified on read), else from
-    /// the prefetched GET, else with a GET by digest; what is fetched is stored under its digest.
+    /// The manifest `descriptor` through the cache, decoded: from the store when present (verified on read), else
+    /// from the prefetched GET, else with a GET by digest; what is fetched is stored under its digest once it decoded,
+    /// so a manifest naming an invalid digest never reaches the store. `sizeIsKnown` says the descriptor's size
+    /// comes from a verified document (an index entry, not a HEAD): the body is then not read past it.
     private func manifest(
-        _ descriptor: Descriptor, repository: String, prefetched: FetchedManifest?, totals: inout Totals
-    ) async throws(PullError) -> FetchedManifest {
+        _ descriptor: Descriptor, repository: String, prefetched: FetchedManifest?, sizeIsKnown: Bool,
+        totals: inout Totals
+    ) async throws(PullError) -> (FetchedManifest, FetchedManifest.Content) {
         let digest = descriptor.digest
         if store.hasBlob(digest) {
+            var bytes: [UInt8]?
             do {
-                let bytes = try store.readBlob(digest)
-                let mediaType =
-                    descriptor.mediaType.isManifest ? descriptor.mediaType : (FetchedManifest.sniff(bytes) ?? descriptor.mediaType)
-                return FetchedManifest(bytes: bytes, mediaType: mediaType, digest: digest)
+                bytes = try store.readBlob(digest)
             } catch {
                 guard case .corruptBlob = error else { throw .store(error) }
                 // A damaged cached manifest is dropped and fetched again rather than trusted.
                 logger.warning("Cached manifest is corrupt; fetching it again", metadata: ["digest": "\(digest)"])
                 do { try store.removeBlob(digest) } catch { throw .store(error) }
+            }
+            if let bytes {
+                let mediaType =
+                    descriptor.mediaType.isManifest ? descriptor.mediaType : (FetchedManifest.sniff(bytes) ?? descriptor.mediaType)
+                let cached = FetchedManifest(bytes: bytes, mediaType: mediaType, digest: digest)
+                do { return (cached, try cached.decode()) } catch { throw .registry(error) }
             }
         }
         totals.manifestsFromCache = false
@@ -137,10 +153,17 @@ struct EndpointPuller {
         if let prefetched, prefetched.digest == digest {
             fetched = prefetched
         } else {
-            do { fetched = try await client.fetchManifest(repository, digest: digest) } catch { throw .registry(error) }
+            do {
+                fetched = try await client.fetchManifest(
+                    repository, digest: digest, size: sizeIsKnown ? descriptor.size : nil)
+            } catch {
+                throw .registry(error)
+            }
         }
+        let content: FetchedManifest.Content
+        do { content = try fetched.decode() } catch { throw .registry(error) }
         do { try store.writeBlob(fetched.bytes, digest: fetched.digest) } catch { throw .store(error) }
-        return fetched
+        return (fetched, content)
     }
 
     /// Config media types moby accepts for an image manifest.

@@ -20,6 +20,8 @@ public enum PullError: Error, Sendable, Hashable, CustomStringConvertible {
     case operatingSystemMismatch(have: String, want: String)
     /// A nested index or other content ferry does not pull.
     case unsupportedManifestFormat
+    /// An index lists an index (or itself): ferry pulls one level of index, whose children are image manifests.
+    case nestedIndex(index: Digest, child: Digest)
     /// The v20.10 by-tag fallback failed as well.
     case afterTagFallback(RegistryError)
     /// The endpoint does not support the operation (moby's `ErrNoSupport`): never preferred as the final error.
@@ -41,6 +43,9 @@ public enum PullError: Error, Sendable, Hashable, CustomStringConvertible {
         case .operatingSystemMismatch(let have, let want):
             "cannot download image with operating system \"\(have)\" when requesting \"\(want)\""
         case .unsupportedManifestFormat: "unsupported manifest format"
+        case .nestedIndex(let index, let child):
+            "index \(index) lists \(child) as an index; "
+                + "ferry pulls one level of index, with image manifests as its children"
         case .afterTagFallback(let error): "error after falling back to get manifest by tag: \(error)"
         case .noSupport(let message): message
         case .store(let error): error.description

@@ -151,8 +151,11 @@ public struct ImageEntry: Sendable, Equatable {
         guard needsTagList else { return selected }
         let includes = include.map { TagPattern.Matcher($0, wholeTag: true) }
         let excludes = exclude.map { TagPattern.Matcher($0, wholeTag: false) }
+        // A registry may list anything: a name that is not a valid tag could never be pulled, and left in it would
+        // take a place among the newest `latest` ones.
         var candidates = remoteTags.filter { tag in
-            (includes.isEmpty || includes.contains { $0.matches(tag) }) && !excludes.contains { $0.matches(tag) }
+            ImageReference.isValidTag(tag)
+                && (includes.isEmpty || includes.contains { $0.matches(tag) }) && !excludes.contains { $0.matches(tag) }
         }
         if let semver { candidates = candidates.filter { semver.matches(tag: $0) } }
         if let latest {

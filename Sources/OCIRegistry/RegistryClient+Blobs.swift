@@ -41,7 +41,7 @@ extension RegistryClient {
             let startOffset = offset
 
             let attempt = await download(call, headers: headers, authorization: authorization, staging: staging,
-                                         offset: offset, hasher: hasher, progress: progress)
+                                         offset: offset, hasher: hasher, progress: progress, maxLength: descriptor.size)
             switch attempt {
             case .failure(let failure):
                 received += max(failure.fileLength - startOffset, 0)
@@ -50,6 +50,10 @@ extension RegistryClient {
                     throw .cancelled
                 case .fileIO(let path, let message, let cause):
                     throw .localIO(path: path, message: message, cause: cause)
+                case .bodyTooLarge:
+                    // More bytes than the descriptor gives cannot be the blob; keeping them would only be resumed.
+                    try? FileSystem.removeFile(staging)
+                    throw .sizeExceeded(kind, descriptor.digest, size: descriptor.size)
                 default:
                     break
                 }
@@ -166,7 +170,7 @@ extension RegistryClient {
     /// One download attempt, following redirects (the transport leaves the file alone for 3xx answers).
     private func download(
         _ call: Call, headers: HTTPHeaders, authorization: Authorization, staging: String, offset: Int64,
-        hasher: DigestHasher, progress: TransferProgress?
+        hasher: DigestHasher, progress: TransferProgress?, maxLength: Int64
     ) async -> DownloadAttempt {
         var url = call.url
         var requestHeaders = headers
@@ -179,7 +183,7 @@ extension RegistryClient {
             do {
                 result = try await session.transport.download(
                     DownloadRequest(request: request, destination: staging, offset: offset, hasher: hasher,
-                                    progress: progress))
+                                    progress: progress, maxLength: maxLength))
             } catch {
                 if error.response != nil, endpoint.isSameOrigin(url) { session.markResponded(endpoint) }
                 return .failure(error)

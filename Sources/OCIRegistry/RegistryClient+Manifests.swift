@@ -41,9 +41,34 @@ public struct FetchedManifest: Sendable, Hashable {
                 return .image(try JSONDecoder().decode(ImageManifest.self, from: Data(bytes)))
             }
         } catch {
-            throw .invalidResponse(url: "manifest \(digest)", message: "invalid \(mediaType) document: \(error)")
+            throw .invalidResponse(
+                url: "manifest \(digest)", message: "invalid \(mediaType) document: \(Self.describe(error))")
         }
         throw .unsupportedManifestFormat(mediaType)
+    }
+
+    /// A decoding error as one line naming the field, e.g. `layers[0].digest: invalid digest "sha256:../../x": …`,
+    /// instead of the nested dump `DecodingError` prints.
+    static func describe(_ error: any Error) -> String {
+        guard let error = error as? DecodingError else { return "\(error)" }
+        let context: DecodingError.Context
+        switch error {
+        case .typeMismatch(_, let c), .valueNotFound(_, let c), .dataCorrupted(let c): context = c
+        case .keyNotFound(let key, let c):
+            context = DecodingError.Context(
+                codingPath: c.codingPath + [key], debugDescription: "required field is missing")
+        @unknown default: return "\(error)"
+        }
+        var path = ""
+        for key in context.codingPath {
+            if let index = key.intValue {
+                path += "[\(index)]"
+            } else {
+                path += (path.isEmpty ? "" : ".") + key.stringValue
+            }
+        }
+        let underlying = context.underlyingError.map { ": \($0)" } ?? ""
+        return (path.isEmpty ? "" : "\(path): ") + context.debugDescription + underlying
     }
 
     /// The media type of a manifest whose `Content-Type` was missing or generic, from its body, as containerd's
@@ -101,8 +126,14 @@ extension RegistryClient {
 
     /// Fetches the manifest `digest` and verifies the body hashes to it (the requested digest wins over any
     /// `Docker-Content-Digest` header).
-    public func fetchManifest(_ repository: String, digest: Digest) async throws(RegistryError) -> FetchedManifest {
-        try await getManifest(repository, reference: digest.description, expected: digest)
+    ///
+    /// With `size` (from a verified document, such as an index entry) the body is not read past it: a longer one
+    /// fails with ``RegistryError/manifestTooLarge(url:limit:)`` naming that size.
+    public func fetchManifest(_ repository: String, digest: Digest, size: Int64? = nil) async throws(RegistryError)
+        -> FetchedManifest
+    {
+        let limit = size.map { Int(clamping: max(0, min($0, Int64(Self.maxManifestBytes)))) } ?? Self.maxManifestBytes
+        return try await getManifest(repository, reference: digest.description, expected: digest, limit: limit)
     }
 
     /// Fetches the manifest a tag points to with GET (no HEAD).
@@ -110,9 +141,9 @@ extension RegistryClient {
         try await getManifest(repository, reference: tag, expected: nil)
     }
 
-    func getManifest(_ repository: String, reference: String, expected: Digest?) async throws(RegistryError)
-        -> FetchedManifest
-    {
+    func getManifest(
+        _ repository: String, reference: String, expected: Digest?, limit: Int = maxManifestBytes
+    ) async throws(RegistryError) -> FetchedManifest {
         let url = endpoint.url("/v2/\(repository)/manifests/\(reference)")
         var headers = HTTPHeaders()
         headers.set("Accept", Self.manifestAccept)
@@ -120,10 +151,10 @@ extension RegistryClient {
         do {
             response = try await perform(
                 Call(method: .get, url: url, headers: headers, scopes: [Self.pullScope(repository)],
-                     maxBodyBytes: Self.maxManifestBytes))
+                     maxBodyBytes: limit))
         } catch {
             if case .request(_, _, .transport(.bodyTooLarge)) = error {
-                throw .manifestTooLarge(url: redacted(url), limit: Self.maxManifestBytes)
+                throw .manifestTooLarge(url: redacted(url), limit: limit)
             }
             throw error
         }
@@ -155,10 +186,14 @@ extension RegistryClient {
     public static let maxManifestBytes = 4 << 20
 
     /// Every tag of `repository`, following `Link: <…>; rel="next"` pagination.
+    ///
+    /// A next link that is not http(s), that leads back to a page already read, or a listing longer than
+    /// ``maxTagListPages`` pages fails the listing: a registry that paginates in a loop would otherwise keep a sync
+    /// busy forever, and stopping quietly would pass a partial list off as the whole one.
     public func listTags(_ repository: String) async throws(RegistryError) -> [String] {
         var url = endpoint.url("/v2/\(repository)/tags/list")
         var tags: [String] = []
-        var seen: Set<String> = []
+        var pages = [url.absoluteString: 1]
         while true {
             let response = try await perform(
                 Call(method: .get, url: url, headers: ["Accept": "application/json"],
@@ -169,27 +204,28 @@ extension RegistryClient {
                 throw .invalidResponse(url: redacted(url), message: "tag list is not valid JSON")
             }
             tags.append(contentsOf: page.tags ?? [])
-            guard let next = Self.nextLink(response.headers, relativeTo: url) else { break }
-            // A registry that links back to a page already read would loop forever.
-            guard seen.insert(next.absoluteString).inserted else { break }
+            guard let next = LinkHeader.next(in: response.headers, relativeTo: url) else { break }
+            let current = pages.count
+            guard let scheme = next.scheme?.lowercased(), scheme == "http" || scheme == "https", next.host != nil else {
+                let target = goQuoted(redacted(next))
+                throw .invalidResponse(
+                    url: redacted(url), message: "tag list page \(current) links to \(target), not an http(s) URL")
+            }
+            if let earlier = pages[next.absoluteString] {
+                throw .invalidResponse(
+                    url: redacted(url),
+                    message: "tag list pagination loops: page \(current) links back to page \(earlier)")
+            }
+            guard current < Self.maxTagListPages else {
+                throw .invalidResponse(
+                    url: redacted(url), message: "tag list has more than \(Self.maxTagListPages) pages")
+            }
+            pages[next.absoluteString] = current + 1
             url = next
         }
         return tags
     }
 
-    /// The `rel="next"` target of a `Link` header, resolved against the request URL.
-    static func nextLink(_ headers: HTTPHeaders, relativeTo base: URL) -> URL? {
-        for value in headers.values(for: "Link") {
-            for part in value.split(separator: ",") {
-                let pieces = part.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
-                guard let target = pieces.first, target.hasPrefix("<"), target.hasSuffix(">") else { continue }
-                let isNext = pieces.dropFirst().contains {
-                    $0.replacingOccurrences(of: " ", with: "").lowercased() == "rel=\"next\""
-                        || $0.lowercased() == "rel=next"
-                }
-                if isNext { return URL(string: String(target.dropFirst().dropLast()), relativeTo: base)?.absoluteURL }
-            }
-        }
-        return nil
-    }
+    /// Most pages a tag listing may take (a million tags at Docker Hub's 100 per page).
+    public static let maxTagListPages = 10_000
 }

@@ -96,13 +96,17 @@ public struct RegistryClient: Sendable {
         }
         var retry = 0
         var reauthorized = false
+        // A URL the registry handed out (a `Link` page, an upload `Location`) may name another origin: like Docker's
+        // per-host authorizer, ferry sends credentials only to the endpoint's own origin and learns challenges
+        // only from it.
+        let authorizes = call.authorize && endpoint.isSameOrigin(call.url)
         while true {
             if Task.isCancelled { throw .cancelled }
-            let authorization = call.authorize ? try await authorize(call) : Authorization()
+            let authorization = authorizes ? try await authorize(call) : Authorization()
             let outcome = await sendFollowingRedirects(call, authorization: authorization)
             switch outcome {
             case .success(let response):
-                if response.status == 401, call.authorize, !reauthorized {
+                if response.status == 401, authorizes, !reauthorized {
                     if let key = authorization.tokenKey, authorization.fromCache, let header = authorization.header {
                         // Docker gives up here; a batch job retries once with a fresh token (PRODUCT "departs").
                         await session.tokens.invalidate(key, value: String(header.dropFirst("Bearer ".count)))
@@ -264,7 +268,12 @@ public struct RegistryClient: Sendable {
             switch challenge.scheme {
             case "bearer":
                 guard let realm = challenge.parameters["realm"], let realmURL = URL(string: realm) else { continue }
-                let credential = try await credential()
+                guard let scheme = realmURL.scheme?.lowercased(), scheme == "http" || scheme == "https",
+                    realmURL.host?.isEmpty == false
+                else {
+                    throw .request(method: call.method, url: redacted(call.url), cause: .unsupportedRealm(realm))
+                }
+                let credential = try await credential(forRealm: realmURL)
                 let key = TokenCache.Key(
                     realm: realm, service: challenge.parameters["service"] ?? "", scopes: call.scopes,
                     account: credential?.username ?? "")
@@ -291,6 +300,31 @@ public struct RegistryClient: Sendable {
         }
         return Authorization()
     }
+
+    /// The credentials a token request to `realm` carries.
+    ///
+    /// Docker sends the registry's credentials to whatever realm the registry names; ferry sends them only to a realm
+    /// on the registry's own host (or, for Docker Hub, its token service `auth.docker.io`), and not over plain http
+    /// unless the registry itself is plain http. A realm on another host gets only credentials the user configured
+    /// for that host (docker config or the mirror list), and never any over plain http; otherwise the token is
+    /// asked for anonymously.
+    func credential(forRealm realm: URL) async throws(RegistryError) -> Credential? {
+        let host = realm.host?.lowercased() ?? ""
+        let https = realm.scheme?.lowercased() == "https"
+        let ownHost = host == endpoint.baseURL.host?.lowercased()
+        if ownHost || Self.tokenServices[endpoint.credentialHost]?.contains(host) == true {
+            return https || endpoint.scheme == "http" ? try await credential() : nil
+        }
+        guard https else { return nil }
+        do {
+            return try await session.credentials.credential(for: RegistryEndpoint.hostAndPort(realm))
+        } catch {
+            throw .credentials(error)
+        }
+    }
+
+    /// Token services that belong to a registry although they are on another host.
+    static let tokenServices: [String: Set<String>] = ["docker.io": ["auth.docker.io"]]
 
     func credential() async throws(RegistryError) -> Credential? {
         do {

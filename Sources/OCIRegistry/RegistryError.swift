@@ -15,8 +15,10 @@ public enum RegistryError: Error, Sendable, Hashable, CustomStringConvertible {
     case request(method: HTTPMethod, url: String, cause: RequestFailure)
     /// Content did not hash to its digest.
     case verificationFailed(ContentKind, Digest)
-    /// A manifest bigger than the 4 MiB ferry accepts.
+    /// A manifest bigger than the 4 MiB ferry accepts, or than the size its descriptor gives.
     case manifestTooLarge(url: String, limit: Int)
+    /// The registry served more bytes than the blob's descriptor gives; reading stopped there.
+    case sizeExceeded(ContentKind, Digest, size: Int64)
     /// A schema-1 manifest, which ferry refuses.
     case schema1(String)
     /// A manifest of a media type ferry does not handle.
@@ -49,6 +51,8 @@ public enum RegistryError: Error, Sendable, Hashable, CustomStringConvertible {
             return "\(kind.verificationSubject) verification failed for digest \(digest)"
         case .manifestTooLarge(let url, let limit):
             return "manifest at \(url) is larger than \(limit) bytes"
+        case .sizeExceeded(let kind, let digest, let size):
+            return "\(kind.verificationSubject) \(digest) is larger than the \(size) bytes its descriptor gives"
         case .schema1(let reference):
             return "\(reference) uses a schema 1 manifest, which ferry does not support: ask its publisher for a schema 2 or OCI image"
         case .unsupportedManifestFormat:
@@ -114,6 +118,8 @@ public enum RequestFailure: Error, Sendable, Hashable, CustomStringConvertible {
     case tooManyRedirects
     /// A redirect to a URL ferry will not follow (bad scheme, unparsable).
     case badRedirect(String)
+    /// A Bearer challenge whose realm is not an http(s) URL with a host.
+    case unsupportedRealm(String)
 
     /// distribution's texts.
     public var description: String {
@@ -124,6 +130,7 @@ public enum RequestFailure: Error, Sendable, Hashable, CustomStringConvertible {
         case .tokenServer(_, let message): message
         case .tooManyRedirects: "stopped after 10 redirects"
         case .badRedirect(let location): "unsupported redirect location \(goQuoted(location))"
+        case .unsupportedRealm(let realm): "unsupported token realm \(goQuoted(realm)): only http and https are asked"
         }
     }
 }

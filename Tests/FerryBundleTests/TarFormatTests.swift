@@ -8,7 +8,11 @@ import Testing
 
 /// Reads every entry (header and content) of `bytes` with FerryBundle's reader, through a one-part stream.
 func readEntries(_ bytes: [UInt8], in directory: TemporaryDirectory) throws -> [(TarEntryHeader, [UInt8])] {
-    let path = directory.appending("stream-\(UUID().uuidString)")
+    try readEntries(bytes, at: directory.appending("stream-\(UUID().uuidString)"))
+}
+
+/// ``readEntries(_:in:)`` through the file `path`, which is overwritten.
+func readEntries(_ bytes: [UInt8], at path: String) throws -> [(TarEntryHeader, [UInt8])] {
     try TestFiles.write(bytes, to: path)
     let reader = PartStreamReader(parts: [(path, partEntry(bytes, name: "stream"))])
     var tar = TarReader(source: reader)

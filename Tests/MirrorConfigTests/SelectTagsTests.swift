@@ -91,6 +91,15 @@ struct SelectCase: Sendable, CustomTestStringConvertible {
         #expect(entry.needsTagList == testCase.needsTagList)
     }
 
+    /// A hostile tag list: names that are not tags never count among the newest, whatever they look like.
+    @Test func namesThatAreNotTagsAreNeverSelected() throws {
+        let entry = ImageEntry(
+            source: try ImageReference(parsing: "alpine"), location: SourceLocation(file: "t", line: 1, column: 1),
+            include: [try TagPattern(".*")], latest: 2)
+        let listed = ["1.0.0", "9.9.9+evil", "9.9.9/../../x", "../../9", ".9.9.9", "1.1.0", "9.9." + String(repeating: "9", count: 130)]
+        #expect(entry.selectTags(from: listed) == ["1.1.0", "1.0.0"])
+    }
+
     @Test func pinnedSourcesIgnoreTheList() throws {
         let tagged = ImageEntry(
             source: try ImageReference(parsing: "quay.io/prometheus/node-exporter:v1.8.2"),

@@ -154,7 +154,8 @@ import Testing
         let registry = InMemoryRegistry(host: "registry.test", auth: .bearer(realmHost: "auth.test", service: "registry.test"))
         registry.addImage(repository: "app", tag: "1.0", seed: "h")
         let transport = ScriptedTransport { registry.handle($0) }
-        let credentials = StaticCredentials(["registry.test": .basic(username: "alice", password: "s3cret")])
+        // The realm is on another host, so it gets the credentials configured for that host (TokenRealmTests).
+        let credentials = StaticCredentials(["auth.test": .basic(username: "alice", password: "s3cret")])
         let client = makeSession(transport, credentials: credentials).client(for: endpoint("https://registry.test"))
         _ = try await client.resolveTag("app", tag: "1.0")
         let token = try #require(transport.requests(to: "auth.test").first)

@@ -395,6 +395,11 @@ public struct SeededBytes: Sendable {
         state = hash
     }
 
+    /// A generator seeded with a number (fuzz seeds are numbers, so a failing run can be repeated exactly).
+    public init(seed: UInt64) {
+        state = seed
+    }
+
     /// The next 8 pseudo-random bytes as a word.
     public mutating func nextWord() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15

@@ -79,7 +79,18 @@ public final class ScriptedTransport: HTTPTransport {
         let resume = response.status == 206 && request.offset > 0
         var hasher = resume ? request.hasher : DigestHasher(request.hasher.algorithm)
         let keep = resume ? request.offset : 0
-        let body = cut.map { Array(response.body.prefix($0.0)) } ?? response.body
+        var body = cut.map { Array(response.body.prefix($0.0)) } ?? response.body
+        if let limit = request.maxLength, Int64(response.body.count) > limit - keep {
+            // As the real transport: a declared length over the bound writes nothing, else bytes stop at the bound.
+            let declared = response.headers["Content-Length"] != nil
+            if declared {
+                throw DownloadError(
+                    error: .bodyTooLarge(limit: Int(limit)), fileLength: min(existing, request.offset),
+                    hasher: request.hasher)
+            }
+            body = Array(body.prefix(Int(max(0, limit - keep))))
+            cut = (body.count, .bodyTooLarge(limit: Int(limit)))
+        }
         FileSystemProbe.truncateAndAppend(request.destination, keep: keep, bytes: body)
         hasher.update(body)
         request.progress?.add(Int64(body.count))
