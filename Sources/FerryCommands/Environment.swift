@@ -43,10 +43,25 @@ struct Environment {
 
     /// A registry session for `list`: the libcurl transport, the list's credentials (Docker's config by default) and
     /// the retry policy of `--retries`/`--retry-delay`.
-    func makeSession(for list: MirrorList) throws(CommandFailure) -> RegistrySession {
+    func makeSession(for list: MirrorList, rateLimits: [RateLimitState] = [], share: Int = 1) throws(CommandFailure)
+        -> RegistrySession
+    {
         RegistrySession(
             transport: try makeTransport(), credentials: MirrorListCredentials(list: list, environment: variables),
-            retry: retryPolicy, logger: logger)
+            retry: retryPolicy, governor: RateGovernor(limits: Self.hostLimits(list), known: rateLimits, share: share),
+            logger: logger)
+    }
+
+    /// `requests-per-second` and `max-concurrent` of each registry, under the hosts its requests go to.
+    static func hostLimits(_ list: MirrorList) -> [String: HostLimits] {
+        var limits: [String: HostLimits] = [:]
+        for settings in list.registries.values where settings.requestsPerSecond != nil || settings.maxConcurrent != nil {
+            let limit = HostLimits(requestsPerSecond: settings.requestsPerSecond, maxConcurrent: settings.maxConcurrent)
+            // Docker Hub's API lives on registry-1.docker.io, not on the name references use.
+            let hosts = settings.host == "docker.io" ? ["docker.io", "registry-1.docker.io"] : [settings.host]
+            for host in hosts { limits[host.lowercased()] = limit }
+        }
+        return limits
     }
 
     /// The mirror list for commands where it is optional: loaded when `--config` was given, empty otherwise.

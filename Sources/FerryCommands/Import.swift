@@ -112,7 +112,7 @@ extension FerryCommand {
                 }
             }
             let counts = Dictionary(grouping: summary.rows, by: \.outcome).mapValues(\.count)
-            let tally = Outcome.allCases.filter { $0 != .failed }.map { "\(counts[$0, default: 0]) \($0.rawValue)" }
+            let tally = Outcome.allCases.filter { $0 != .failed && $0 != .deferred }.map { "\(counts[$0, default: 0]) \($0.rawValue)" }
             output.writeLine(
                 "imported \(SyncConsole.count(summary.references, "reference")) (\(tally.joined(separator: ", "))), "
                     + "\(SyncConsole.count(summary.blobs, "blob")) "

@@ -32,6 +32,9 @@ extension FerryCommand {
         @Option(help: ArgumentHelp("Also copy the run's reports into this directory.", valueName: "dir"))
         var reportDir: String?
 
+        @Flag(help: "Ask for every tag, those that immutable-tags trusts included, and list every repository afresh.")
+        var revalidateAll = false
+
         @OptionGroup var global: GlobalOptions
 
         func validate() throws {
@@ -58,7 +61,12 @@ extension FerryCommand {
             let ledger = try env.openLedger()
             defer { try? ledger.close() }
             if !dryRun { try await env.reconcileIndex(store: store, ledger: ledger) }
-            let session = try env.makeSession(for: list)
+            // The quotas earlier runs learned: a cron run starts where the last one left the budget.
+            let known: [RateLimitState]
+            do { known = try await ledger.rateLimits().map(SyncEngine.state) } catch {
+                throw CommandFailure(ioError: error, "\(error)")
+            }
+            let session = try env.makeSession(for: list, rateLimits: known)
             let resolver = EndpointResolver(mirrorList: list)
             let puller = FallbackPuller(
                 session: session, store: store, blobs: BlobFetcher(store: store), resolver: resolver)
@@ -69,7 +77,8 @@ extension FerryCommand {
             let engine = SyncEngine(
                 list: list, puller: puller, ledger: ledger,
                 options: SyncEngine.Options(
-                    dryRun: dryRun, jobs: jobs, toolVersion: FerryCommand.version, collectRows: false),
+                    dryRun: dryRun, jobs: jobs, toolVersion: FerryCommand.version, collectRows: false,
+                    revalidateAll: revalidateAll),
                 stop: stop, logger: env.logger, pusher: pusher, targets: list.targets.mapValues(PushTarget.init))
             let console = SyncConsole(mode: SyncConsole.mode(for: env.global, output: env.output), quiet: env.global.quiet,
                                       output: env.output)

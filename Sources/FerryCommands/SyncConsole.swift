@@ -179,15 +179,60 @@ final class SyncConsole: SyncObserver {
                 "seconds": Self.seconds(elapsed),
             ]
             for outcome in Outcome.allCases { object[outcome.rawValue] = counts[outcome, default: 0] }
+            object["requests"] = Dictionary(
+                summary.hosts.filter { $0.total > 0 }.map { host in
+                    (host.host, Dictionary(uniqueKeysWithValues: host.counts.map { ($0.key.rawValue, $0.value) }))
+                }, uniquingKeysWith: { a, _ in a })
             writeJSON(object)
             return
         }
-        let tally = Outcome.allCases.map { "\(counts[$0, default: 0]) \($0.rawValue)" }.joined(separator: ", ")
+        // `deferred` shows only when it happened: most runs never meet a rate limit.
+        let tally = Outcome.allCases.filter { $0 != .deferred || counts[$0, default: 0] > 0 }
+            .map { "\(counts[$0, default: 0]) \($0.rawValue)" }.joined(separator: ", ")
         var text = "run \(summary.runID) \(summary.status.rawValue): \(Self.count(summary.references, "reference")) (\(tally))"
         if summary.interrupted > 0 { text += ", \(summary.interrupted) interrupted" }
         text += "; \(Self.count(summary.driftEvents, "drift event")); \(Self.formatBytes(bytes)) in "
         text += String(format: "%.1fs", Self.seconds(elapsed)) + "; exit \(summary.exitStatus)"
         printLine(text)
+        for line in Self.rateLines(summary) { printLine(line) }
+        if summary.status == .dryRun { for line in Self.costLines(summary) { printLine(line) } }
+    }
+
+    /// What stopped work on a host and when it can go on, one line per host that deferred or throttled.
+    static func rateLines(_ summary: SyncSummary) -> [String] {
+        summary.hosts.compactMap { host -> String? in
+            let spent = host.rateLimit?.remaining == 0
+            guard host.blocked || host.throttled > 0 || (spent && summary.deferred > 0) else { return nil }
+            var line = "rate limit: \(host.host)"
+            if let limit = host.rateLimit {
+                line += " quota \(limit.remaining.map(String.init) ?? "?") of \(limit.limit.map(String.init) ?? "?") left"
+                if let reset = limit.resetAt { line += ", resets \(reset.formatted(.iso8601))" }
+            }
+            if host.throttled > 0 { line += "; \(count(host.throttled, "429 response"))" }
+            if host.blocked {
+                line += host.blockedUntil.map { "; no new work before \($0.formatted(.iso8601))" } ?? "; no new work in this run"
+            }
+            if summary.deferred > 0 { line += "; \(count(summary.deferred, "reference")) deferred to a later run" }
+            return line
+        }
+    }
+
+    /// `--dry-run`: what a real run would cost now, per registry, so a cron slot can be sized.
+    static func costLines(_ summary: SyncSummary) -> [String] {
+        let made = summary.hosts.reduce(0) { $0 + $1.total }
+        var lines = ["cost of a real run now (this dry run made \(count(made, "request"))):"]
+        for host in summary.plan.keys.sorted() {
+            guard let plan = summary.plan[host] else { continue }
+            let heads = plan.unchanged + plan.toPull
+            var line = "  \(host): \(count(plan.references, "reference")): \(plan.notAsked) not asked (no request), "
+            line += "\(plan.unchanged) unchanged, \(plan.toPull) to pull; about \(count(heads, "manifest HEAD")) "
+            line += "and at least \(count(plan.toPull, "manifest GET")) (plus one per platform of an index and the "
+            line += "blobs the store lacks)"
+            if plan.failed > 0 { line += "; \(plan.failed) failed to resolve" }
+            if plan.deferred > 0 { line += "; \(plan.deferred) deferred" }
+            lines.append(line)
+        }
+        return lines
     }
 
     /// Prints a line; with `--quiet` only lines marked `important` (failures, drift, warnings, the summary).

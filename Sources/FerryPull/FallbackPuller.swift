@@ -89,6 +89,23 @@ public struct FallbackPuller: Sendable {
         }
     }
 
+    /// Set when every endpoint of `reference` is blocked by a 429 for now: the reference is deferred without a
+    /// request. The failure names the last endpoint's host and when it may be asked again.
+    public func deferral(for reference: ImageReference) -> PullFailure? {
+        let endpoints = resolver.endpoints(for: reference.domain)
+        var last: (String, Date?)?
+        for endpoint in endpoints {
+            let host = RateGovernor.hostKey(endpoint.baseURL)
+            guard let until = session.governor.refusal(for: host) else { return nil }
+            last = (host, until)
+        }
+        guard let (host, until) = last else { return nil }
+        let cause = RequestFailure.rateLimited(host: host, until: until)
+        return PullFailure(
+            kind: .deferred, message: cause.description,
+            provenance: Provenance(servedBy: nil, servedByMirror: false, attempts: []), retryAt: until)
+    }
+
     /// Lists the tags of `repository` through the endpoint list (moby's all-tags mode: `tags/list` errors go
     /// through `allowV1Fallback`).
     public func listTags(_ repository: ImageReference) async throws(PullFailure) -> ([String], Provenance) {

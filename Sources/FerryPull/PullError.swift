@@ -1,3 +1,4 @@
+import Foundation
 import LayoutStore
 import OCIModel
 import OCIRegistry
@@ -50,6 +51,14 @@ public enum PullError: Error, Sendable, Hashable, CustomStringConvertible {
         case .noSupport(let message): message
         case .store(let error): error.description
         case .cancelled: "context canceled"
+        }
+    }
+
+    /// The rate limit that stopped the pull, when one did.
+    var rateLimit: (host: String, until: Date?)? {
+        switch self {
+        case .registry(let error), .configPull(let error), .afterTagFallback(let error): error.rateLimit
+        default: nil
         }
     }
 
@@ -132,6 +141,8 @@ public struct PullFailure: Error, Sendable, Hashable, CustomStringConvertible {
         case localStore
         /// Cancelled.
         case cancelled
+        /// A registry's rate limit stopped it before anything was fetched: the reference waits for a later run.
+        case deferred
     }
 
     /// The class.
@@ -142,6 +153,8 @@ public struct PullFailure: Error, Sendable, Hashable, CustomStringConvertible {
     public var provenance: Provenance
     /// The store's own error, for a local store failure (its typed cause: a full disk is reported as such).
     public var storeError: ContentStoreError? = nil
+    /// For a deferred pull: when the host that stopped it may be asked again (nil: not in this run).
+    public var retryAt: Date? = nil
 
     /// The message.
     public var description: String { message }
@@ -149,6 +162,10 @@ public struct PullFailure: Error, Sendable, Hashable, CustomStringConvertible {
     /// Applies moby's translation to the final error: DENIED, MANIFEST_UNKNOWN and NAME_UNKNOWN become
     /// not-found messages naming the reference; everything else keeps its text.
     static func translate(_ error: PullError, reference: ImageReference, provenance: Provenance) -> PullFailure {
+        if let limit = error.rateLimit {
+            return PullFailure(
+                kind: .deferred, message: error.description, provenance: provenance, retryAt: limit.until)
+        }
         switch error {
         case .registry(.registry(let errors, _)), .afterTagFallback(.registry(let errors, _)):
             if case .afterTagFallback = error { break }

@@ -30,6 +30,7 @@ enum HTMLAssets {
         .count .n{display:block;font-size:1.3rem;font-weight:700}
         .count.drift{border-color:var(--drift);background:var(--drift-bg)}
         .count.failed{border-color:var(--fail);background:var(--fail-bg)}
+        .count.deferred{border-color:var(--drift)}
         .count.zero .n{color:var(--muted)}
         .scroll{overflow-x:auto;-webkit-overflow-scrolling:touch;border:1px solid var(--line);border-radius:6px}
         table{border-collapse:collapse;width:100%}
@@ -51,6 +52,7 @@ enum HTMLAssets {
         .outcome.failed{color:var(--fail)}
         .outcome.pulled,.outcome.updated,.outcome.pushed{color:var(--ok)}
         .outcome.up-to-date{color:var(--muted)}
+        .outcome.deferred{color:var(--drift)}
         .error{color:var(--fail);word-break:break-word}
         .tag{font-size:.75em;padding:0 .35rem;border:1px solid var(--line);border-radius:1rem;color:var(--muted)}
         .digest{white-space:nowrap}

@@ -120,6 +120,7 @@ public enum HTMLReport {
             let count = counts.count(outcome)
             cards += card(outcome.rawValue, count, count == 0 ? "zero" : outcome.rawValue)
         }
+        if counts.notAsked > 0 { cards += card("not asked", counts.notAsked, "total") }
         cards += card("references", counts.references, "total")
         cards += card("drift events", counts.driftEvents, counts.driftEvents == 0 ? "zero" : "drift")
         cards +=

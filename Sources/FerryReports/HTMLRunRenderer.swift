@@ -53,6 +53,7 @@ final class HTMLRunRenderer: RunRowRenderer {
             cells += "<br><small>" + row.driftKinds.map { H.escape($0.rawValue) }.joined(separator: ", ") + "</small>"
         }
         if row.dryRun { cells += "<br><small>dry run</small>" }
+        if !row.checked { cells += "<br><small>not asked</small>" }
         cells += "</td>" + H.referenceCell(row.reference)
         cells += row.digest.map(H.digestCell) ?? "<td></td>"
         if let previous = row.previousDigest, previous == row.digest {
@@ -121,6 +122,7 @@ final class HTMLRunRenderer: RunRowRenderer {
         body += "</header>\n<main>\n"
         body += H.summary(header.counts)
         if !header.driftEvents.isEmpty { body += H.driftSection(header.driftEvents, title: "Drift", withRun: false) }
+        body += ReportHosts.html(header)
         let failedPushes = header.pushes.filter { $0.outcome == .failed }
         if failureCount + failedPushes.count > 0 {
             body += "<section id=\"failures\">\n<h2>Failures (\(failureCount + failedPushes.count))</h2>\n"

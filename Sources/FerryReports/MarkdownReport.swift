@@ -100,6 +100,7 @@ public enum MarkdownReport {
     }
 
     static func outcomeText(_ row: ImageRow) -> String {
+        if !row.checked { return row.outcome.rawValue + " (not asked)" }
         guard row.outcome == .drift, !row.driftKinds.isEmpty else { return row.outcome.rawValue }
         return "**drift** (" + row.driftKinds.map(\.rawValue).joined(separator: ", ") + ")"
     }

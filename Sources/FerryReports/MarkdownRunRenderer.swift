@@ -82,6 +82,7 @@ final class MarkdownRunRenderer: RunRowRenderer {
             rows: Outcome.allCases.sorted { RunReport.rank($0) < RunReport.rank($1) }.map { outcome in
                 [outcome.rawValue, String(header.counts.count(outcome))]
             } + [
+                ["of which not asked (immutable-tags)", String(header.counts.notAsked)],
                 ["**total**", "**\(header.counts.references)**"],
                 ["drift events", String(header.counts.driftEvents)],
                 ["bytes transferred", ReportTime.bytes(header.counts.bytesTransferred)],
@@ -92,6 +93,7 @@ final class MarkdownRunRenderer: RunRowRenderer {
             out.blank()
             for event in header.driftEvents { out.line("- " + M.driftLine(event)) }
         }
+        ReportHosts.markdown(header, into: &out)
         let failedPushes = header.pushes.filter { $0.outcome == .failed }
         if failureCount + failedPushes.count > 0 {
             out.blank()

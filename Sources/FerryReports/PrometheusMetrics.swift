@@ -60,6 +60,30 @@ public enum PrometheusMetrics {
                 (["kind": kind.rawValue], Double(header.driftEvents.filter { $0.kind == kind }.count))
             })
         out.family(
+            "ferry_deferred", .gauge, "References the last run deferred because of a registry's rate limit.",
+            [([:], Double(counts.deferred))])
+        out.family(
+            "ferry_not_asked", .gauge, "Recorded tags the last run did not ask for (immutable-tags).",
+            [([:], Double(counts.notAsked))])
+        // Per run: the file is rewritten after every run, so increase() over it sees each run's requests. These
+        // families are per host and so present only when the run asked one.
+        if !header.hosts.isEmpty {
+        out.family(
+            "ferry_requests_total", .counter, "HTTP requests of the last run, by host and kind.",
+            header.hosts.flatMap { host in
+                host.requests.map { (["host": host.host, "kind": $0.kind], Double($0.count)) }
+            })
+        out.family(
+            "ferry_rate_limited_total", .counter, "429 responses in the last run, by host.",
+            header.hosts.map { (["host": $0.host], Double($0.throttled)) })
+        }
+        let quotas = header.hosts.compactMap { host in host.remaining.map { (["host": host.host], Double($0)) } }
+        if !quotas.isEmpty {
+            out.family(
+                "ferry_rate_limit_remaining", .gauge,
+                "What was left of each registry's advertised quota at the end of the last run.", quotas)
+        }
+        out.family(
             "ferry_fallbacks", .gauge,
             "References the last run could fetch only after skipping at least one endpoint.",
             [([:], Double(fallbacks))])

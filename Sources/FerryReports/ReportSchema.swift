@@ -5,19 +5,20 @@
 
 /// The JSON Schema documents of the report formats, one per schema version.
 public enum ReportSchema {
-    /// JSON Schema (2020-12) of ``RunReport`` v1, with a description of every field.
-    public static let runReportV1 = #"""
+    /// JSON Schema (2020-12) of ``RunReport`` v2, with a description of every field. Version 2 added the per-host
+    /// requests (`hosts`), the `deferred` outcome and count, `notAsked`, and each row's `checked` and `retryAt`.
+    public static let runReportV2 = #"""
         {
           "$schema": "https://json-schema.org/draft/2020-12/schema",
-          "$id": "https://ferry.dev/schemas/run-report/v1.json",
-          "title": "ferry run report, version 1",
+          "$id": "https://ferry.dev/schemas/run-report/v2.json",
+          "title": "ferry run report, version 2",
           "description": "What one ferry run did: written to DIR/reports/<run-id>.json after every run and printed by `ferry report --format json`. Optional fields are omitted when absent, never null. Any change to the fields, even an added one, comes with a new schema version.",
           "type": "object",
           "additionalProperties": false,
-          "required": ["$schema", "schemaVersion", "run", "counts", "driftEvents", "images", "pushes"],
+          "required": ["$schema", "schemaVersion", "run", "counts", "driftEvents", "images", "pushes", "hosts"],
           "properties": {
-            "$schema": {"description": "This schema's identifier.", "const": "https://ferry.dev/schemas/run-report/v1.json"},
-            "schemaVersion": {"description": "Report schema version; any change to the fields bumps it.", "const": 1},
+            "$schema": {"description": "This schema's identifier.", "const": "https://ferry.dev/schemas/run-report/v2.json"},
+            "schemaVersion": {"description": "Report schema version; any change to the fields bumps it.", "const": 2},
             "run": {
               "description": "The run's identity and how it ended.",
               "type": "object",
@@ -40,7 +41,7 @@ public enum ReportSchema {
               "description": "Totals over the run's observations; each reference counts once, under its outcome.",
               "type": "object",
               "additionalProperties": false,
-              "required": ["references", "pulled", "upToDate", "updated", "failed", "drift", "driftEvents", "bytesTransferred", "targetsPushed", "targetsUpToDate", "targetsFailed"],
+              "required": ["references", "pulled", "upToDate", "updated", "failed", "drift", "deferred", "notAsked", "driftEvents", "bytesTransferred", "targetsPushed", "targetsUpToDate", "targetsFailed"],
               "properties": {
                 "references": {"type": "integer", "minimum": 0, "description": "References attempted."},
                 "pulled": {"type": "integer", "minimum": 0, "description": "References stored for the first time."},
@@ -48,6 +49,8 @@ public enum ReportSchema {
                 "updated": {"type": "integer", "minimum": 0, "description": "Tags that moved to a new digest."},
                 "failed": {"type": "integer", "minimum": 0, "description": "References that could not be resolved."},
                 "drift": {"type": "integer", "minimum": 0, "description": "References that raised at least one drift event."},
+                "deferred": {"type": "integer", "minimum": 0, "description": "References a registry's rate limit deferred to a later run (not failures)."},
+                "notAsked": {"type": "integer", "minimum": 0, "description": "Up-to-date references that were not asked for at all (immutable-tags); included in upToDate."},
                 "driftEvents": {"type": "integer", "minimum": 0, "description": "Drift events raised; one reference can raise several."},
                 "bytesTransferred": {"type": "integer", "minimum": 0, "description": "Bytes transferred over the network."},
                 "targetsPushed": {"type": "integer", "minimum": 0, "description": "Pushes to target registries that wrote something."},
@@ -65,6 +68,11 @@ public enum ReportSchema {
               "type": "array",
               "items": {"$ref": "#/$defs/image"}
             },
+            "hosts": {
+              "description": "Requests the run made, per host (redirect targets and token servers included), and what each host said about its rate limit; sorted by host.",
+              "type": "array",
+              "items": {"$ref": "#/$defs/host"}
+            },
             "pushes": {
               "description": "Pushes of references that have no image row in this run (a ferry push run pushes stored references without resolving them), in the order recorded; the others are under their image row's targets.",
               "type": "array",
@@ -75,7 +83,36 @@ public enum ReportSchema {
             "digest": {"type": "string", "pattern": "^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$", "description": "A content digest, algorithm:encoded (sha256:<64 hex>)."},
             "time": {"type": "string", "format": "date-time", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z$", "description": "UTC time with milliseconds."},
             "runID": {"type": "string", "pattern": "^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{4}$", "description": "A run ID, yyyyMMddTHHmmssZ-xxxx."},
-            "outcome": {"enum": ["pulled", "up-to-date", "updated", "failed", "drift"], "description": "pulled: stored for the first time; up-to-date: already current; updated: the tag moved; failed: not resolved; drift: raised a drift event."},
+            "outcome": {"enum": ["pulled", "up-to-date", "updated", "failed", "drift", "deferred"], "description": "pulled: stored for the first time; up-to-date: already current; updated: the tag moved; failed: not resolved; drift: raised a drift event; deferred: a registry's rate limit stopped it before anything was fetched, a later run takes it."},
+            "host": {
+              "type": "object",
+              "additionalProperties": false,
+              "required": ["host", "requests", "total", "throttled", "blocked"],
+              "description": "One host's requests in the run.",
+              "properties": {
+                "host": {"type": "string", "description": "host[:port]."},
+                "requests": {
+                  "type": "array",
+                  "description": "Requests by kind, in a fixed order; kinds with none are left out.",
+                  "items": {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "required": ["kind", "count"],
+                    "properties": {
+                      "kind": {"enum": ["manifest-head", "manifest-get", "blob", "tags", "token", "ping", "push", "referrers", "other"], "description": "manifest-head and manifest-get: HEAD and GET of a manifest (Docker Hub counts GETs only); blob: blob downloads and existence checks; tags: tag list pages; token: token server requests; ping: GET /v2/; push: uploads and manifest PUTs."},
+                      "count": {"type": "integer", "minimum": 1, "description": "Requests of this kind."}
+                    }
+                  }
+                },
+                "total": {"type": "integer", "minimum": 0, "description": "All requests to the host."},
+                "throttled": {"type": "integer", "minimum": 0, "description": "Responses with status 429."},
+                "limit": {"type": "integer", "minimum": 0, "description": "The quota the host advertised (RateLimit-Limit or RateLimit-Policy), per window."},
+                "remaining": {"type": "integer", "minimum": 0, "description": "What was left of the quota at the end of the run."},
+                "resetAt": {"$ref": "#/$defs/time", "description": "When the quota comes back (a full window from the last answer when the host gives no reset time)."},
+                "blocked": {"type": "boolean", "description": "True when a 429 stopped new work on the host."},
+                "blockedUntil": {"$ref": "#/$defs/time", "description": "When a blocked host may be asked again (Retry-After); absent with blocked: not in this run."}
+              }
+            },
             "driftKind": {"enum": ["image-id-drift", "tag-moved", "mirror-divergence"], "description": "image-id-drift: a known digest now resolves to another image ID (the old mapping is kept); tag-moved: an immutable tag points to a new digest; mirror-divergence: a mirror served another digest than the upstream's HEAD."},
             "mediaType": {"type": "string", "description": "A manifest media type."},
             "endpoint": {
@@ -126,7 +163,7 @@ public enum ReportSchema {
             "image": {
               "type": "object",
               "additionalProperties": false,
-              "required": ["reference", "repository", "outcome", "driftKinds", "platforms", "attempts", "targets", "bytesTransferred", "durationMilliseconds", "immutable", "dryRun", "observedAt"],
+              "required": ["reference", "repository", "outcome", "driftKinds", "platforms", "attempts", "targets", "bytesTransferred", "durationMilliseconds", "immutable", "checked", "dryRun", "observedAt"],
               "description": "What happened to one reference.",
               "properties": {
                 "reference": {"type": "string", "description": "The normalized source reference (:latest added when name-only)."},
@@ -187,7 +224,9 @@ public enum ReportSchema {
                 "bytesTransferred": {"type": "integer", "minimum": 0, "description": "Bytes transferred over the network for this reference."},
                 "durationMilliseconds": {"type": "integer", "minimum": 0, "description": "Wall time spent on this reference."},
                 "error": {"type": "string", "description": "The final error, on failure (credentials removed)."},
-                "immutable": {"type": "boolean", "description": "The image entry's immutable flag: a tag move is drift."},
+                "immutable": {"type": "boolean", "description": "The image entry's immutable flag, or a tag matching its immutable-tags: a tag move is drift."},
+                "checked": {"type": "boolean", "description": "False when the tag was not asked for (it matches immutable-tags, is recorded and was checked within revalidate): the row repeats what the store records."},
+                "retryAt": {"$ref": "#/$defs/time", "description": "For a deferred reference: when its registry may be asked again (absent: not known)."},
                 "dryRun": {"type": "boolean", "description": "True for a dry run: the outcome is what would have happened."},
                 "observedAt": {"$ref": "#/$defs/time", "description": "When it was observed."}
               }

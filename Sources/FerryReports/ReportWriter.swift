@@ -192,7 +192,7 @@ extension RunReport {
         let header = RunReportHeader(
             run: RunInfo(basis.run), counts: Counts(basis.run.counts, pushCounts: basis.pushCounts),
             driftEvents: basis.driftEvents.map(DriftEntry.init), pushes: basis.unobservedPushes.map(TargetResult.init),
-            hasTargets: basis.rowsHavePushes)
+            hasTargets: basis.rowsHavePushes, hosts: basis.hosts.map(HostEntry.init))
         let kinds = Dictionary(grouping: basis.driftEvents, by: \.observationID).mapValues { $0.map(\.kind) }
         return (header, kinds)
     }

@@ -14,12 +14,15 @@ public struct RunReportHeader: Sendable, Hashable {
     public var pushes: [TargetResult]
     /// True when some row has target results, so the image tables show a targets column.
     public var hasTargets: Bool
+    /// Requests per host.
+    public var hosts: [HostEntry]
 
     /// Creates a header.
     public init(
         run: RunReport.RunInfo, counts: RunReport.Counts, driftEvents: [DriftEntry], pushes: [TargetResult],
-        hasTargets: Bool
+        hasTargets: Bool, hosts: [HostEntry] = []
     ) {
+        self.hosts = hosts
         self.run = run
         self.counts = counts
         self.driftEvents = driftEvents
@@ -31,7 +34,8 @@ public struct RunReportHeader: Sendable, Hashable {
 extension RunReport {
     /// The report's header.
     public var header: RunReportHeader {
-        RunReportHeader(run: run, counts: counts, driftEvents: driftEvents, pushes: pushes, hasTargets: hasTargets)
+        RunReportHeader(
+            run: run, counts: counts, driftEvents: driftEvents, pushes: pushes, hasTargets: hasTargets, hosts: hosts)
     }
 
     /// True for a row that the failures section lists: it failed, or one of its pushes did.
@@ -103,6 +107,7 @@ extension RunReport {
         driftEvents = header.driftEvents
         images = []
         pushes = header.pushes
+        hosts = header.hosts
     }
 }
 

@@ -6,6 +6,7 @@ import LayoutStore
 import Ledger
 import MirrorConfig
 import OCIModel
+import OCIRegistry
 
 /// When a run's finished references reach the reference store and `index.json`.
 ///
@@ -82,6 +83,21 @@ extension SyncEngine {
         switch result.outcome {
         case .cancelled:
             return nil
+        case .notAsked:
+            let observation = Observation(
+                runID: runID, reference: item.reference, immutable: item.immutable, dryRun: options.dryRun,
+                result: .notAsked)
+            return PendingRecord(
+                reference: item.reference, observation: observation, pushes: [], bytes: 0, duration: result.duration,
+                servedBy: Self.storeEndpoint)
+        case .deferred(let failure):
+            let observation = Observation(
+                runID: runID, reference: item.reference, immutable: item.immutable, dryRun: options.dryRun,
+                attempts: Self.attempts(failure.provenance), duration: result.duration,
+                result: .deferred(reason: failure.message, retryAt: failure.retryAt))
+            return PendingRecord(
+                reference: item.reference, observation: observation, pushes: [], bytes: 0, duration: result.duration,
+                servedBy: nil)
         case .failed(let failure):
             if failure.kind == .localStore {
                 throw SyncAbort(message: "\(item.reference): \(failure.message)", runID: runID, cause: failure.storeError)
@@ -168,6 +184,7 @@ extension SyncEngine {
                 tally.failures += row.pushes.filter { $0.outcome == .failed }.count
                 tally.drifts += row.driftEvents.count
                 if let outcome = row.outcome { tally.outcomes[outcome, default: 0] += 1 }
+                Self.plan(&tally.plan[record.reference.domain, default: HostPlan()], record, outcome: row.outcome)
                 tally.bytes += row.bytes
                 if options.collectRows { tally.rows.append(row) }
                 observer.handle(.finished(row))
@@ -189,6 +206,8 @@ extension SyncEngine {
         switch record.observation.result {
         case .resolved(let manifest): digest = manifest.digest
         case .failed(let error): failure = error
+        case .deferred(let reason, _): failure = reason
+        case .notAsked: digest = recorded.previousDigest
         }
         var row = SyncRow(
             reference: record.reference, outcome: recorded.outcome, previousDigest: recorded.previousDigest,
@@ -196,6 +215,47 @@ extension SyncEngine {
             bytes: record.bytes, duration: record.duration)
         row.pushes = record.pushes.map(\.record)
         return row
+    }
+
+    /// Counts one recorded reference into its registry's plan.
+    static func plan(_ plan: inout HostPlan, _ record: PendingRecord, outcome: Outcome?) {
+        plan.references += 1
+        switch outcome {
+        case .upToDate?:
+            if case .notAsked = record.observation.result { plan.notAsked += 1 } else { plan.unchanged += 1 }
+        case .pulled?, .updated?, .drift?: plan.toPull += 1
+        case .failed?: plan.failed += 1
+        case .deferred?: plan.deferred += 1
+        case nil: break
+        }
+    }
+
+    /// The run's requests per host and what the hosts said about their quotas (kept for the next run), as the
+    /// reference store records them.
+    func requestRecords(_ hosts: [HostRequests]) -> ([RunHostRecord], [RateLimitRecord]) {
+        let records = hosts.filter { $0.total > 0 || $0.rateLimit != nil }.map { host in
+            RunHostRecord(
+                host: host.host, requests: Dictionary(uniqueKeysWithValues: host.counts.map { ($0.key.rawValue, $0.value) }),
+                throttled: host.throttled, limit: host.rateLimit?.limit, remaining: host.rateLimit?.remaining,
+                resetAt: host.rateLimit?.resetAt, blocked: host.blocked, blockedUntil: host.blockedUntil)
+        }
+        let limits = hosts.compactMap(\.rateLimit).map(Self.record)
+        return (records, limits)
+    }
+
+    /// The reference store's form of a host's quota.
+    public static func record(_ state: RateLimitState) -> RateLimitRecord {
+        RateLimitRecord(
+            host: state.host, limit: state.limit, remaining: state.remaining,
+            windowSeconds: state.window.map { $0.components.seconds }, resetAt: state.resetAt,
+            observedAt: state.observedAt)
+    }
+
+    /// A host's quota as the reference store kept it.
+    public static func state(_ record: RateLimitRecord) -> RateLimitState {
+        RateLimitState(
+            host: record.host, limit: record.limit, remaining: record.remaining,
+            window: record.windowSeconds.map { .seconds($0) }, resetAt: record.resetAt, observedAt: record.observedAt)
     }
 
     static func attempts(_ provenance: Provenance) -> [Ledger.EndpointAttempt] {

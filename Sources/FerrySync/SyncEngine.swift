@@ -29,12 +29,19 @@ public struct SyncEngine: Sendable {
         public var recording: RecordingPolicy
         /// Keep every row in the summary (tests, `ferry pull`); a big sync leaves it off and keeps counts only.
         public var collectRows: Bool
+        /// Ask for every tag, trusted ones (`immutable-tags`) included, and list every repository afresh.
+        public var revalidateAll: Bool
+        /// The clock `revalidate` is measured with (the reference store's times are compared to it).
+        public var now: @Sendable () -> Date
 
         /// Creates options.
         public init(
             dryRun: Bool = false, jobs: Int = 4, command: String = "sync", toolVersion: String,
-            recording: RecordingPolicy = RecordingPolicy(), collectRows: Bool = true
+            recording: RecordingPolicy = RecordingPolicy(), collectRows: Bool = true, revalidateAll: Bool = false,
+            now: @escaping @Sendable () -> Date = { Date() }
         ) {
+            self.revalidateAll = revalidateAll
+            self.now = now
             self.dryRun = dryRun
             self.jobs = max(jobs, 1)
             self.command = command
@@ -78,7 +85,7 @@ public struct SyncEngine: Sendable {
 
     /// Runs the whole list once.
     public func run(observer: any SyncObserver = SilentSyncObserver()) async throws(SyncAbort) -> SyncSummary {
-        try await execute(observer: observer) { (runID, tally) throws(SyncAbort) in
+        try await execute(observer: observer, trusting: trustedRepositories) { (runID, tally) throws(SyncAbort) in
             try await expand(runID: runID, observer: observer, tally: &tally)
         }
     }
@@ -90,8 +97,14 @@ public struct SyncEngine: Sendable {
         try await execute(observer: observer) { (_, _) throws(SyncAbort) in SyncPlan(items: items) }
     }
 
+    /// Repositories of entries with `immutable-tags`: only their tags' records are read before the run.
+    var trustedRepositories: Set<String> {
+        options.revalidateAll
+            ? [] : Set(list.images.filter { $0.trust?.patterns.isEmpty == false }.map { $0.source.repository.name })
+    }
+
     private func execute(
-        observer: any SyncObserver,
+        observer: any SyncObserver, trusting repositories: Set<String> = [],
         plan: (RunID, inout Tally) async throws(SyncAbort) -> SyncPlan
     ) async throws(SyncAbort) -> SyncSummary {
         let runID: RunID
@@ -104,6 +117,11 @@ public struct SyncEngine: Sendable {
         }
         var tally = Tally()
         do throws(SyncAbort) {
+            do {
+                tally.checks = try await ledger.tagChecks(repositories: repositories)
+            } catch {
+                throw SyncAbort(message: "cannot read the recorded tags: \(error)", runID: runID, cause: error)
+            }
             // From the first commit until the last index.json write, index.json may lag behind the reference store.
             if !options.dryRun { try await markIndex(inLine: false, runID: runID) }
             let items = try await plan(runID, &tally)
@@ -124,15 +142,16 @@ public struct SyncEngine: Sendable {
         let signal = stop.firedSignal
         let status: RunStatus = signal != nil ? .interrupted : (options.dryRun ? .dryRun : .completed)
         let exitStatus: Int32 = signal.map { 128 + $0 } ?? Self.batchStatus(failures: tally.failures, drifts: tally.drifts)
+        let hosts = puller.session.governor.hosts
         do {
-            try await finish(runID, status: status, exitStatus: exitStatus)
+            try await finish(runID, status: status, exitStatus: exitStatus, hosts: hosts)
         } catch {
             throw SyncAbort(message: "cannot record the end of run \(runID): \(error)", runID: runID, cause: error)
         }
         return SyncSummary(
             runID: runID, status: status, exitStatus: exitStatus, rows: tally.rows, outcomes: tally.outcomes,
             bytes: tally.bytes, failures: tally.failures,
-            driftEvents: tally.drifts, interrupted: tally.interrupted, signal: signal)
+            driftEvents: tally.drifts, interrupted: tally.interrupted, signal: signal, hosts: hosts, plan: tally.plan)
     }
 
     private func markIndex(inLine: Bool, runID: RunID) async throws(SyncAbort) {
@@ -148,8 +167,12 @@ public struct SyncEngine: Sendable {
         (failures > 0 ? 1 : 0) + (drifts > 0 ? 2 : 0)
     }
 
-    private func finish(_ runID: RunID, status: RunStatus, exitStatus: Int32) async throws {
-        _ = try await ledger.finishRun(runID, RunFinish(finishedAt: Date(), status: status, exitStatus: exitStatus))
+    private func finish(_ runID: RunID, status: RunStatus, exitStatus: Int32, hosts: [HostRequests] = []) async throws {
+        let (records, limits) = requestRecords(hosts)
+        _ = try await ledger.finishRun(
+            runID,
+            RunFinish(
+                finishedAt: Date(), status: status, exitStatus: exitStatus, hosts: records, rateLimits: limits))
     }
 
     struct Tally {
@@ -160,6 +183,9 @@ public struct SyncEngine: Sendable {
         var drifts = 0
         var interrupted = 0
         var recording = RecordingState()
+        /// Recorded digests and check times of the trusted entries' tags.
+        var checks: [String: TagCheck] = [:]
+        var plan: [String: HostPlan] = [:]
     }
 
     // MARK: Plan
@@ -170,7 +196,7 @@ public struct SyncEngine: Sendable {
     /// yields the references as the run takes them.
     func expand(runID: RunID, observer: any SyncObserver, tally: inout Tally) async throws(SyncAbort) -> SyncPlan {
         let listings = await listTags(
-            list.images.enumerated().filter { $0.element.needsTagList }.map { ($0.offset, $0.element.source) })
+            list.images.enumerated().filter { $0.element.needsTagList }.map { ($0.offset, $0.element) })
         var entries: [ImageEntry] = []
         var tags: [[String]] = []
         for (index, entry) in list.images.enumerated() {
@@ -197,23 +223,23 @@ public struct SyncEngine: Sendable {
     }
 
     /// Lists the tags of each repository, at most `jobs` at once; a cancelled listing has no entry.
-    private func listTags(_ sources: [(Int, ImageReference)]) async -> [Int: Result<[String], PullFailure>] {
-        let puller = self.puller
+    private func listTags(_ sources: [(Int, ImageEntry)]) async -> [Int: Result<[String], PullFailure>] {
+        let engine = self
         let stop = self.stop
         var results: [Int: Result<[String], PullFailure>] = [:]
         await withTaskGroup(of: ListingResult.self) { group in
             var next = 0
             for _ in 0..<options.jobs where next < sources.count {
-                let (position, source) = sources[next]
+                let (position, entry) = sources[next]
                 next += 1
-                group.addTask { await Self.listing(puller, source, position: position) }
+                group.addTask { await engine.listing(entry, position: position) }
             }
             for await listing in group {
                 if let result = listing.result { results[listing.position] = result }
                 if next < sources.count, stop.firedSignal == nil {
-                    let (position, source) = sources[next]
+                    let (position, entry) = sources[next]
                     next += 1
-                    group.addTask { await Self.listing(puller, source, position: position) }
+                    group.addTask { await engine.listing(entry, position: position) }
                 }
             }
         }
@@ -227,9 +253,22 @@ public struct SyncEngine: Sendable {
 
     // A plain function rather than a typed-throws `do`/`catch` inside the child closure: the release build of that
     // closure returned garbage positions (a Swift 6.3 optimizer fault, reproduced with `swift build -c release`).
-    private static func listing(_ puller: FallbackPuller, _ source: ImageReference, position: Int) async -> ListingResult {
+    // A tag list younger than the entry's `revalidate` is reused from the reference store: no request.
+    private func listing(_ entry: ImageEntry, position: Int) async -> ListingResult {
+        let repository = entry.source.repository.name
+        if !options.revalidateAll, let interval = entry.trust?.revalidate?.duration,
+            let cached = try? await ledger.tagListing(repository),
+            options.now().timeIntervalSince(cached.fetchedAt) < Double(interval.components.seconds)
+        {
+            return ListingResult(position: position, result: .success(cached.tags))
+        }
         do {
-            return ListingResult(position: position, result: .success(try await puller.listTags(source).0))
+            let tags = try await puller.listTags(entry.source).0
+            if !options.dryRun, entry.trust?.revalidate != nil {
+                // Only a cache: a failed write costs the next run one listing, nothing else.
+                try? await ledger.recordTagListing(repository, tags: tags, fetchedAt: options.now())
+            }
+            return ListingResult(position: position, result: .success(tags))
         } catch {
             return ListingResult(position: position, result: error.kind == .cancelled ? nil : .failure(error))
         }
@@ -248,6 +287,10 @@ public struct SyncEngine: Sendable {
         case pulled(FallbackPuller.Success, UpstreamCheck?, [PushResult])
         case resolved(Descriptor, Provenance)
         case failed(PullFailure)
+        /// A trusted tag that is recorded and was not asked for.
+        case notAsked
+        /// A rate limit stopped it; a later run takes it.
+        case deferred(PullFailure)
         case cancelled
     }
 
@@ -281,7 +324,8 @@ public struct SyncEngine: Sendable {
             func startNext() {
                 guard !stopped, let item = pending.next() else { return }
                 running += 1
-                group.addTask { .item(await engine.work(item, runID: runID, observer: observer)) }
+                let trusted = item.trust != nil ? tally.checks[item.reference.repository.name + ":" + (item.reference.tag ?? "latest")] : nil
+                group.addTask { .item(await engine.work(item, runID: runID, observer: observer, recorded: trusted)) }
             }
             // Wakes the loop when a batch waited long enough while no item finishes (a large blob downloading);
             // never while stopping or finishing, when the group is cancelled and the sleep would end at once.
@@ -344,19 +388,33 @@ public struct SyncEngine: Sendable {
         try outcome.get()
     }
 
+    /// True when `item` is trusted, recorded at `recorded` with its manifest in the store, and checked within
+    /// its `revalidate`: then it costs no request.
+    func isTrusted(_ item: SyncItem, recorded: TagCheck?) -> Bool {
+        guard let trust = item.trust, let recorded, !options.revalidateAll, puller.store.hasBlob(recorded.digest)
+        else { return false }
+        guard let interval = trust.revalidate else { return true }
+        return options.now().timeIntervalSince(recorded.lastChecked) < Double(interval.components.seconds)
+    }
+
     /// Pulls (or, in a dry run, resolves) one item and checks the upstream when asked.
-    func work(_ item: SyncItem, runID: RunID, observer: any SyncObserver) async -> ItemResult {
+    func work(_ item: SyncItem, runID: RunID, observer: any SyncObserver, recorded: TagCheck? = nil) async -> ItemResult {
         let clock = ContinuousClock()
         let start = clock.now
         observer.handle(.started(item.reference))
         if Task.isCancelled { return ItemResult(item: item, outcome: .cancelled, duration: .zero) }
+        if isTrusted(item, recorded: recorded) { return ItemResult(item: item, outcome: .notAsked, duration: .zero) }
+        // A host a 429 stopped is not asked at all: the rest of its references wait for a later run.
+        if let deferral = puller.deferral(for: item.reference) {
+            return ItemResult(item: item, outcome: .deferred(deferral), duration: .zero)
+        }
         let outcome: ItemOutcome
         if options.dryRun {
             do throws(PullFailure) {
                 let (descriptor, provenance) = try await puller.resolve(item.reference)
                 outcome = .resolved(descriptor, provenance)
             } catch {
-                outcome = error.kind == .cancelled ? .cancelled : .failed(error)
+                outcome = error.kind == .cancelled ? .cancelled : error.kind == .deferred ? .deferred(error) : .failed(error)
             }
         } else {
             do throws(PullFailure) {
@@ -367,7 +425,7 @@ public struct SyncEngine: Sendable {
                 let upstream = await upstreamCheck(item, success: success, observer: observer)
                 outcome = .pulled(success, upstream, await pushes(item, success: success, runID: runID))
             } catch {
-                outcome = error.kind == .cancelled ? .cancelled : .failed(error)
+                outcome = error.kind == .cancelled ? .cancelled : error.kind == .deferred ? .deferred(error) : .failed(error)
             }
         }
         return ItemResult(item: item, outcome: outcome, duration: clock.now - start)

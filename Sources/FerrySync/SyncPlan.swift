@@ -91,9 +91,15 @@ struct SyncPlan: Sequence {
     }
 
     static func item(_ entry: ImageEntry, _ reference: ImageReference) -> SyncItem {
-        SyncItem(
+        // A trusted tag that moves anyway is drift, as with `immutable: true`.
+        var trust: SyncItem.Trust?
+        if reference.digest == nil, let policy = entry.trust, policy.trusts(reference.tag ?? "latest") {
+            trust = SyncItem.Trust(revalidate: policy.revalidate?.duration)
+        }
+        return SyncItem(
             reference: reference, source: entry.source, platforms: SyncEngine.selection(entry.platforms),
-            immutable: entry.immutable, verifyUpstream: entry.verifyUpstream, targets: entry.targets)
+            immutable: entry.immutable || trust != nil, verifyUpstream: entry.verifyUpstream, targets: entry.targets,
+            trust: trust)
     }
 
     /// The item of the first entry that lists `key` (only for references that occur twice).
@@ -112,6 +118,14 @@ struct SyncPlan: Sequence {
         merged.immutable = first.immutable || second.immutable
         merged.verifyUpstream = first.verifyUpstream || second.verifyUpstream
         merged.targets = first.targets + second.targets.filter { !first.targets.contains($0) }
+        // Trusted only when every entry trusts it; then rechecked as often as the most careful one asks.
+        switch (first.trust, second.trust) {
+        case (let a?, let b?):
+            let intervals = [a.revalidate, b.revalidate].compactMap { $0 }
+            merged.trust = SyncItem.Trust(revalidate: intervals.min())
+        default:
+            merged.trust = nil
+        }
         switch (first.platforms, second.platforms) {
         case (.list(let a), .list(let b)): merged.platforms = .list(a + b.filter { !a.contains($0) })
         default: merged.platforms = .all

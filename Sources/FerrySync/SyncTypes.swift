@@ -4,14 +4,16 @@ import FerrySystem
 import Foundation
 import Ledger
 import OCIModel
+import OCIRegistry
 
 /// One reference to synchronise, expanded from an image entry of the mirror list.
 public struct SyncItem: Sendable, Hashable {
     /// Creates an item.
     public init(
         reference: ImageReference, source: ImageReference? = nil, platforms: FerryPull.PlatformSelection,
-        immutable: Bool = false, verifyUpstream: Bool = false, targets: [String] = []
+        immutable: Bool = false, verifyUpstream: Bool = false, targets: [String] = [], trust: Trust? = nil
     ) {
+        self.trust = trust
         self.reference = reference
         self.source = source ?? reference
         self.platforms = platforms
@@ -32,6 +34,18 @@ public struct SyncItem: Sendable, Hashable {
     public var verifyUpstream: Bool
     /// Target names to push to (after the pull).
     public var targets: [String]
+    /// Set when the tag matches the entry's `immutable-tags`: once recorded it is not asked for again, except
+    /// every `revalidate`.
+    public var trust: Trust?
+
+    /// How a trusted tag is rechecked.
+    public struct Trust: Sendable, Hashable {
+        /// Ask again (one HEAD) when the last check is older than this; nil: never.
+        public var revalidate: Duration?
+
+        /// Creates a trust.
+        public init(revalidate: Duration?) { self.revalidate = revalidate }
+    }
 }
 
 /// What happened to one reference (or one failed tag listing) in a run.
@@ -124,6 +138,32 @@ public struct SyncSummary: Sendable {
     public var interrupted: Int
     /// The signal that stopped the run.
     public var signal: Int32?
+    /// The run's requests per host, and what each host said about its rate limit.
+    public var hosts: [HostRequests] = []
+    /// What each registry's references came to, for `--dry-run`'s cost estimate.
+    public var plan: [String: HostPlan] = [:]
+
+    /// References deferred by a rate limit.
+    public var deferred: Int { outcomes[.deferred] ?? 0 }
+}
+
+/// What one registry's references came to in a run: the basis of `ferry sync --dry-run`'s cost estimate.
+public struct HostPlan: Sendable, Hashable {
+    /// References of the registry.
+    public var references = 0
+    /// Not asked for (`immutable-tags`): a real run costs them nothing.
+    public var notAsked = 0
+    /// Unchanged: one HEAD each.
+    public var unchanged = 0
+    /// New or moved: a real run fetches their manifests (and the blobs the store lacks).
+    public var toPull = 0
+    /// Failed to resolve.
+    public var failed = 0
+    /// Deferred by the host's rate limit.
+    public var deferred = 0
+
+    /// Creates an empty plan.
+    public init() {}
 }
 
 /// A failure that stops the whole run: the store or the reference store cannot be written.

@@ -9,6 +9,10 @@ public struct Observation: Sendable, Hashable {
         case resolved(ResolvedManifest)
         /// Every endpoint failed; the text is the final error, without credentials.
         case failed(error: String)
+        /// A rate limit stopped it before anything was fetched; `retryAt` is when its host may be asked again.
+        case deferred(reason: String, retryAt: Date?)
+        /// Not asked for (`immutable-tags`): the tag is recorded and trusted; the store's record is repeated.
+        case notAsked
     }
 
     /// The run this belongs to.

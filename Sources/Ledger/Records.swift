@@ -17,6 +17,8 @@ public enum Outcome: String, Sendable, Hashable, Codable, CaseIterable {
     case failed
     /// At least one drift event was raised.
     case drift
+    /// A registry's rate limit stopped it before anything was fetched; a later run takes it (not a failure).
+    case deferred
 }
 
 /// A kind of drift event.
@@ -88,6 +90,10 @@ public struct ObservationRecord: Sendable, Hashable, Codable {
     public var durationMilliseconds: Int64
     /// When it was observed.
     public var observedAt: Date
+    /// False when the tag was not asked for (`immutable-tags`): the row repeats what the store records.
+    public var checked: Bool = true
+    /// For a deferred reference: when its host may be asked again (nil: not known).
+    public var retryAt: Date? = nil
     /// The bundle this observation arrived in (`ferry import`); nil when observed by this store.
     public var bundleID: Digest? = nil
 }

@@ -312,6 +312,7 @@ extension Queries {
             immutable: try row.bool("immutable"), dryRun: try row.bool("dryRun"),
             bytesTransferred: try row.int64("bytesTransferred"),
             durationMilliseconds: try row.int64("durationMs"), observedAt: try row.date("observedAt"),
+            checked: try row.bool("checked"), retryAt: try row.optionalDate("retryAt"),
             bundleID: try row.optionalDigest("bundleId"))
     }
 }

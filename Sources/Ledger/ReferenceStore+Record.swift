@@ -101,9 +101,36 @@ private struct Recorder {
             let id = try insertObservation(
                 outcome: .failed, previous: current?.digest, manifest: nil, error: Redaction.freeText(error))
             return RecordResult(observationID: id, outcome: .failed, previousDigest: current?.digest, driftEvents: [])
+        case .deferred(let reason, let retryAt):
+            let id = try insertObservation(
+                outcome: .deferred, previous: current?.digest, manifest: nil, error: Redaction.freeText(reason),
+                retryAt: retryAt)
+            return RecordResult(observationID: id, outcome: .deferred, previousDigest: current?.digest, driftEvents: [])
+        case .notAsked:
+            return try recordNotAsked(current: current)
         case .resolved(let manifest):
             return try record(manifest, current: current)
         }
+    }
+
+    /// A trusted tag that was not asked for: its observation repeats the tag's record, and nothing else changes
+    /// (lastChecked keeps the time it was last asked, which `revalidate` measures).
+    private func recordNotAsked(current: CurrentTag?) throws -> RecordResult {
+        guard let current, observation.tag != nil else {
+            throw LedgerError.invalidObservation(
+                path: path, reference: reference, reason: "only a recorded tag can be left unasked")
+        }
+        let sql = "SELECT mediaType, imageId, servedBy FROM tag WHERE id = ?"
+        guard let fetched = try row(sql, [current.id]) else {
+            throw StoredValueError(table: "tag", reason: "\(reference) vanished")
+        }
+        let stored = StoredRow(row: fetched, table: "tag")
+        let manifest = ResolvedManifest(
+            digest: current.digest, mediaType: try stored.mediaType("mediaType"),
+            imageID: try stored.optionalDigest("imageId"), servedBy: "store")
+        let id = try insertObservation(
+            outcome: .upToDate, previous: current.digest, manifest: manifest, error: nil, checked: false)
+        return RecordResult(observationID: id, outcome: .upToDate, previousDigest: current.digest, driftEvents: [])
     }
 
     private func record(_ manifest: ResolvedManifest, current: CurrentTag?) throws -> RecordResult {
@@ -316,9 +343,10 @@ private struct Recorder {
         }
     }
 
-    private func insertObservation(outcome: Outcome, previous: Digest?, manifest: ResolvedManifest?, error: String?)
-        throws -> Int64
-    {
+    private func insertObservation(
+        outcome: Outcome, previous: Digest?, manifest: ResolvedManifest?, error: String?, checked: Bool = true,
+        retryAt: Date? = nil
+    ) throws -> Int64 {
         let milliseconds =
             observation.duration.components.seconds * 1000
             + observation.duration.components.attoseconds / 1_000_000_000_000_000
@@ -327,8 +355,8 @@ private struct Recorder {
             INSERT INTO observation
                 (runId, reference, repository, tag, requestedDigest, manifestDigest, mediaType, imageId, servedBy,
                  upstreamDigest, upstreamEndpoint, outcome, previousDigest, error, immutable, dryRun,
-                 bytesTransferred, durationMs, observedAt)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                 bytesTransferred, durationMs, observedAt, checked, retryAt)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
             [
                 run, reference, repository, observation.tag, observation.requestedDigest?.description,
@@ -336,6 +364,7 @@ private struct Recorder {
                 manifest.map { Redaction.endpoint($0.servedBy) }, manifest?.upstream?.digest.description,
                 manifest?.upstream.map { Redaction.endpoint($0.endpoint) }, outcome.rawValue, previous?.description,
                 error, observation.immutable, observation.dryRun, observation.bytesTransferred, milliseconds, now,
+                checked, retryAt,
             ])
         let id = db.lastInsertedRowID
         for (position, attempt) in observation.attempts.enumerated() {

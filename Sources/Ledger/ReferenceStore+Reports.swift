@@ -14,6 +14,8 @@ public struct RunReportBasis: Sendable, Hashable {
     public var pushCounts: [PushOutcome: Int]
     /// True when some push of the run belongs to a reference it observed (the rows carry targets).
     public var rowsHavePushes: Bool
+    /// Its requests per host.
+    public var hosts: [RunHostRecord] = []
 }
 
 extension ReferenceStore {
@@ -49,7 +51,8 @@ extension ReferenceStore {
             return RunReportBasis(
                 run: run,
                 driftEvents: try Queries.driftEvents(db, where: "WHERE runId = ? ORDER BY id", [id.rawValue]),
-                unobservedPushes: unobserved, pushCounts: counts, rowsHavePushes: observed)
+                unobservedPushes: unobserved, pushCounts: counts, rowsHavePushes: observed,
+                hosts: try ReferenceStore.runHosts(db, id))
         }
     }
 

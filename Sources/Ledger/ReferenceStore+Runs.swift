@@ -39,6 +39,7 @@ extension ReferenceStore {
             else { throw LedgerError.unknownRun(path: path, run: id) }
             guard status == RunStatus.running.rawValue else { throw LedgerError.runFinished(path: path, run: id) }
             let counts = try Self.liveCounts(db, id)
+            try Self.insertRequests(db, run: id, hosts: finish.hosts, rateLimits: finish.rateLimits)
             try db.execute(
                 literal: """
                     UPDATE run SET finishedAt = \(finish.finishedAt), status = \(finish.status.rawValue),
@@ -46,7 +47,8 @@ extension ReferenceStore {
                         pulledCount = \(counts.pulled), upToDateCount = \(counts.upToDate),
                         updatedCount = \(counts.updated), failedCount = \(counts.failed),
                         driftCount = \(counts.drift), driftEventCount = \(counts.driftEvents),
-                        bytesTransferred = \(counts.bytesTransferred)
+                        bytesTransferred = \(counts.bytesTransferred), deferredCount = \(counts.deferred),
+                        notAskedCount = \(counts.notAsked)
                     WHERE id = \(id.rawValue)
                     """)
             guard let record = try Self.fetchRuns(db, where: "WHERE id = ?", [id.rawValue]).first else {
@@ -109,7 +111,9 @@ extension ReferenceStore {
                     references: Int(references), pulled: try row.int("pulledCount"),
                     upToDate: try row.int("upToDateCount"), updated: try row.int("updatedCount"),
                     failed: try row.int("failedCount"), drift: try row.int("driftCount"),
-                    driftEvents: try row.int("driftEventCount"), bytesTransferred: try row.int64("bytesTransferred"))
+                    driftEvents: try row.int("driftEventCount"), bytesTransferred: try row.int64("bytesTransferred"),
+                    deferred: Int(try row.optionalInt64("deferredCount") ?? 0),
+                    notAsked: Int(try row.optionalInt64("notAskedCount") ?? 0))
             } else {
                 counts = try liveCounts(db, id)
             }
@@ -131,6 +135,8 @@ extension ReferenceStore {
                 coalesce(sum(outcome = 'updated'), 0) AS updated,
                 coalesce(sum(outcome = 'failed'), 0) AS failed,
                 coalesce(sum(outcome = 'drift'), 0) AS drift,
+                coalesce(sum(outcome = 'deferred'), 0) AS deferred,
+                coalesce(sum(checked = 0), 0) AS notAsked,
                 coalesce(sum(bytesTransferred), 0) AS bytes,
                 (SELECT count(*) FROM driftEvent WHERE runId = ?1) AS events
             FROM observation WHERE runId = ?1
@@ -140,6 +146,7 @@ extension ReferenceStore {
         return RunCounts(
             references: try row.int("n"), pulled: try row.int("pulled"), upToDate: try row.int("upToDate"),
             updated: try row.int("updated"), failed: try row.int("failed"), drift: try row.int("drift"),
-            driftEvents: try row.int("events"), bytesTransferred: try row.int64("bytes"))
+            driftEvents: try row.int("events"), bytesTransferred: try row.int64("bytes"),
+            deferred: try row.int("deferred"), notAsked: try row.int("notAsked"))
     }
 }

@@ -49,9 +49,18 @@ public struct RunFinish: Sendable, Hashable {
     public var status: RunStatus
     /// The process exit status the CLI is about to return.
     public var exitStatus: Int32
+    /// The run's requests per host, stored with the finish.
+    public var hosts: [RunHostRecord]
+    /// What the hosts said about their quotas, kept for the next run.
+    public var rateLimits: [RateLimitRecord]
 
     /// Creates a run finish.
-    public init(finishedAt: Date = Date(), status: RunStatus, exitStatus: Int32) {
+    public init(
+        finishedAt: Date = Date(), status: RunStatus, exitStatus: Int32, hosts: [RunHostRecord] = [],
+        rateLimits: [RateLimitRecord] = []
+    ) {
+        self.hosts = hosts
+        self.rateLimits = rateLimits
         self.finishedAt = finishedAt
         self.status = status
         self.exitStatus = exitStatus
@@ -76,12 +85,18 @@ public struct RunCounts: Sendable, Hashable, Codable {
     public var driftEvents: Int
     /// Bytes transferred over the network.
     public var bytesTransferred: Int64
+    /// References a rate limit deferred to a later run.
+    public var deferred: Int
+    /// Up-to-date references that were not asked for (`immutable-tags`); included in ``upToDate``.
+    public var notAsked: Int
 
     /// Creates counts.
     public init(
         references: Int = 0, pulled: Int = 0, upToDate: Int = 0, updated: Int = 0, failed: Int = 0, drift: Int = 0,
-        driftEvents: Int = 0, bytesTransferred: Int64 = 0
+        driftEvents: Int = 0, bytesTransferred: Int64 = 0, deferred: Int = 0, notAsked: Int = 0
     ) {
+        self.deferred = deferred
+        self.notAsked = notAsked
         self.references = references
         self.pulled = pulled
         self.upToDate = upToDate

@@ -25,6 +25,8 @@ struct DefaultsDraft {
     var targets: [(String, SourceLocation)]?
     var immutable: Bool?
     var verifyUpstream: Bool?
+    var immutableTags: [TagPattern]?
+    var revalidate: RevalidateInterval?
 }
 
 struct ImageDraft {
@@ -41,13 +43,20 @@ struct ImageDraft {
     var targets: [(String, SourceLocation)]?
     var immutable: Bool?
     var verifyUpstream: Bool?
+    var immutableTags: [TagPattern]?
+    var revalidate: RevalidateInterval?
 }
 
 /// Turns one file's YAML tree into a ``FileContribution``, collecting every problem.
 struct FileParser {
     static let topLevelKeys = ["version", "defaults", "registries", "targets", "images"]
-    static let defaultsKeys = ["platforms", "targets", "immutable", "verify-upstream"]
-    static let registryKeys = ["mirrors", "tls", "ca-file", "client-cert", "client-key", "credentials"]
+    static let defaultsKeys = [
+        "platforms", "targets", "immutable", "verify-upstream", "immutable-tags", "revalidate",
+    ]
+    static let registryKeys = [
+        "mirrors", "tls", "ca-file", "client-cert", "client-key", "credentials", "requests-per-second",
+        "max-concurrent",
+    ]
     static let credentialKeys = [
         "username", "username-env", "username-file", "password-env", "password-file", "token-env", "token-file",
     ]
@@ -56,7 +65,7 @@ struct FileParser {
     static let targetKeys = ["registry", "prefix", "tls", "ca-file", "layout"]
     static let imageKeys = [
         "source", "tags", "include", "exclude", "semver", "latest", "platforms", "targets", "immutable",
-        "verify-upstream",
+        "verify-upstream", "immutable-tags", "revalidate",
     ]
     static let selectorKeys = ["tags", "include", "exclude", "semver", "latest"]
     static let supportedVersion = "1"
@@ -118,6 +127,8 @@ struct FileParser {
             case "targets": draft.targets = parseTargetNames(item.value)
             case "immutable": draft.immutable = walker.bool(item.value, field: item.key)
             case "verify-upstream": draft.verifyUpstream = walker.bool(item.value, field: item.key)
+            case "immutable-tags": draft.immutableTags = parsePatterns(item.value, field: item.key)
+            case "revalidate": draft.revalidate = parseRevalidate(item.value)
             default: break
             }
         }
@@ -158,6 +169,8 @@ struct FileParser {
         var clientCertificate: (String, Node)?
         var clientKey: (String, Node)?
         var credentials = CredentialSource.dockerConfig
+        var requestsPerSecond: Double?
+        var maxConcurrent: Int?
         for item in walker.known(fields, allowed: Self.registryKeys, in: context) {
             switch item.key {
             case "mirrors": mirrors = parseMirrors(item.value)
@@ -170,6 +183,8 @@ struct FileParser {
                 clientKey = walker.nonEmptyString(item.value, field: item.key, expected: "a file path")
                     .map { ($0, item.keyNode) }
             case "credentials": credentials = parseCredentials(item.value) ?? credentials
+            case "requests-per-second": requestsPerSecond = parseRequestsPerSecond(item.value)
+            case "max-concurrent": maxConcurrent = parseMaxConcurrent(item.value)
             default: break
             }
         }
@@ -182,7 +197,8 @@ struct FileParser {
         }
         return RegistrySettings(
             host: host, mirrors: mirrors, tls: tls, caFile: caFile, clientCertificate: clientCertificate?.0,
-            clientKey: clientKey?.0, credentials: credentials, location: location)
+            clientKey: clientKey?.0, credentials: credentials, requestsPerSecond: requestsPerSecond,
+            maxConcurrent: maxConcurrent, location: location)
     }
 
     private mutating func parseMirrors(_ node: Node) -> [URL] {
@@ -439,6 +455,8 @@ struct FileParser {
             case "targets": draft.targets = parseTargetNames(item.value)
             case "immutable": draft.immutable = walker.bool(item.value, field: item.key)
             case "verify-upstream": draft.verifyUpstream = walker.bool(item.value, field: item.key)
+            case "immutable-tags": draft.immutableTags = parsePatterns(item.value, field: item.key)
+            case "revalidate": draft.revalidate = parseRevalidate(item.value)
             default: break
             }
         }
@@ -479,7 +497,7 @@ struct FileParser {
         return tags
     }
 
-    private mutating func parsePatterns(_ node: Node, field: String) -> [TagPattern] {
+    mutating func parsePatterns(_ node: Node, field: String) -> [TagPattern] {
         guard
             let items = walker.stringList(
                 node, field: field, expected: "a list of regular expressions such as ['^3\\.2\\d$']",

@@ -107,13 +107,15 @@ public struct ImageEntry: Sendable, Equatable {
     public let immutable: Bool
     /// When a mirror served a tag, HEAD the upstream too and flag divergence.
     public let verifyUpstream: Bool
+    /// Recorded tags not asked for again (`immutable-tags`, `revalidate`); nil: every tag is checked every run.
+    public let trust: TagTrust?
 
     /// Creates an entry; the loader is the usual way to get one.
     public init(
         source: ImageReference, location: SourceLocation, tags: [String] = [], tagsAreImplied: Bool = false,
         include: [TagPattern] = [], exclude: [TagPattern] = [], semver: SemverRange? = nil, latest: Int? = nil,
         platforms: PlatformSelection = .all, targets: [String] = [], immutable: Bool = false,
-        verifyUpstream: Bool = false
+        verifyUpstream: Bool = false, trust: TagTrust? = nil
     ) {
         self.source = source
         self.location = location
@@ -127,6 +129,7 @@ public struct ImageEntry: Sendable, Equatable {
         self.targets = targets
         self.immutable = immutable
         self.verifyUpstream = verifyUpstream
+        self.trust = trust
     }
 
     /// True when the source has a tag or a digest.

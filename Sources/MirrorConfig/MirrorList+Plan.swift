@@ -38,6 +38,8 @@ extension MirrorList {
             if let key = settings.clientKey { groups.append("client-key=\(planValue(key))") }
             // Commas separate the parts of the credentials description itself, so they need no quoting there.
             groups.append("credentials=\(planValue(settings.credentials.description, commasAllowed: true))")
+            if let rate = settings.requestsPerSecond { groups.append("requests-per-second=\(rate == rate.rounded() ? String(Int(rate)) : String(rate))") }
+            if let limit = settings.maxConcurrent { groups.append("max-concurrent=\(limit)") }
             lines.append(groups.joined(separator: "  "))
         }
         for name in targets.keys.sorted() {
@@ -84,6 +86,12 @@ extension ImageEntry {
         var flags: [String] = []
         if immutable { flags.append("immutable") }
         if verifyUpstream { flags.append("verify-upstream") }
+        if let trust {
+            if !trust.patterns.isEmpty {
+                flags.append("immutable-tags=" + trust.patterns.map { planValue($0.pattern) }.joined(separator: ","))
+            }
+            if let revalidate = trust.revalidate { flags.append("revalidate=\(revalidate)") }
+        }
         if !flags.isEmpty { groups.append(flags.joined(separator: " ")) }
         return groups.joined(separator: "  ")
     }

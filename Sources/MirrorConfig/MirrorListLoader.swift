@@ -306,7 +306,8 @@ struct MirrorListLoader {
                     platforms: draft.platforms ?? defaults?.platforms ?? .all,
                     targets: (draft.targets ?? defaults?.targets ?? []).map(\.0),
                     immutable: draft.immutable ?? defaults?.immutable ?? false,
-                    verifyUpstream: draft.verifyUpstream ?? defaults?.verifyUpstream ?? false))
+                    verifyUpstream: draft.verifyUpstream ?? defaults?.verifyUpstream ?? false,
+                    trust: Self.trust(draft, defaults: defaults)))
         }
 
         if !errors.isEmpty {
@@ -322,5 +323,13 @@ struct MirrorListLoader {
         return MirrorList(
             registries: registries, targets: resolvedTargets, images: entries, files: files,
             fingerprint: hasher.finalize())
+    }
+
+    /// An entry's `immutable-tags` and `revalidate`, each taken from the entry or else from `defaults`.
+    static func trust(_ draft: ImageDraft, defaults: DefaultsDraft?) -> TagTrust? {
+        let patterns = draft.immutableTags ?? defaults?.immutableTags ?? []
+        let revalidate = draft.revalidate ?? defaults?.revalidate
+        if patterns.isEmpty, revalidate == nil { return nil }
+        return TagTrust(patterns: patterns, revalidate: revalidate)
     }
 }

@@ -98,6 +98,10 @@ public struct RegistrySettings: Hashable, Sendable {
     public let clientKey: String?
     /// Where credentials come from.
     public let credentials: CredentialSource
+    /// At most this many requests per second to the host (all kinds); nil: no pacing.
+    public let requestsPerSecond: Double?
+    /// At most this many requests in flight to the host at once; nil: bounded by `--jobs` only.
+    public let maxConcurrent: Int?
     /// Where the entry was written; nil for the defaults of an unlisted host.
     public let location: SourceLocation?
 
@@ -105,7 +109,7 @@ public struct RegistrySettings: Hashable, Sendable {
     public init(
         host: String, mirrors: [URL] = [], tls: TLSMode? = nil, caFile: String? = nil,
         clientCertificate: String? = nil, clientKey: String? = nil, credentials: CredentialSource = .dockerConfig,
-        location: SourceLocation? = nil
+        requestsPerSecond: Double? = nil, maxConcurrent: Int? = nil, location: SourceLocation? = nil
     ) {
         self.host = host
         self.mirrors = mirrors
@@ -114,6 +118,8 @@ public struct RegistrySettings: Hashable, Sendable {
         self.clientCertificate = clientCertificate
         self.clientKey = clientKey
         self.credentials = credentials
+        self.requestsPerSecond = requestsPerSecond
+        self.maxConcurrent = maxConcurrent
         self.location = location
     }
 

@@ -70,7 +70,7 @@ extension RegistryClient {
                                 reason: "\(failure.error)", retry: retry)
                 continue
 
-            case .redirectFailure(let cause):
+            case .notSent(let cause):
                 throw .request(method: .get, url: redacted(blobURL), cause: cause)
 
             case .success(let result):
@@ -164,7 +164,7 @@ extension RegistryClient {
     enum DownloadAttempt {
         case success(DownloadResult)
         case failure(DownloadError)
-        case redirectFailure(RequestFailure)
+        case notSent(RequestFailure)
     }
 
     /// One download attempt, following redirects (the transport leaves the file alone for 3xx answers).
@@ -178,25 +178,32 @@ extension RegistryClient {
         var hops = 0
         while true {
             let request = HTTPRequest(method: .get, url: url, headers: requestHeaders, tls: tls(for: url))
-            session.countRequest(to: url)
+            let admission: RateGovernor.Admission
+            do {
+                admission = try await session.governor.admit(url, kind: .blob)
+            } catch {
+                return .notSent(error)
+            }
             let result: DownloadResult
             do {
                 result = try await session.transport.download(
                     DownloadRequest(request: request, destination: staging, offset: offset, hasher: hasher,
                                     progress: progress, maxLength: maxLength))
             } catch {
+                session.governor.settle(admission, status: error.response?.status, headers: error.response?.headers)
                 if error.response != nil, endpoint.isSameOrigin(url) { session.markResponded(endpoint) }
                 return .failure(error)
             }
+            session.governor.settle(admission, status: result.response.status, headers: result.response.headers)
             if endpoint.isSameOrigin(url) { session.markResponded(endpoint) }
             logger.debug("HTTP", metadata: ["method": "GET", "url": "\(redacted(url))", "status": "\(result.response.status)"])
             guard let next = redirectTarget(result.response, from: url) else { return .success(result) }
             switch next {
             case .failure(let cause):
-                return .redirectFailure(cause)
+                return .notSent(cause)
             case .success(let target):
                 hops += 1
-                if hops > 10 { return .redirectFailure(.tooManyRedirects) }
+                if hops > 10 { return .notSent(.tooManyRedirects) }
                 requestHeaders = redirectHeaders(from: headers, authorization: authorization, to: target)
                 url = target
             }

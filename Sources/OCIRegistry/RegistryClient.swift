@@ -63,6 +63,8 @@ public struct RegistryClient: Sendable {
         var followRedirects = true
         /// Whether transport errors and retryable statuses may be retried; true for GET/HEAD.
         var retryable: Bool
+        /// What the request is for, as counted and budgeted per host.
+        var kind: RequestKind
 
         init(
             method: HTTPMethod, url: URL, headers: HTTPHeaders = HTTPHeaders(), body: RequestBody = .empty,
@@ -79,6 +81,7 @@ public struct RegistryClient: Sendable {
             self.authorize = authorize
             self.followRedirects = followRedirects
             self.retryable = retryable ?? method.isIdempotent
+            kind = RequestKind(method: method, url: url)
         }
     }
 
@@ -122,6 +125,11 @@ public struct RegistryClient: Sendable {
                         }
                     }
                 }
+                if response.status == 429, endpoint.isSameOrigin(call.url),
+                    let limited = rateLimited(response, retriesLeft: call.retryable && retry < session.retry.retries)
+                {
+                    throw .request(method: call.method, url: redacted(call.url), cause: limited)
+                }
                 if call.retryable, RetryPolicy.isRetryableStatus(response.status), retry < session.retry.retries {
                     retry += 1
                     let backoff = session.retry.delay(beforeRetry: retry)
@@ -146,6 +154,25 @@ public struct RegistryClient: Sendable {
                 throw error
             }
         }
+    }
+
+    /// What a 429 from the endpoint means for the run, or nil to retry it: a spent quota (the headers say so) is
+    /// not retried; a 429 without one is retried with backoff, and one that retries do not cure (or whose
+    /// `Retry-After` is too long to wait) blocks new work on the host — Docker Hub's abuse limit.
+    func rateLimited(_ response: HTTPResponse, retriesLeft: Bool) -> RequestFailure? {
+        let host = RateGovernor.hostKey(endpoint.baseURL)
+        let after = RetryPolicy.retryAfter(response.headers)
+        if session.governor.isExhausted(host) {
+            let until = after.map { Date().addingTimeInterval(Double($0.components.seconds)) }
+            if let until { session.governor.block(host, until: until) }
+            return .rateLimited(host: host, until: until ?? session.governor.hosts.first { $0.host == host }?.rateLimit?.resetAt)
+        }
+        if retriesLeft, (after ?? .zero) <= session.retry.maxRetryAfter { return nil }
+        let until = after.map { Date().addingTimeInterval(Double($0.components.seconds)) }
+        session.governor.block(host, until: until)
+        logger.warning(
+            "Rate limited; no new work on this host", metadata: ["host": "\(host)", "until": "\(until.map { "\($0)" } ?? "end of run")"])
+        return .rateLimited(host: host, until: until)
     }
 
     /// True for failures before any HTTP exchange (DNS, connect, TLS): the endpoint itself is not reachable.
@@ -197,13 +224,20 @@ public struct RegistryClient: Sendable {
         while true {
             let request = HTTPRequest(
                 method: method, url: url, headers: headers, body: call.body, tls: tls(for: url), timeout: call.timeout)
-            session.countRequest(to: url)
+            let admission: RateGovernor.Admission
+            do {
+                admission = try await session.governor.admit(url, kind: call.kind)
+            } catch {
+                return .failure(.request(method: call.method, url: redacted(call.url), cause: error))
+            }
             let response: HTTPResponse
             do {
                 response = try await session.transport.send(request, maxBodyBytes: call.maxBodyBytes)
             } catch {
+                session.governor.settle(admission, status: nil, headers: nil)
                 return .failure(.request(method: call.method, url: redacted(call.url), cause: .transport(error)))
             }
+            session.governor.settle(admission, status: response.status, headers: response.headers)
             if endpoint.isSameOrigin(url) { session.markResponded(endpoint) }
             logger.debug(
                 "HTTP", metadata: ["method": "\(method.rawValue)", "url": "\(redacted(url))", "status": "\(response.status)"])
@@ -366,11 +400,13 @@ public struct RegistryClient: Sendable {
         var retry = 0
         while true {
             let requested = Date()
-            session.countRequest(to: request.url)
+            let admission = try await session.governor.admit(request.url, kind: .token)
             let response: HTTPResponse
             do {
                 response = try await session.transport.send(request, maxBodyBytes: 1 << 20)
+                session.governor.settle(admission, status: response.status, headers: response.headers)
             } catch {
+                session.governor.settle(admission, status: nil, headers: nil)
                 if error == .cancelled { throw CancellationError() }
                 if error.isRetryable, retry < session.retry.retries {
                     retry += 1

@@ -1,4 +1,5 @@
 import FerryHTTP
+import Foundation
 import FerrySystem
 import OCIModel
 
@@ -76,6 +77,12 @@ public enum RegistryError: Error, Sendable, Hashable, CustomStringConvertible {
         return []
     }
 
+    /// The rate limit that stopped this request, when one did: `(host, until)`.
+    public var rateLimit: (host: String, until: Date?)? {
+        if case .request(_, _, .rateLimited(let host, let until)) = self { return (host, until) }
+        return nil
+    }
+
     /// True when the operation was cancelled, directly or inside a request.
     public var isCancellation: Bool {
         switch self {
@@ -120,6 +127,9 @@ public enum RequestFailure: Error, Sendable, Hashable, CustomStringConvertible {
     case badRedirect(String)
     /// A Bearer challenge whose realm is not an http(s) URL with a host.
     case unsupportedRealm(String)
+    /// The host's rate limit is spent or a 429 stopped work on it; not sent. `until`: when it may be asked again
+    /// (nil: not in this run).
+    case rateLimited(host: String, until: Date?)
 
     /// distribution's texts.
     public var description: String {
@@ -131,6 +141,12 @@ public enum RequestFailure: Error, Sendable, Hashable, CustomStringConvertible {
         case .tooManyRedirects: "stopped after 10 redirects"
         case .badRedirect(let location): "unsupported redirect location \(goQuoted(location))"
         case .unsupportedRealm(let realm): "unsupported token realm \(goQuoted(realm)): only http and https are asked"
+        case .rateLimited(let host, let until):
+            if let until {
+                "rate limit of \(host) reached; not asked again before \(until.formatted(.iso8601))"
+            } else {
+                "rate limit of \(host) reached (429 Too Many Requests); not asked again in this run"
+            }
         }
     }
 }

@@ -14,17 +14,19 @@ public final class RegistrySession: Sendable {
     public let retry: RetryPolicy
     /// Where debug and retry messages go.
     public let logger: Logger
+    /// Pacing, concurrency and rate-limit budget per host, shared by every job of the run.
+    public let governor: RateGovernor
     let tokens = TokenCache()
     let challenges = ChallengeStore()
-    private let requestCounts = Mutex<[String: Int]>([:])
     private let responded = Mutex<Set<String>>([])
     private let unreachable = Mutex<[String: RequestFailure]>([:])
 
     /// Creates a session.
     public init(
         transport: any HTTPTransport, credentials: any CredentialProvider = AnonymousCredentials(),
-        retry: RetryPolicy = .standard, logger: Logger
+        retry: RetryPolicy = .standard, governor: RateGovernor = RateGovernor(), logger: Logger
     ) {
+        self.governor = governor
         self.transport = transport
         self.credentials = credentials
         self.retry = retry
@@ -37,10 +39,12 @@ public final class RegistrySession: Sendable {
     }
 
     /// How many HTTP requests went to each `host[:port]` (token servers included), for reports and tests.
-    public var requestsByHost: [String: Int] { requestCounts.withLock { $0 } }
+    public var requestsByHost: [String: Int] {
+        Dictionary(governor.hosts.filter { $0.total > 0 }.map { ($0.host, $0.total) }, uniquingKeysWith: +)
+    }
 
     /// The total number of HTTP requests sent.
-    public var totalRequests: Int { requestCounts.withLock { $0.values.reduce(0, +) } }
+    public var totalRequests: Int { governor.hosts.reduce(0) { $0 + $1.total } }
 
     /// True once `endpoint` has answered any HTTP request in this session: its transport (and TLS, for https)
     /// is then confirmed, which decides moby's `transportOK` for a later failure.
@@ -66,11 +70,6 @@ public final class RegistrySession: Sendable {
 
     func markResponded(_ endpoint: RegistryEndpoint) {
         _ = responded.withLock { $0.insert(endpoint.description) }
-    }
-
-    func countRequest(to url: URL) {
-        let key = (url.host ?? "?") + (url.port.map { ":\($0)" } ?? "")
-        requestCounts.withLock { $0[key, default: 0] += 1 }
     }
 }
 

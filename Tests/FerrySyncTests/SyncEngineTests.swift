@@ -45,18 +45,23 @@ final class SyncHarness {
 
     func run(
         _ yaml: String, dryRun: Bool = false, stop: StopSignal = StopSignal(),
-        observer: any SyncObserver = SilentSyncObserver(), recording: RecordingPolicy = RecordingPolicy()
+        observer: any SyncObserver = SilentSyncObserver(), recording: RecordingPolicy = RecordingPolicy(),
+        revalidateAll: Bool = false, jobs: Int = 3
     ) async throws -> SyncSummary {
         let list = try list(yaml)
+        // As `ferry sync` does: the quotas earlier runs learned, and the list's per-host limits.
+        let governor = RateGovernor(known: try await ledger.rateLimits().map(SyncEngine.state))
         let session = RegistrySession(
             transport: transport, credentials: AnonymousCredentials(),
-            retry: RetryPolicy(retries: 1, baseDelay: .zero, maxDelay: .zero, jitter: false),
+            retry: RetryPolicy(retries: 1, baseDelay: .zero, maxDelay: .zero, jitter: false), governor: governor,
             logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
         let puller = FallbackPuller(
             session: session, store: store, blobs: BlobFetcher(store: store), resolver: EndpointResolver(mirrorList: list))
         let engine = SyncEngine(
             list: list, puller: puller, ledger: ledger,
-            options: SyncEngine.Options(dryRun: dryRun, jobs: 3, toolVersion: "test", recording: recording), stop: stop,
+            options: SyncEngine.Options(
+                dryRun: dryRun, jobs: jobs, toolVersion: "test", recording: recording, revalidateAll: revalidateAll),
+            stop: stop,
             logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
         return try await engine.run(observer: observer)
     }

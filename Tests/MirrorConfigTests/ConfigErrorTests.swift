@@ -13,7 +13,7 @@ struct ErrorCase: Sendable, CustomTestStringConvertible {
 }
 
 private let allowedImageKeys =
-    "allowed: source, tags, include, exclude, semver, latest, platforms, targets, immutable, verify-upstream"
+    "allowed: source, tags, include, exclude, semver, latest, platforms, targets, immutable, verify-upstream, immutable-tags, revalidate"
 private let rangeHelp =
     "a range is comparators (=, >, >=, <, <=, ~, ^ and a version such as 3, 3.20, 3.20.1, 3.x or *) "
     + "separated by spaces (all must hold) or || (either)"
@@ -49,13 +49,13 @@ private let credentialsExpected =
                 """,
             expected: [
                 "a.yaml:4:5: unknown key \"mirror\" in registry \"docker.io\"; "
-                    + "allowed: mirrors, tls, ca-file, client-cert, client-key, credentials"
+                    + "allowed: mirrors, tls, ca-file, client-cert, client-key, credentials, requests-per-second, max-concurrent"
             ]),
         ErrorCase(
             name: "unknown key in defaults",
             yaml: "version: 1\ndefaults:\n  platform: all\n",
             expected: [
-                "a.yaml:3:3: unknown key \"platform\" in defaults; allowed: platforms, targets, immutable, verify-upstream"
+                "a.yaml:3:3: unknown key \"platform\" in defaults; allowed: platforms, targets, immutable, verify-upstream, immutable-tags, revalidate"
             ]),
         ErrorCase(
             name: "unknown key in target",
@@ -364,6 +364,53 @@ private let credentialsExpected =
                       password-file: /run/secrets/p
                 """,
             expected: ["a.yaml:6:7: give only one of password-env, password-file, token-env, token-file"]),
+        // Request economy.
+        ErrorCase(
+            name: "revalidate without a unit",
+            yaml: "version: 1\nimages:\n  - source: alpine\n    revalidate: 24\n",
+            expected: [
+                "a.yaml:4:17: \"revalidate\" must be a duration such as 24h, 30m, 90s or 7d (whole numbers with s, m, h "
+                    + "or d); got \"24\""
+            ]),
+        ErrorCase(
+            name: "revalidate in words",
+            yaml: "version: 1\ndefaults:\n  revalidate: 1 day\nimages:\n  - source: alpine\n",
+            expected: [
+                "a.yaml:3:15: \"revalidate\" must be a duration such as 24h, 30m, 90s or 7d (whole numbers with s, m, h "
+                    + "or d); got \"1 day\""
+            ]),
+        ErrorCase(
+            name: "revalidate of zero",
+            yaml: "version: 1\nimages:\n  - source: alpine\n    revalidate: 0h\n",
+            expected: [
+                "a.yaml:4:17: \"revalidate\" must be a duration such as 24h, 30m, 90s or 7d (whole numbers with s, m, h "
+                    + "or d); got \"0h\""
+            ]),
+        ErrorCase(
+            name: "immutable-tags with a bad regex",
+            yaml: "version: 1\nimages:\n  - source: alpine\n    immutable-tags: ['v(1']\n",
+            expected: [
+                "a.yaml:4:22: bad regex \"v(1\": expected ')'"
+            ]),
+        ErrorCase(
+            name: "immutable-tags not a list",
+            yaml: "version: 1\nimages:\n  - source: alpine\n    immutable-tags: true\n",
+            expected: [
+                "a.yaml:4:21: \"immutable-tags\" must be a list of regular expressions such as ['^3\\.2\\d$']; got \"true\""
+            ]),
+        ErrorCase(
+            name: "requests-per-second of zero",
+            yaml: "version: 1\nregistries:\n  docker.io:\n    requests-per-second: 0\nimages:\n  - source: alpine\n",
+            expected: [
+                "a.yaml:4:26: \"requests-per-second\" must be a positive number of requests per second such as 10 or "
+                    + "0.5; got \"0\""
+            ]),
+        ErrorCase(
+            name: "max-concurrent of zero",
+            yaml: "version: 1\nregistries:\n  docker.io:\n    max-concurrent: 0\nimages:\n  - source: alpine\n",
+            expected: [
+                "a.yaml:4:21: \"max-concurrent\" must be a whole number of requests at once, at least 1; got \"0\""
+            ]),
         // Environment.
         ErrorCase(
             name: "unset variable without default",

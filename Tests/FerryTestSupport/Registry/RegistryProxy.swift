@@ -28,6 +28,8 @@ public final class RegistryProxy: Sendable {
 
     /// Answers a request instead of the registry when it returns a response.
     public typealias Interceptor = @Sendable (TestHTTPRequest) -> TestHTTPResponse?
+    /// Header fields to add to the registry's response to a request (its status given): a rate-limiting front.
+    public typealias Decorator = @Sendable (TestHTTPRequest, Int) -> HTTPHeaders
 
     private let core: ProxyCore
     private let server: TestHTTPServer
@@ -75,6 +77,11 @@ public final class RegistryProxy: Sendable {
         core.control.withLock { $0.interceptor = interceptor }
     }
 
+    /// Adds `decorator`'s fields to every relayed response (nil: relay as is).
+    public func decorate(_ decorator: Decorator?) {
+        core.control.withLock { $0.decorator = decorator }
+    }
+
     /// Holds the body of every response whose request satisfies `predicate` after `bytes` bytes, until
     /// ``releaseStalls()``. A stall with `bytes: 0` holds the response before its first body byte.
     public func stallBodies(after bytes: Int64, where predicate: @escaping @Sendable (TestHTTPRequest) -> Bool) {
@@ -99,6 +106,7 @@ public final class RegistryProxy: Sendable {
 final class ProxyCore: Sendable {
     struct Control {
         var interceptor: RegistryProxy.Interceptor?
+        var decorator: RegistryProxy.Decorator?
         var stall: (Int64, @Sendable (TestHTTPRequest) -> Bool)?
     }
 
@@ -112,14 +120,18 @@ final class ProxyCore: Sendable {
     func handle(_ request: TestHTTPRequest) -> TestHTTPResponse {
         events.append(.arrived(request))
         if request.method == "CONNECT" { return Self.tunnel(request) }
-        let (interceptor, stall) = control.withLock { ($0.interceptor, $0.stall) }
+        let (interceptor, stall, decorator) = control.withLock { ($0.interceptor, $0.stall, $0.decorator) }
         if let interceptor, let response = interceptor(request) {
             events.append(.completed(request, status: response.status, bytes: response.body.length))
             return response
         }
         let stallAfter = stall.flatMap { $0.1(request) ? $0.0 : nil }
         do {
-            return try relay(request, stallAfter: stallAfter)
+            var response = try relay(request, stallAfter: stallAfter)
+            if let decorator {
+                for field in decorator(request, response.status) { response.headers.add(field.name, field.value) }
+            }
+            return response
         } catch {
             let response = TestHTTPResponse.text("proxy: \(error)", status: 502)
             events.append(.completed(request, status: 502, bytes: response.body.length))
