@@ -74,6 +74,29 @@ import Testing
         #expect(driftRow.output.1.contains(">drift</span>"))
     }
 
+    /// Issue 8: the report of a 20,000-reference run opens and sorts in Chromium. The limit is a bound against a
+    /// hang on a loaded machine, not a performance target.
+    @Test(.timeLimit(.minutes(4))) func aTwentyThousandRowReportOpensAndSorts() async throws {
+        var report = try await LedgerFixture.make().secondReport()
+        let template = try #require(report.images.first { $0.outcome == .upToDate })
+        report.images = (0..<20_000).map { index in
+            var row = template
+            row.reference = "registry.test/scale/repo-" + String(String(100_000 + index).dropFirst()) + ":1.0.0"
+            return row
+        }
+        let (dom, stderr) = try await Self.dumpDOM(HTMLReport.render(report))
+        #expect(dom.contains("<html lang=\"en\" class=\"js\">"), "script did not run; stderr:\n\(stderr)")
+        #expect(!stderr.contains("Uncaught"), "\(stderr)")
+        let table = try #require(dom.range(of: "<table class=\"sortable\" id=\"image-table\">"))
+        let body = dom[table.upperBound...]
+        #expect(body.components(separatedBy: "<tr class=\"row up-to-date\">").count - 1 == 20_000)
+        // Sorted by reference, descending, by the script: the last reference comes first, the first one last.
+        let last = try #require(body.range(of: "<code>registry.test/scale/repo-19999:1.0.0</code>"))
+        let middle = try #require(body.range(of: "<code>registry.test/scale/repo-10000:1.0.0</code>"))
+        let first = try #require(body.range(of: "<code>registry.test/scale/repo-00000:1.0.0</code>"))
+        #expect(last.lowerBound < middle.lowerBound && middle.lowerBound < first.lowerBound)
+    }
+
     @Test(.timeLimit(.minutes(1))) func theChangesPageRunsItsScriptAndSortsEveryTable() async throws {
         let fixture = try await LedgerFixture.make()
         let report = try #require(try await ChangesReport.load(since: fixture.firstRun, from: fixture.store))
