@@ -46,7 +46,8 @@ extension FerryCommand {
                     throw CommandFailure("cannot merge \(source) into itself: it is the --store", status: .usage)
                 }
                 if let first = seen[path] {
-                    throw CommandFailure("\(source) is given twice (also as \(first))", status: .usage)
+                    let also = first == source ? "" : " (also as \(first))"
+                    throw CommandFailure("\(source) is given twice\(also)", status: .usage)
                 }
                 seen[path] = source
                 guard FileSystem.exists(source + "/index.json"), FileSystem.exists(source + "/ferry.db") else {
@@ -80,8 +81,15 @@ extension FerryCommand {
                 summaries.append(summary)
                 if !env.global.quiet { env.output.writeLine(Self.line(summary)) }
             }
-            try await env.reconcileIndex(store: store, ledger: ledger)
-            do { try await ledger.setIndexStamp(store.indexStamp) } catch { throw CommandFailure(ioError: error) }
+            // index.json is derived from the merged reference store: every name it records and the store now holds
+            // completely is added or moved (a name index.json has at a digest never recorded is left alone).
+            do {
+                try store.removeLeftovers()
+                try await IndexReconciler(store: store, ledger: ledger).reconcile()
+                try await ledger.setIndexStamp(store.indexStamp)
+            } catch {
+                throw CommandFailure(ioError: error, "cannot write index.json of \(env.global.store): \(error)")
+            }
 
             let runs = try await Self.reportedRuns(summaries, ledger: ledger)
             for run in runs {

@@ -60,7 +60,7 @@ public enum LedgerError: Error, Sendable, Equatable, CustomStringConvertible {
         case .invalidBundleHistory(let path, let bundle, let reason):
             "\(path): refusing the history of bundle \(bundle): \(reason)"
         case .mergeOfItself(let path, let source):
-            "\(path): cannot merge \(source): it is this store, or a copy of it (same store ID)"
+            "\(path): \(source) is this store, or a copy of it (same store ID)"
         }
     }
 }

@@ -32,7 +32,7 @@ import Testing
             try await reopened.digest(repository: try ref("alpine").repository, digest: digest("A"))?.imageID
                 == digest("config A"))
         #expect(try await reopened.rawStrings("PRAGMA journal_mode") == [["wal"]])
-        #expect(try await reopened.rawStrings("PRAGMA user_version") == [["4"]])
+        #expect(try await reopened.rawStrings("PRAGMA user_version") == [["\(ReferenceStore.schemaVersion)"]])
     }
 
     @Test func closingFoldsTheWALIntoTheMainFile() async throws {
@@ -136,10 +136,11 @@ import Testing
                 "INSERT INTO grdb_migrations VALUES ('v99-from-the-future'); PRAGMA user_version = 99;")
             try store.close()
         }
-        #expect(throws: LedgerError.schemaTooNew(path: directory.database, found: 99, supported: 4)) {
+        #expect(throws: LedgerError.schemaTooNew(path: directory.database, found: 99, supported: ReferenceStore.schemaVersion)) {
             try ReferenceStore.open(at: directory.database)
         }
-        let error = LedgerError.schemaTooNew(path: directory.database, found: 99, supported: 4)
+        let error = LedgerError.schemaTooNew(
+            path: directory.database, found: 99, supported: ReferenceStore.schemaVersion)
         #expect(error.description.hasPrefix(directory.database + ": schema version 99 was written by a newer ferry"))
         // Still refused the second time: the failed open did not rewrite anything.
         #expect(throws: LedgerError.self) { try ReferenceStore.open(at: directory.database) }
