@@ -91,7 +91,7 @@ extension FerryCommand {
                 throw CommandFailure(ioError: error, "cannot write index.json of \(env.global.store): \(error)")
             }
 
-            let runs = try await Self.reportedRuns(summaries, ledger: ledger)
+            let runs = try await Self.reportedRuns(summaries, ledger: ledger, store: env.global.store)
             for run in runs {
                 try await env.writeReports(runID: run.id, ledger: ledger, extraDirectory: reportDir)
                 env.output.writeLine(try await Self.line(run, ledger: ledger))
@@ -107,11 +107,17 @@ extension FerryCommand {
             return contradictions.isEmpty ? .ok : .drift
         }
 
-        /// The runs here that received a run they did not have, oldest first; their reports are written.
-        static func reportedRuns(_ summaries: [StoreMerger.SourceSummary], ledger: ReferenceStore)
+        /// The runs here that received a run they did not have, or whose report is missing (a merge killed after
+        /// its records and before its reports), oldest first; their reports are written.
+        static func reportedRuns(_ summaries: [StoreMerger.SourceSummary], ledger: ReferenceStore, store: String)
             async throws(CommandFailure) -> [RunRecord]
         {
-            let ids = Set(summaries.flatMap { $0.ledger.runs.filter(\.isNew).map(\.run) })
+            let ids = Set(
+                summaries.flatMap { summary in
+                    summary.ledger.runs.filter {
+                        $0.isNew || !FileSystem.exists(store + "/reports/\($0.run).json")
+                    }.map(\.run)
+                })
             var runs: [RunRecord] = []
             do {
                 for id in ids { if let run = try await ledger.run(id) { runs.append(run) } }

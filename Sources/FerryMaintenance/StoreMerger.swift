@@ -97,6 +97,7 @@ public struct StoreMerger: Sendable {
         } catch {
             throw .ledger(source: source, error)
         }
-        return SourceSummary(source: source, blobs: blobs.count, blobsCopied: copied, bytesCopied: bytes, ledger: result)
+        return SourceSummary(
+            source: source, blobs: blobs.count, blobsCopied: copied, bytesCopied: bytes, ledger: result)
     }
 }

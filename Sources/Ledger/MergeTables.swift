@@ -73,7 +73,8 @@ struct MergeTable: Sendable {
         MergeTable(
             name: "observation", renumbered: "id", identity: .observation, key: ["runId", "reference"],
             mapped: ["runId": .run]),
-        MergeTable(name: "observationAttempt", key: ["observationId", "position"], mapped: ["observationId": .observation]),
+        MergeTable(
+            name: "observationAttempt", key: ["observationId", "position"], mapped: ["observationId": .observation]),
         MergeTable(
             name: "observationPlatform", key: ["observationId", "position"], mapped: ["observationId": .observation]),
         MergeTable(

@@ -77,7 +77,8 @@ extension ReferenceStore {
     }
 
     /// Makes the reference store at `path` mergeable by this binary: an older schema is brought up to date (the
-    /// only write a merge makes to a source), a newer one is refused with ``LedgerError/schemaTooNew(path:found:supported:)``.
+    /// only write a merge makes to a source), a newer one is refused with
+    /// ``LedgerError/schemaTooNew(path:found:supported:)``.
     public static func prepareMergeSource(at path: String) throws {
         let reader = try openReadOnly(at: path)
         let version = try reader.readNow("read schema version") { db in
@@ -93,7 +94,8 @@ extension ReferenceStore {
         try await read("read shard of run \(id)") { db in
             guard
                 let row = try Row.fetchOne(
-                    db, sql: "SELECT shardIndex, shardCount, shardGroup FROM run WHERE id = ?", arguments: [id.rawValue]),
+                    db, sql: "SELECT shardIndex, shardCount, shardGroup FROM run WHERE id = ?",
+                    arguments: [id.rawValue]),
                 let index = row["shardIndex"] as Int?, let count = row["shardCount"] as Int?
             else { return nil }
             return RunShard(index: index, count: count, group: row["shardGroup"])

@@ -35,7 +35,9 @@ import Yams
     }
 
     static func named(_ kind: String, _ objects: [(file: String, object: Object)]) -> Set<String> {
-        Set(objects.filter { $0.object["kind"] as? String == kind }.compactMap { value($0.object, "metadata", "name") as? String })
+        Set(
+            objects.filter { $0.object["kind"] as? String == kind }
+                .compactMap { value($0.object, "metadata", "name") as? String })
     }
 
     @Test func everyObjectHasApiVersionKindAndName() throws {

@@ -112,3 +112,44 @@ import Testing
         #expect(latest["run"]?["id"] == .string(try #require(runs.first).id.rawValue))
     }
 }
+
+/// A merge killed at any durable step (each blob renamed into place, the reference-store commits, index.json, each
+/// report file) leaves a store the rerun completes: the same as a merge that was never killed.
+@Suite(.demoRegistry) struct MergeCrashTests {
+    @Test func aMergeKilledAnywhereIsCompletedByTheRerun() async throws {
+        let demo = try DemoRegistry.get()
+        let host = demo.registry.host
+        let list = plainHTTPList([host], images: RandomKillTests.references.map { "- source: \(host)/\($0)" })
+        var shards: [FerryWorkspace] = []
+        for index in 0..<2 {
+            let shard = try FerryWorkspace()
+            try shard.writeConfig(list)
+            let result = try await shard.sync(["--shard", "\(index)/2", "--shard-group", "crash-1"])
+            #expect(result.status == 0, "\(result)")
+            shards.append(shard)
+        }
+        let arguments = ["merge"] + shards.map(\.store)
+        let clean = try FerryWorkspace()
+        let points = try await RandomKillTests.countPoints(arguments, store: clean.store, workspace: clean)
+        let expectedNames = try ContentStore(root: clean.store).namedReferences().map(\.name).sorted()
+        let expectedBlobs = try clean.storedBlobs()
+        #expect(expectedNames.count == RandomKillTests.references.count)
+
+        // Every point when there are few, else an even spread that includes the first and the last.
+        let step = max(1, points / 12)
+        for point in Array(stride(from: 1, through: points, by: step)) + [points] {
+            let merged = try FerryWorkspace()
+            try await RandomKillTests.killed(arguments, store: merged.store, at: point, workspace: merged)
+            let rerun = try await merged.runBinary(arguments)
+            #expect(rerun.status == 0, "killed at \(point) of \(points): \(rerun)")
+            try await RandomKillTests.expectConsistent(merged.store, context: "killed at \(point) of \(points)")
+            #expect(try ContentStore(root: merged.store).namedReferences().map(\.name).sorted() == expectedNames)
+            #expect(try merged.storedBlobs() == expectedBlobs, "killed at \(point)")
+            let runs = try await merged.withLedger { try await $0.runs() }
+            #expect(runs.count == 1, "killed at \(point)")
+            #expect(runs.first?.counts.references == expectedNames.count, "killed at \(point)")
+            let run = try #require(runs.first)
+            #expect(FileManager.default.fileExists(atPath: merged.store + "/reports/\(run.id).json"), "killed at \(point)")
+        }
+    }
+}

@@ -19,7 +19,8 @@ import Testing
                     runID: run, reference: try ref(reference), observedAt: startedAt.addingTimeInterval(1),
                     result: .resolved(image(manifest, id: config))))
         }
-        try await store.finishRun(run, RunFinish(finishedAt: startedAt.addingTimeInterval(2), status: .completed, exitStatus: 0))
+        try await store.finishRun(
+            run, RunFinish(finishedAt: startedAt.addingTimeInterval(2), status: .completed, exitStatus: 0))
         return (store, run)
     }
 
