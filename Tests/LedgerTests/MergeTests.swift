@@ -111,6 +111,36 @@ import Testing
         try a.close()
     }
 
+    @Test func driftEventsTagHistoryAndTheInventoryComeAcrossWhole() async throws {
+        let directory = try TemporaryDirectory()
+        let (a, first) = try await Self.store(directory.path + "/a.db", [("example.com/team/app:1", "app1", "c1")])
+        // A later run: the tag moved, and a known digest now maps to another image ID (drift).
+        let second = try await a.beginRun(RunStart(startedAt: at(60), command: "sync"))
+        _ = try await a.record(
+            Observation(runID: second, reference: try ref("example.com/team/app:1"), observedAt: at(61),
+                        result: .resolved(image("app2", id: "c2"))))
+        _ = try await a.record(
+            Observation(runID: second, reference: try ref("example.com/team/app@\(digest("app1"))"), observedAt: at(61),
+                        result: .resolved(image("app1", id: "c-other"))))
+        try await a.finishRun(second, RunFinish(finishedAt: at(62), status: .completed, exitStatus: 2))
+        let sourceInventory = try await a.inventory()
+        let sourceEvents = try await a.driftEvents(run: second)
+        #expect(sourceEvents.count == 1)
+        try a.close()
+
+        let merged = try ReferenceStore.open(at: directory.path + "/merged.db")
+        _ = try await merged.merge(from: directory.path + "/a.db")
+        #expect(try await merged.runs().map(\.id) == [second, first])
+        let events = try await merged.driftEvents(run: second)
+        #expect(events.map(\.kind) == sourceEvents.map(\.kind))
+        #expect(events.map(\.digest) == sourceEvents.map(\.digest))
+        #expect(try await merged.run(second)?.counts.driftEvents == 1)
+        #expect(try await merged.digestsEver(tag: "example.com/team/app:1") == [digest("app1"), digest("app2")])
+        let inventory = try await merged.inventory()
+        #expect(inventory.repositories == sourceInventory.repositories)
+        #expect(inventory.driftHistory == sourceInventory.driftHistory)
+    }
+
     @Test func anOlderSourceIsUpgradedFirst() async throws {
         let directory = try TemporaryDirectory()
         let old = directory.path + "/old.db"
