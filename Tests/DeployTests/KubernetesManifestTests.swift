@@ -43,13 +43,16 @@ import Yams
     @Test func everyObjectHasApiVersionKindAndName() throws {
         let objects = try Self.objects()
         #expect(Set(objects.map(\.file)) == [
-            "configmap-mirror-list.yaml", "job-merge.yaml", "job-sync-shards-emptydir.yaml", "job-sync-shards.yaml",
+            "argo-workflow.yaml", "configmap-mirror-list.yaml", "job-merge.yaml", "job-sync-shards-emptydir.yaml", "job-sync-shards.yaml",
             "pvc-stores.yaml", "secret-credentials.yaml",
         ])
         for (file, object) in objects {
             #expect(object["apiVersion"] is String, "\(file)")
             #expect(object["kind"] is String, "\(file)")
-            #expect(Self.value(object, "metadata", "name") is String, "\(file)")
+            // A Workflow is usually submitted under a generated name.
+            #expect(
+                Self.value(object, "metadata", "name") is String || Self.value(object, "metadata", "generateName") is String,
+                "\(file)")
         }
         #expect(Self.named("ConfigMap", objects) == ["ferry-mirror-list"])
         #expect(Self.named("Secret", objects) == ["ferry-credentials"])
@@ -117,6 +120,28 @@ import Yams
         }
     }
 
+    /// The Argo form: the shard step fans out over `ferry plan --json` (whose objects have `arg` and `shard`), the
+    /// merge step comes after it, and every volume a template mounts is the workflow's.
+    @Test func theArgoWorkflowFansOutOverThePlan() throws {
+        let (_, workflow) = try #require(try Self.objects().first { $0.object["kind"] as? String == "Workflow" })
+        let templates = try #require(Self.value(workflow, "spec", "templates") as? [Object])
+        let byName = Dictionary(uniqueKeysWithValues: templates.compactMap { t in (t["name"] as? String).map { ($0, t) } })
+        let steps = try #require(byName["mirror"]?["steps"] as? [[Object]])
+        #expect(steps.map { $0.compactMap { $0["name"] as? String } } == [["plan"], ["shard"], ["merge"]])
+        let shard = try #require(steps[1].first)
+        #expect(shard["withParam"] as? String == "{{steps.plan.outputs.result}}")
+        let source = try #require(Self.value(byName["plan"], "script", "source") as? String)
+        #expect(source.contains("ferry plan --shards {{workflow.parameters.shards}} --json"))
+        let args = try #require(Self.value(byName["shard"], "container", "args") as? [String])
+        #expect(args.starts(with: ["sync", "--shard", "{{inputs.parameters.arg}}", "--shard-group", "{{workflow.name}}"]))
+        let volumes = Set((Self.value(workflow, "spec", "volumes") as? [Object] ?? []).compactMap { $0["name"] as? String })
+        for template in templates {
+            let mounts = (Self.value(template, "container", "volumeMounts") ?? Self.value(template, "script", "volumeMounts"))
+                as? [Object] ?? []
+            for mount in mounts { #expect(volumes.contains(mount["name"] as? String ?? ""), "\(mount)") }
+        }
+    }
+
     @Test func theConfigMapHoldsAValidMirrorList() throws {
         let objects = try Self.objects()
         let (_, map) = try #require(objects.first { $0.object["kind"] as? String == "ConfigMap" })
@@ -140,7 +165,12 @@ import Yams
     @Test(.enabled(if: kubectl != nil)) func kubectlReadsTheManifests() throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try #require(Self.kubectl))
-        process.arguments = ["label", "--local", "-f", Self.directory, "ferry.dev/checked=yes", "-o", "name"]
+        // The Argo Workflow is a custom resource, which kubectl names only with a cluster's help.
+        let files = try FileManager.default.contentsOfDirectory(atPath: Self.directory)
+            .filter { $0.hasSuffix(".yaml") && $0 != "argo-workflow.yaml" }.sorted()
+        process.arguments =
+            ["label", "--local"] + files.flatMap { ["-f", Self.directory + "/" + $0] }
+            + ["ferry.dev/checked=yes", "-o", "name"]
         let output = Pipe()
         process.standardOutput = output
         try process.run()
