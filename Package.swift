@@ -110,6 +110,8 @@ let package = Package(
             name: "FerryBundleTests",
             dependencies: ["FerryBundle", "LayoutStore", "Ledger", "FerrySystem", "OCIModel", "FerryTestSupport", logging]),
         .testTarget(name: "FuzzTests", dependencies: ["FerryFuzz", "FerryTestSupport"]),
+        // deploy/kubernetes: the manifests' YAML and what the API server and ferry require of them.
+        .testTarget(name: "DeployTests", dependencies: ["MirrorConfig", yams]),
         .testTarget(
             name: "FerryCommandsTests",
             dependencies: ["FerryCommands", "FerryReports", "Ledger", "OCIModel", "FerryTestSupport"]),
@@ -117,7 +119,7 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "FerryCommands", "FerryBundle", "FerryPush", "FerryPull", "CurlHTTP", "OCIRegistry", "LayoutStore", "Ledger",
-                "FerrySystem", "FerryTestSupport", logging,
+                "FerrySystem", "FerryTestSupport", "MirrorConfig", logging,
             ]),
     ],
     swiftLanguageModes: [.v6]

@@ -21,6 +21,8 @@ public struct FerryCommand: AsyncParsableCommand {
             Reference.self,
             Pull.self,
             Sync.self,
+            Plan.self,
+            Merge.self,
             Push.self,
             Verify.self,
             Prune.self,

@@ -35,6 +35,19 @@ extension FerryCommand {
         @Flag(help: "Ask for every tag, those that immutable-tags trusts included, and list every repository afresh.")
         var revalidateAll = false
 
+        @Option(help: ArgumentHelp(
+            "Sync only shard K of N of the mirror list, split by repository (K counts from 0).", valueName: "k/n"))
+        var shard: String?
+
+        @Option(help: ArgumentHelp(
+            "Split the mirror list into N shards; the index comes from FERRY_SHARD or JOB_COMPLETION_INDEX.",
+            valueName: "n"))
+        var shards: String?
+
+        @Option(help: ArgumentHelp(
+            "The group of shard runs that ferry merge makes one run (default: FERRY_SHARD_GROUP).", valueName: "name"))
+        var shardGroup: String?
+
         @OptionGroup var global: GlobalOptions
 
         func validate() throws {
@@ -47,6 +60,7 @@ extension FerryCommand {
         }
 
         func run(_ env: Environment) async throws(CommandFailure) -> ExitStatus {
+            let split = try ShardOptions(shard: shard, shards: shards, group: shardGroup).resolve(env.variables)
             var list = try env.loadMirrorList()
             if let only {
                 let all = list
@@ -55,6 +69,9 @@ extension FerryCommand {
                     throw CommandFailure("--only \"\(only)\" matches no image of the mirror list", status: .usage)
                 }
             }
+            // After --only, so that a glob is checked against the whole list; a shard with no image is a run of
+            // nothing, which succeeds (an Indexed Job's pod must not fail because its part is empty).
+            if let shard = split?.shard { list = list.filtered(shard: shard) }
             let store = try env.openStore(writes: .batched)
             let lock = try RunLockGuard.acquire(store: env.global.store, command: "sync")
             defer { lock.release() }
@@ -66,7 +83,9 @@ extension FerryCommand {
             do { known = try await ledger.rateLimits().map(SyncEngine.state) } catch {
                 throw CommandFailure(ioError: error, "\(error)")
             }
-            let session = try env.makeSession(for: list, rateLimits: known)
+            // A shard spends its share of each registry's pacing and quota, so N shards together send what one
+            // machine would.
+            let session = try env.makeSession(for: list, rateLimits: known, share: split?.shard.count ?? 1)
             let resolver = EndpointResolver(mirrorList: list)
             let puller = FallbackPuller(
                 session: session, store: store, blobs: BlobFetcher(store: store), resolver: resolver)
@@ -78,7 +97,7 @@ extension FerryCommand {
                 list: list, puller: puller, ledger: ledger,
                 options: SyncEngine.Options(
                     dryRun: dryRun, jobs: jobs, toolVersion: FerryCommand.version, collectRows: false,
-                    revalidateAll: revalidateAll),
+                    revalidateAll: revalidateAll, shard: split?.shard, shardGroup: split?.group),
                 stop: stop, logger: env.logger, pusher: pusher, targets: list.targets.mapValues(PushTarget.init))
             let console = SyncConsole(mode: SyncConsole.mode(for: env.global, output: env.output), quiet: env.global.quiet,
                                       output: env.output)

@@ -33,12 +33,19 @@ public struct SyncEngine: Sendable {
         public var revalidateAll: Bool
         /// The clock `revalidate` is measured with (the reference store's times are compared to it).
         public var now: @Sendable () -> Date
+        /// The part of a split mirror list this run covers (`--shard K/N`; the list is already filtered to it), or
+        /// nil for the whole list. Per-registry request budgets (issue 10) are meant per mirror list: a shard
+        /// spends `1/shard.count` of each, so that N shards together stay within what one machine would send.
+        public var shard: Shard?
+        /// The group a shard's run belongs with (`--shard-group`; a Kubernetes Job's name): `ferry merge` makes the
+        /// runs of one group one run.
+        public var shardGroup: String?
 
         /// Creates options.
         public init(
             dryRun: Bool = false, jobs: Int = 4, command: String = "sync", toolVersion: String,
             recording: RecordingPolicy = RecordingPolicy(), collectRows: Bool = true, revalidateAll: Bool = false,
-            now: @escaping @Sendable () -> Date = { Date() }
+            now: @escaping @Sendable () -> Date = { Date() }, shard: Shard? = nil, shardGroup: String? = nil
         ) {
             self.revalidateAll = revalidateAll
             self.now = now
@@ -48,7 +55,13 @@ public struct SyncEngine: Sendable {
             self.toolVersion = toolVersion
             self.recording = recording
             self.collectRows = collectRows
+            self.shard = shard
+            self.shardGroup = shardGroup
         }
+
+        /// The share of a per-mirror-list budget (requests per second, requests per run) one process may spend:
+        /// 1 for a whole list, 1/N for a shard of N. The seam for issue 10's per-registry budgets.
+        public var budgetShare: Double { 1 / Double(shard?.count ?? 1) }
     }
 
     /// The validated mirror list (already filtered by `--only`).
@@ -111,7 +124,8 @@ public struct SyncEngine: Sendable {
         do {
             runID = try await ledger.beginRun(RunStart(
                 startedAt: Date(), command: options.command, configFingerprint: list.fingerprint.description,
-                toolVersion: options.toolVersion, dryRun: options.dryRun))
+                toolVersion: options.toolVersion, dryRun: options.dryRun,
+                shard: options.shard.map { RunShard(index: $0.index, count: $0.count, group: options.shardGroup) }))
         } catch {
             throw SyncAbort(message: "cannot record the run: \(error)", runID: nil, cause: error)
         }

@@ -27,6 +27,8 @@ public enum LedgerError: Error, Sendable, Equatable, CustomStringConvertible {
     case bundleAlreadyImported(path: String, bundle: Digest)
     /// A bundle's history contradicts itself or the bundle (a run it names is missing, a bad repository name).
     case invalidBundleHistory(path: String, bundle: Digest, reason: String)
+    /// `ferry merge` was given a store with this store's own ID (the store itself, or a copy of it).
+    case mergeOfItself(path: String, source: String)
 
     /// One line, starting with the database path, as the CLI prints it.
     public var description: String {
@@ -57,6 +59,8 @@ public enum LedgerError: Error, Sendable, Equatable, CustomStringConvertible {
             "\(path): bundle \(bundle) was already imported"
         case .invalidBundleHistory(let path, let bundle, let reason):
             "\(path): refusing the history of bundle \(bundle): \(reason)"
+        case .mergeOfItself(let path, let source):
+            "\(path): \(source) is this store, or a copy of it (same store ID)"
         }
     }
 }

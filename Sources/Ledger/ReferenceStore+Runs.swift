@@ -13,9 +13,12 @@ extension ReferenceStore {
                 else { continue }
                 try db.execute(
                     literal: """
-                        INSERT INTO run (id, command, configFingerprint, toolVersion, dryRun, startedAt, status)
+                        INSERT INTO run
+                            (id, command, configFingerprint, toolVersion, dryRun, startedAt, status, shardIndex,
+                             shardCount, shardGroup)
                         VALUES (\(id.rawValue), \(start.command), \(start.configFingerprint), \(start.toolVersion),
-                                \(start.dryRun), \(start.startedAt), \(RunStatus.running.rawValue))
+                                \(start.dryRun), \(start.startedAt), \(RunStatus.running.rawValue),
+                                \(start.shard?.index), \(start.shard?.count), \(start.shard?.group))
                         """)
                 return id
             }

@@ -27,17 +27,38 @@ public struct RunStart: Sendable, Hashable {
     public var toolVersion: String?
     /// True for `--dry-run`.
     public var dryRun: Bool
+    /// The shard this run is of a split mirror list (`ferry sync --shard K/N`); nil for a whole list.
+    public var shard: RunShard?
 
     /// Creates a run start.
     public init(
         startedAt: Date = Date(), command: String, configFingerprint: String? = nil, toolVersion: String? = nil,
-        dryRun: Bool = false
+        dryRun: Bool = false, shard: RunShard? = nil
     ) {
         self.startedAt = startedAt
         self.command = command
         self.configFingerprint = configFingerprint
         self.toolVersion = toolVersion
         self.dryRun = dryRun
+        self.shard = shard
+    }
+}
+
+/// Which part of a split mirror list a run covered, and the group of runs it belongs with.
+public struct RunShard: Sendable, Hashable {
+    /// Zero-based shard index.
+    public var index: Int
+    /// How many shards the list was split into.
+    public var count: Int
+    /// The runs of one sharded sync share it (`--shard-group`, a Kubernetes Job's name); `ferry merge` makes them
+    /// one run. Nil: the run stays a run of its own when merged.
+    public var group: String?
+
+    /// Creates a shard description.
+    public init(index: Int, count: Int, group: String? = nil) {
+        self.index = index
+        self.count = count
+        self.group = group
     }
 }
 

@@ -9,7 +9,7 @@ internal import GRDB
 /// enums validate them, and a new value comes with a migration so older binaries refuse the file.
 enum Schema {
     /// The `user_version` this binary writes and understands.
-    static let version = 5
+    static let version = 7
 
     static let migrator: DatabaseMigrator = {
         var migrator = DatabaseMigrator()
@@ -18,6 +18,8 @@ enum Schema {
         migrator.registerMigration("v3-bundles") { db in try db.execute(sql: v3Bundles) }
         migrator.registerMigration("v4-names") { db in try db.execute(sql: v4Names) }
         migrator.registerMigration("v5-request-economy") { db in try db.execute(sql: v5Economy) }
+        // v6 (referrers) is taken by work in progress on another branch.
+        migrator.registerMigration("v7-shards") { db in try db.execute(sql: v7Shards) }
         return migrator
     }()
 
