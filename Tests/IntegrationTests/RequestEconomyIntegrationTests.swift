@@ -60,6 +60,10 @@ import Testing
     /// A front that advertises `quota` manifest GETs per hour the way Docker Hub does, and answers 429 past it.
     final class Quota: Sendable {
         private let state = Mutex((limit: 0, used: 0))
+        private let refusals = Mutex(0)
+
+        /// GETs answered with 429.
+        var refused: Int { refusals.withLock { $0 } }
 
         init(_ limit: Int) { state.withLock { $0 = (limit, 0) } }
 
@@ -86,6 +90,7 @@ import Testing
                 return true
             }
             if allowed { return nil }
+            refusals.withLock { $0 += 1 }
             var refused = TestHTTPResponse.text(
                 #"{"errors":[{"code":"TOOMANYREQUESTS","message":"pull rate limit"}]}"#, status: 429)
             for field in headers(0) { refused.headers.add(field.name, field.value) }
@@ -152,5 +157,42 @@ import Testing
         #expect(quota.used == 7)
         let verify = try await workspace.run(["verify"])
         #expect(verify.status == 0, "\(verify)")
+    }
+
+    @Test func shardsSplitTheQuotaSoTogetherTheyNeverOverdrawIt() async throws {
+        let registry = try await RegistryServer.start()
+        defer { _ = registry.stop() }
+        let layoutDirectory = try TemporaryDirectory(prefix: "ferry-economy-shards")
+        let seeded = try await SampleImages.seedBenchmark(
+            into: registry.endpoint, layout: try OCILayoutBuilder(path: layoutDirectory.appending("layout")),
+            repositories: 4, tags: 6, layers: 1, layerSize: 256)
+        let proxy = try RegistryProxy(for: registry)
+        defer { proxy.stop() }
+        let quota = Quota(10)
+        proxy.intercept { quota.intercept($0) }
+        proxy.decorate { quota.decorate($0, $1) }
+        let list = plainHTTPList(
+            [proxy.host], images: seeded.map { "- source: \(proxy.host)/\($0.repository):\($0.tag)" })
+        // Two machines, one after the other, behind the same quota of ten GETs: each may spend half of what it
+        // first sees, so together they stay within it, and nothing is ever refused with a 429.
+        let planner = try FerryWorkspace()
+        try planner.writeConfig(list)
+        let plan = try await planner.runBinary(["plan", "--shards", "2", "--json", "--config", planner.config])
+        #expect(plan.status == 0, "\(plan)")
+        let sizes = try (JSONValue.parse(Array(plan.stdout.utf8)).elements ?? []).map { $0["references"]?.elements?.count ?? 0 }
+        #expect(sizes.reduce(0, +) == 24)
+        var spent: [Int] = []
+        for index in 0..<2 {
+            let workspace = try FerryWorkspace()
+            try workspace.writeConfig(list)
+            let before = quota.used
+            let result = try await workspace.sync(["--shard", "\(index)/2", "--jobs", "4"])
+            #expect(result.status == 0, "\(result)")
+            spent.append(quota.used - before)
+        }
+        #expect(quota.refused == 0)
+        // Shard 0 sees 10 left and may spend 5; shard 1 sees what shard 0 left and may spend half of it.
+        #expect(spent[0] == min(sizes[0], 5), "\(spent), shards of \(sizes)")
+        #expect(spent[1] == min(sizes[1], (10 - spent[0]) / 2), "\(spent), shards of \(sizes)")
     }
 }
