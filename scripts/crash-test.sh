@@ -3,8 +3,9 @@
 #
 #   scripts/crash-test.sh [POINTS] [TIMED_ROUNDS]
 #
-# 1. RandomKillTests with POINTS kill points per command (default 200) and a fresh random seed, printed first so a
-#    failure can be replayed: FERRY_CRASH_SEED=<seed> FERRY_CRASH_POINTS=<n> swift test --filter RandomKillTests.
+# 1. RandomKillTests (ferry sync, import and export) with POINTS kill points per command (default 200) and a fresh
+#    random seed, printed first so a failure can be replayed:
+#    FERRY_CRASH_SEED=<seed> FERRY_CRASH_POINTS=<n> swift test --filter RandomKillTests.
 # 2. TIMED_ROUNDS (default 100) kills at random times instead of at durable steps: `ferry sync` of the demo images
 #    (every tag of demo/app, an index, a Docker image) killed with SIGKILL after 0-400 ms, then the same checks:
 #    the rerun exits 0, `ferry verify` is healthy (it runs PRAGMA integrity_check), no lagging or inconsistent name.

@@ -15,8 +15,10 @@ import OCIModel
 /// Stream order: `ferry-bundle.json`, `oci-layout`, `index.json` (the exported references with their
 /// annotations), the `blobs/` directories, then every blob once (manifests and indexes first, then configs and
 /// layers). Each blob is hashed while it is copied, so a blob damaged in the store stops the export instead of
-/// travelling. Files appear under their final names only when complete; the export is recorded in the reference
-/// store last, so `--since` never counts a bundle that was not written.
+/// travelling. Files are written in a staging directory beside `FILE` and appear under their final names only
+/// when all are complete (see ``ExportStaging``: an export killed mid-way leaves only what the next one removes);
+/// the export is recorded in the reference store after that, so `--since` never counts a bundle that was not
+/// written.
 ///
 /// The caller holds the store's run lock.
 public struct BundleExporter: Sendable {
@@ -182,11 +184,15 @@ public struct BundleExporter: Sendable {
                 )
             }
         }
+        // What an export killed mid-way left beside FILE goes first (see ExportStaging); complete files stay.
+        try ExportStaging.removeLeftovers(of: options.file)
         try checkOutputsAreFree(options, size: plan.size)
 
-        let writer = PartStreamWriter(file: options.file, splitSize: options.splitSize)
+        let staging = try ExportStaging(file: options.file)
+        let writer = PartStreamWriter(file: options.file, splitSize: options.splitSize, staging: staging.directory)
         let sidecarPath = BundleFiles.sidecarPath(for: options.file)
-        var renamed: [String] = []
+        var moved: [String] = []
+        let summary: ExportSummary
         do throws(BundleError) {
             try plan.write(into: writer) { blob throws(BundleError) in try copy(blob, into: writer) }
             let written: [WrittenPart]
@@ -198,13 +204,16 @@ public struct BundleExporter: Sendable {
                         path: options.file, operation: "export",
                         message: "wrote \(writtenSize) bytes, planned \(plan.size); the store changed during the export"))
             }
-            for part in written {
-                do { try FileSystem.rename(part.temporaryPath, to: part.path) } catch { throw BundleError.io(error) }
-                renamed.append(part.path)
-            }
             try Self.writeSidecar(
-                outline, description: description, parts: written.map(\.part), to: sidecarPath)
-            renamed.append(sidecarPath)
+                outline, description: description, parts: written.map(\.part),
+                to: staging.stagedPath(for: sidecarPath))
+            // Parts first, the sidecar last: a bundle is importable only once every part is in place.
+            let paths = written.map(\.path) + [sidecarPath]
+            try staging.writeJournal(paths)
+            for path in paths {
+                try staging.move(into: path)
+                moved.append(path)
+            }
             do { try FileSystem.syncParent(of: sidecarPath) } catch { throw BundleError.io(error) }
             let record = BundleExportRecord(
                 id: outline.id, createdAt: options.now, sinceBundle: outline.since?.bundle,
@@ -212,15 +221,20 @@ public struct BundleExporter: Sendable {
                 toolVersion: options.toolVersion, references: references, blobs: included,
                 excludedBlobCount: excluded.count, parts: written.map(\.part))
             try await ledgerCall { try await ledger.recordExport(record) }
-            logger.debug("Bundle written", metadata: ["bundle": "\(outline.id)", "bytes": "\(plan.size)"])
-            return ExportSummary(
+            summary = ExportSummary(
                 description: outline, sidecarPath: sidecarPath,
                 parts: written.map { ExportSummary.WrittenFile(path: $0.path, part: $0.part) })
         } catch {
             writer.discard()
-            for path in renamed { try? FileSystem.removeFile(path) }
+            for path in moved { try? FileSystem.removeFile(path) }
+            staging.discard()
             throw error
         }
+        // Recorded: the files stay whatever happens now. Until the journal is gone, the next export to FILE would
+        // take them for a killed export's, so a failure to remove it is an error (that rerun then rewrites them).
+        try staging.remove()
+        logger.debug("Bundle written", metadata: ["bundle": "\(outline.id)", "bytes": "\(plan.size)"])
+        return summary
     }
 
     /// Copies one blob from the store into the stream, hashing it on the way.

@@ -9,7 +9,7 @@ let streamBufferSize = 1 << 20
 
 /// One part as written.
 struct WrittenPart {
-    /// Where it was written (a temporary name until the export is complete).
+    /// Where it was written: its name in the export's staging directory until the export is complete.
     var temporaryPath: String
     /// Its final path.
     var path: String
@@ -34,10 +34,11 @@ final class PartStreamWriter {
     /// Every part written; complete after ``finish()``.
     var written: [WrittenPart] { flusher.written }
 
-    /// A writer for `file` (one tar) or, with `splitSize`, `file.part0001`, … Files are created as
-    /// `<final name>.partial` and renamed by the caller once everything succeeded.
-    init(file: String, splitSize: Int64?) {
-        flusher = PartFlusher(file: file, splitSize: splitSize)
+    /// A writer for `file` (one tar) or, with `splitSize`, `file.part0001`, … Files are created under their
+    /// final names in `staging` (see ``ExportStaging``) and moved into place by the caller once everything
+    /// succeeded.
+    init(file: String, splitSize: Int64?, staging: String) {
+        flusher = PartFlusher(file: file, splitSize: splitSize, staging: staging)
         buffers = [
             .allocate(byteCount: streamBufferSize, alignment: 4096), .allocate(byteCount: streamBufferSize, alignment: 4096),
         ]
@@ -134,6 +135,7 @@ final class PartFlusher: Sendable {
 
     private let file: String
     private let splitSize: Int64?
+    private let staging: String
     private let parts = Mutex(Parts())
     // A buffer address and length, or nil to stop the thread.
     private let queue = Mutex<[(UInt, Int)?]>([])
@@ -142,9 +144,10 @@ final class PartFlusher: Sendable {
     private let slotFree = DispatchSemaphore(value: 1)
     private let started = Mutex(false)
 
-    init(file: String, splitSize: Int64?) {
+    init(file: String, splitSize: Int64?, staging: String) {
         self.file = file
         self.splitSize = splitSize
+        self.staging = staging
     }
 
     /// Every part written so far (complete once idle).
@@ -180,7 +183,9 @@ final class PartFlusher: Sendable {
     func finish() throws(FileSystemError) {
         drain()
         if let error = failure.withLock({ $0 }) { throw error }
-        try parts.withLock { (state: inout Parts) throws(FileSystemError) in try Self.closePart(&state, file, splitSize) }
+        try parts.withLock { (state: inout Parts) throws(FileSystemError) in
+            try Self.closePart(&state, file, splitSize, staging)
+        }
     }
 
     /// Stops the thread (after its current buffer).
@@ -191,21 +196,27 @@ final class PartFlusher: Sendable {
         itemReady.signal()
     }
 
-    /// Deletes everything written (after a failure).
+    /// Deletes everything written to the staging directory (after a failure).
     func discard() {
         drain()
         parts.withLock { state in
             state.current?.file.close()
             if let current = state.current {
-                let path = splitSize == nil ? file : BundleFiles.partPath(for: file, number: current.number)
-                try? FileSystem.removeFile(path + ".partial")
+                try? FileSystem.removeFile(Self.stagedPath(file, current.number, splitSize, staging))
             }
             state.current = nil
-            for part in state.written {
-                try? FileSystem.removeFile(part.temporaryPath)
-                try? FileSystem.removeFile(part.path)
-            }
+            for part in state.written { try? FileSystem.removeFile(part.temporaryPath) }
         }
+    }
+
+    /// The final path of part `number`.
+    private static func finalPath(_ file: String, _ number: Int, _ splitSize: Int64?) -> String {
+        splitSize == nil ? file : BundleFiles.partPath(for: file, number: number)
+    }
+
+    /// Where part `number` is written.
+    private static func stagedPath(_ file: String, _ number: Int, _ splitSize: Int64?, _ staging: String) -> String {
+        staging + "/" + BundleFiles.name(finalPath(file, number, splitSize))
     }
 
     private func run() {
@@ -216,7 +227,7 @@ final class PartFlusher: Sendable {
                 let bytes = UnsafeRawBufferPointer(start: base, count: item.1)
                 do throws(FileSystemError) {
                     try parts.withLock { (state: inout Parts) throws(FileSystemError) in
-                        try Self.write(bytes, into: &state, file, splitSize)
+                        try Self.write(bytes, into: &state, file, splitSize, staging)
                     }
                 } catch {
                     failure.withLock { $0 = $0 ?? error }
@@ -228,14 +239,15 @@ final class PartFlusher: Sendable {
 
     /// Writes `bytes`, cutting parts where `splitSize` says.
     private static func write(
-        _ bytes: UnsafeRawBufferPointer, into state: inout Parts, _ file: String, _ splitSize: Int64?
+        _ bytes: UnsafeRawBufferPointer, into state: inout Parts, _ file: String, _ splitSize: Int64?,
+        _ staging: String
     ) throws(FileSystemError) {
         var start = 0
         while start < bytes.count {
             if state.current == nil {
                 let number = state.written.count + 1
-                let path = splitSize == nil ? file : BundleFiles.partPath(for: file, number: number)
-                state.current = (try WritableFile(path: path + ".partial", truncate: true), number, 0, DigestHasher(.sha256))
+                let path = stagedPath(file, number, splitSize, staging)
+                state.current = (try WritableFile(path: path, truncate: true), number, 0, DigestHasher(.sha256))
             }
             let room = splitSize.map { Int(min(Int64(bytes.count - start), $0 - state.current!.size)) } ?? (bytes.count - start)
             let chunk = UnsafeRawBufferPointer(rebasing: bytes[start..<(start + room)])
@@ -248,20 +260,22 @@ final class PartFlusher: Sendable {
                     offset: state.writebackStarted, length: state.current!.size - state.writebackStarted)
                 state.writebackStarted = state.current!.size
             }
-            if let splitSize, state.current!.size == splitSize { try closePart(&state, file, splitSize) }
+            if let splitSize, state.current!.size == splitSize { try closePart(&state, file, splitSize, staging) }
         }
     }
 
-    private static func closePart(_ state: inout Parts, _ file: String, _ splitSize: Int64?) throws(FileSystemError) {
+    private static func closePart(
+        _ state: inout Parts, _ file: String, _ splitSize: Int64?, _ staging: String
+    ) throws(FileSystemError) {
         guard let part = state.current else { return }
         state.current = nil
         state.writebackStarted = 0
         try part.file.sync()
         part.file.close()
-        let path = splitSize == nil ? file : BundleFiles.partPath(for: file, number: part.number)
+        let path = finalPath(file, part.number, splitSize)
         state.written.append(
             WrittenPart(
-                temporaryPath: path + ".partial", path: path,
+                temporaryPath: stagedPath(file, part.number, splitSize, staging), path: path,
                 part: BundlePart(name: BundleFiles.name(path), size: part.size, sha256: part.hasher.finalize())))
     }
 }

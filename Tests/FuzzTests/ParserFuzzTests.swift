@@ -1,5 +1,6 @@
 import FerryFuzz
 import FerryTestSupport
+import Foundation
 import Testing
 
 /// Seeded mutation fuzzing of the parsers that read what registries and mirror lists send: a bounded number of
@@ -28,6 +29,18 @@ import Testing
 
     @Test func mirrorListLoader() throws {
         expectClean(FuzzCampaign.run(try FuzzTargets.mirrorList()))
+    }
+
+    /// libFuzzer's finds (seed 293399903): a quoted value holding `\` or `"` followed by a combining mark (U+0B63,
+    /// U+0610) was printed back unescaped by the targets' own printer, so it parsed to something else.
+    @Test(arguments: [
+        ("challenge", "QmVhcmVyIHJlYS0wbG09Iih0BwcHBwcHBwcHBwcHXFxc4K2jo6Ojo5xcXFxcXFw6"),
+        ("link", "PD1sPjsgcmVsPW4iZXhceFx0ItiQLy8JCQkJLQkJCQkJCQk="),
+    ])
+    func quotedValuesWithCombiningMarksPrintBackTheSame(target name: String, input: String) throws {
+        let target = name == "link" ? FuzzTargets.link() : FuzzTargets.challenge()
+        let bytes = try #require(Data(base64Encoded: input)).map { $0 }
+        #expect(throws: Never.self) { try target.check(target.repair(bytes)) }
     }
 }
 

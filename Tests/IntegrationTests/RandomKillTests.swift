@@ -1,3 +1,4 @@
+import FerrySystem
 import FerryTestSupport
 import Foundation
 import LayoutStore
@@ -118,6 +119,42 @@ import Testing
             let context = "import round \(round), point \(n) of \(total), seed \(Self.seed)"
             #expect(try await rerun.waitForExit() == .exited(0), "\(context): \(rerun.stderr.lines())")
             try await Self.expectConsistent(target, context: context)
+        }
+    }
+
+    @Test func exportKilledAtSeededMomentsLeavesOnlyWhatTheRerunRemoves() async throws {
+        let demo = try DemoRegistry.get()
+        let source = try Self.workspace(host: demo.registry.host)
+        #expect(try await source.sync().status == 0)
+        let total = try await Self.countPoints(
+            ["export", "--split-size", "16KiB", "--to", source.directory.appending("count.tar")], store: source.store,
+            workspace: source)
+        var random = SeededRandom(seed: Self.seed &+ 2)
+        for round in 0..<Self.points(12) {
+            let n = Int.random(in: 1...total, using: &random)
+            let name = "bundle-\(round).tar"
+            let file = source.directory.appending(name)
+            let arguments = ["export", "--split-size", "16KiB", "--to", file]
+            try await Self.killed(arguments, store: source.store, at: n, workspace: source)
+            let context = "export round \(round), point \(n) of \(total), seed \(Self.seed)"
+            try await Self.expectConsistent(source.store, context: context)
+            let rerun = try source.spawn(arguments)
+            #expect(try await rerun.waitForExit() == .exited(0), "\(context): \(rerun.stderr.lines())")
+            // Nothing beside the bundle but the files the rerun says it wrote (no staging directory, no part of
+            // the killed export), and no scratch directory in the store.
+            let wrote = Set(
+                rerun.stdout.lines().filter { $0.hasPrefix("wrote ") }.map {
+                    FileSystem.lastComponent(of: String($0.dropFirst(6).prefix { $0 != " " }))
+                })
+            let left = Set(try TestFiles.list(source.directory.path).filter { $0.hasPrefix(name) })
+            #expect(left == wrote && wrote.contains(name + ".ferry-bundle.json"), "\(context): \(left.sorted())")
+            let scratch = source.store + "/tmp"
+            let scratchLeft = TestFiles.exists(scratch) ? try TestFiles.list(scratch) : []
+            #expect(scratchLeft.filter { $0.hasPrefix("export-") }.isEmpty, "\(context): \(scratchLeft)")
+            let check = try BackgroundProcess(
+                path: try PackageProduct.path(of: "ferry"), arguments: ["import", "--check", file],
+                environment: source.environment())
+            #expect(try await check.waitForExit() == .exited(0), "\(context): \(check.stderr.lines())")
         }
     }
 }
