@@ -36,6 +36,9 @@ public struct RepositoryName: Hashable, Sendable, Comparable, CustomStringConver
         if path.hasPrefix(prefix), !path.dropFirst(prefix.count).contains("/") {
             return String(path.dropFirst(prefix.count))
         }
+        // Not Docker: a Hub path whose first component reads as a host (`docker.io/lib.io/x`, which Docker Hub
+        // cannot have, but the grammar allows) keeps its domain, so the short form parses back to the same name.
+        if ImageReference.splitDockerDomain(path).domain != ImageReference.defaultDomain { return name }
         return path
     }
 

@@ -159,7 +159,9 @@ extension RegistryError {
             if let entries = object.first(where: { $0.key.lowercased() == "errors" })?.value as? [Any] {
                 var errors: [DistributionError] = []
                 for case let entry as [String: Any] in entries {
-                    let code = (entry.first { $0.key.lowercased() == "code" }?.value as? String) ?? "UNKNOWN"
+                    // An empty or missing code is Go's ErrorCodeUnknown, as ParseErrorCode("") gives.
+                    let written = entry.first { $0.key.lowercased() == "code" }?.value as? String
+                    let code = written.flatMap { $0.isEmpty ? nil : $0 } ?? "UNKNOWN"
                     let message = entry.first { $0.key.lowercased() == "message" }?.value as? String
                     var detail: String?
                     if let value = entry.first(where: { $0.key.lowercased() == "detail" })?.value, !(value is NSNull) {

@@ -17,6 +17,16 @@ struct RepositoryInfoCase: Sendable, CustomTestStringConvertible {
 }
 
 @Suite struct FamiliarTests {
+    /// Found by fuzzing (not in normalize_test.go): a Hub path whose first component reads as a host keeps its
+    /// domain in the short form, which would otherwise name another registry; Docker Hub cannot have such a name.
+    @Test(arguments: ["docker.io/lib7203685477.io/alpine:3.20", "docker.io/localhost/x", "docker.io/a.b/c@sha256:" + String(repeating: "a", count: 64)])
+    func aHubPathThatReadsAsAHostKeepsItsDomain(text: String) throws {
+        let reference = try ImageReference(parsing: text)
+        #expect(reference.repository.domain == "docker.io")
+        #expect(reference.familiarString == text)
+        #expect(try ImageReference(parsing: reference.familiarString) == reference)
+    }
+
     // TestParseRepositoryInfo (16 repositories, 36 spellings).
     static let repositoryInfo: [RepositoryInfoCase] = [
         .init(

@@ -18,6 +18,9 @@ import Testing
         (429, #"{"errors":[{"code":"TOOMANYREQUESTS","message":"You have reached your pull rate limit."}]}"#,
          "toomanyrequests: You have reached your pull rate limit."),
         (404, #"{"errors":[{"code":"VENDOR_SPECIAL","message":"odd"}]}"#, "vendor special: odd"),
+        // Found by fuzzing: an empty code is Go's UNKNOWN, and a message that is not a string is no message.
+        (429, #"{"errors":[{"code":"","message":{"Tag":"9.9"}}]}"#, "unknown"),
+        (404, #"{"errors":[{"message":"gone"}]}"#, "unknown: gone"),
         (400, #"{"errors":[{"code":"NAME_INVALID","message":"bad"},{"code":"TAG_INVALID","message":"worse"}]}"#,
          "errors:\nname invalid: bad\ntag invalid: worse\n"),
         (401, #"{"details":"incorrect username or password"}"#, "unauthorized: incorrect username or password"),
