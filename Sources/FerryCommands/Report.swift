@@ -71,7 +71,7 @@ extension FerryCommand {
                 output.standardOutput.writeLine(
                     inventory
                         ? ReportSchema.inventoryReportV1
-                        : since != nil ? ReportSchema.changesReportV1 : ReportSchema.runReportV1)
+                        : since != nil ? ReportSchema.changesReportV1 : ReportSchema.runReportV2)
                 return .ok
             }
             do {

@@ -60,6 +60,10 @@ public enum PrometheusMetrics {
                 (["kind": kind.rawValue], Double(header.driftEvents.filter { $0.kind == kind }.count))
             })
         out.family(
+            "ferry_referrers", .gauge,
+            "Referrers (signatures, SBOMs, attestations) carried by the last run, by artifact type.",
+            header.referrerTypes.sorted { $0.key < $1.key }.map { (["artifact_type": $0.key], Double($0.value)) })
+        out.family(
             "ferry_fallbacks", .gauge,
             "References the last run could fetch only after skipping at least one endpoint.",
             [([:], Double(fallbacks))])

@@ -5,12 +5,12 @@ import OCIModel
 // The report types are separate from the ledger's records on purpose: their property names are the JSON schema
 // (RunReportSchema), which is versioned and documented, while the ledger's records may change with its migrations.
 
-/// Everything one run did, as written to `reports/<run-id>.json` (schema v1) and rendered to Markdown and HTML.
+/// Everything one run did, as written to `reports/<run-id>.json` (schema v2) and rendered to Markdown and HTML.
 public struct RunReport: Codable, Sendable, Hashable {
     /// The schema version this build writes; any change to the fields, even an added one, bumps it.
-    public static let currentSchemaVersion = 1
+    public static let currentSchemaVersion = 2
     /// The `$schema` identifier of ``currentSchemaVersion``.
-    public static let schemaID = "https://ferry.dev/schemas/run-report/v1.json"
+    public static let schemaID = "https://ferry.dev/schemas/run-report/v2.json"
 
     /// The schema identifier, ``schemaID``.
     public var schema: String
@@ -39,7 +39,7 @@ public struct RunReport: Codable, Sendable, Hashable {
     /// did not observe that reference.
     public init(
         run: RunRecord, observations: [ObservationRecord], driftEvents: [DriftEventRecord],
-        targets: [TargetResult] = []
+        targets: [TargetResult] = [], referrers: [Int64: [Referrer]] = [:]
     ) {
         schema = Self.schemaID
         schemaVersion = Self.currentSchemaVersion
@@ -59,10 +59,14 @@ public struct RunReport: Codable, Sendable, Hashable {
                 return left < right
             }
             .map { observation in
-                ImageRow(
+                var row = ImageRow(
                     observation, driftKinds: kinds[observation.id] ?? [],
                     targets: lastObservation[observation.reference] == observation.id
                         ? byReference[observation.reference] ?? [] : [])
+                if let found = referrers[observation.id] {
+                    row.referrers = ReferrersEntry(found, platformFiltered: row.mediaType?.isIndex == true)
+                }
+                return row
             }
         counts = Counts(run.counts, targets: targets)
     }
@@ -73,7 +77,8 @@ public struct RunReport: Codable, Sendable, Hashable {
         return RunReport(
             run: run, observations: try await store.observations(run: id),
             driftEvents: try await store.driftEvents(run: id),
-            targets: try await store.pushes(run: id).map(TargetResult.init))
+            targets: try await store.pushes(run: id).map(TargetResult.init),
+            referrers: try await store.referrers(run: id))
     }
 
     /// Where an outcome sorts in reports: what needs attention first.
@@ -387,6 +392,8 @@ public struct ImageRow: Codable, Sendable, Hashable {
     public var dryRun: Bool
     /// When it was observed.
     public var observedAt: Date
+    /// The referrers (signatures, SBOMs, attestations) found and stored with it; absent when none were found.
+    public var referrers: ReferrersEntry? = nil
 
     /// Builds a row from a stored observation.
     public init(_ observation: ObservationRecord, driftKinds: [DriftKind] = [], targets: [TargetResult] = []) {
@@ -464,6 +471,7 @@ public struct DriftEntry: Codable, Sendable, Hashable {
         case .imageIDDrift: "image ID"
         case .tagMoved: "digest"
         case .mirrorDivergence: "mirror → upstream digest"
+        case .referrerRemoved: "referrer → subject"
         }
     }
 }

@@ -93,7 +93,8 @@ struct SyncPlan: Sequence {
     static func item(_ entry: ImageEntry, _ reference: ImageReference) -> SyncItem {
         SyncItem(
             reference: reference, source: entry.source, platforms: SyncEngine.selection(entry.platforms),
-            immutable: entry.immutable, verifyUpstream: entry.verifyUpstream, targets: entry.targets)
+            immutable: entry.immutable, verifyUpstream: entry.verifyUpstream, targets: entry.targets,
+            referrers: entry.referrers)
     }
 
     /// The item of the first entry that lists `key` (only for references that occur twice).
@@ -115,6 +116,11 @@ struct SyncPlan: Sequence {
         switch (first.platforms, second.platforms) {
         case (.list(let a), .list(let b)): merged.platforms = .list(a + b.filter { !a.contains($0) })
         default: merged.platforms = .all
+        }
+        switch (first.referrers, second.referrers) {
+        case (.none, let other), (let other, .none): merged.referrers = other
+        case (.only(let a), .only(let b)): merged.referrers = .only(a + b.filter { !a.contains($0) })
+        default: merged.referrers = .all
         }
         return merged
     }

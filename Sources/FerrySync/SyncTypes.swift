@@ -10,7 +10,8 @@ public struct SyncItem: Sendable, Hashable {
     /// Creates an item.
     public init(
         reference: ImageReference, source: ImageReference? = nil, platforms: FerryPull.PlatformSelection,
-        immutable: Bool = false, verifyUpstream: Bool = false, targets: [String] = []
+        immutable: Bool = false, verifyUpstream: Bool = false, targets: [String] = [],
+        referrers: ReferrerSelection = .none
     ) {
         self.reference = reference
         self.source = source ?? reference
@@ -18,6 +19,7 @@ public struct SyncItem: Sendable, Hashable {
         self.immutable = immutable
         self.verifyUpstream = verifyUpstream
         self.targets = targets
+        self.referrers = referrers
     }
 
     /// The reference: always with a tag or a digest.
@@ -32,6 +34,8 @@ public struct SyncItem: Sendable, Hashable {
     public var verifyUpstream: Bool
     /// Target names to push to (after the pull).
     public var targets: [String]
+    /// Which referrers to carry with it (the mirror list's `referrers:`, default all; `ferry pull`: none).
+    public var referrers: ReferrerSelection
 }
 
 /// What happened to one reference (or one failed tag listing) in a run.
@@ -52,6 +56,8 @@ public struct SyncRow: Sendable, Hashable {
     public var driftEvents: [DriftEventRecord]
     /// Pushes to the item's targets, in target order.
     public var pushes: [PushRecord] = []
+    /// The referrers found and stored with it; nil when none were looked for.
+    public var referrers: [Referrer]? = nil
     /// Bytes received.
     public var bytes: Int64
     /// Wall time.

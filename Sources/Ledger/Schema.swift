@@ -9,7 +9,7 @@ internal import GRDB
 /// enums validate them, and a new value comes with a migration so older binaries refuse the file.
 enum Schema {
     /// The `user_version` this binary writes and understands.
-    static let version = 4
+    static let version = 6
 
     static let migrator: DatabaseMigrator = {
         var migrator = DatabaseMigrator()
@@ -17,6 +17,7 @@ enum Schema {
         migrator.registerMigration("v2-pushes") { db in try db.execute(sql: v2Pushes) }
         migrator.registerMigration("v3-bundles") { db in try db.execute(sql: v3Bundles) }
         migrator.registerMigration("v4-names") { db in try db.execute(sql: v4Names) }
+        migrator.registerMigration("v6-referrers") { db in try db.execute(sql: v6Referrers) }
         return migrator
     }()
 

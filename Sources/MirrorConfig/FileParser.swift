@@ -25,6 +25,7 @@ struct DefaultsDraft {
     var targets: [(String, SourceLocation)]?
     var immutable: Bool?
     var verifyUpstream: Bool?
+    var referrers: ReferrerSelection?
 }
 
 struct ImageDraft {
@@ -41,12 +42,13 @@ struct ImageDraft {
     var targets: [(String, SourceLocation)]?
     var immutable: Bool?
     var verifyUpstream: Bool?
+    var referrers: ReferrerSelection?
 }
 
 /// Turns one file's YAML tree into a ``FileContribution``, collecting every problem.
 struct FileParser {
     static let topLevelKeys = ["version", "defaults", "registries", "targets", "images"]
-    static let defaultsKeys = ["platforms", "targets", "immutable", "verify-upstream"]
+    static let defaultsKeys = ["platforms", "targets", "immutable", "verify-upstream", "referrers"]
     static let registryKeys = ["mirrors", "tls", "ca-file", "client-cert", "client-key", "credentials"]
     static let credentialKeys = [
         "username", "username-env", "username-file", "password-env", "password-file", "token-env", "token-file",
@@ -56,7 +58,7 @@ struct FileParser {
     static let targetKeys = ["registry", "prefix", "tls", "ca-file", "layout"]
     static let imageKeys = [
         "source", "tags", "include", "exclude", "semver", "latest", "platforms", "targets", "immutable",
-        "verify-upstream",
+        "verify-upstream", "referrers",
     ]
     static let selectorKeys = ["tags", "include", "exclude", "semver", "latest"]
     static let supportedVersion = "1"
@@ -118,6 +120,7 @@ struct FileParser {
             case "targets": draft.targets = parseTargetNames(item.value)
             case "immutable": draft.immutable = walker.bool(item.value, field: item.key)
             case "verify-upstream": draft.verifyUpstream = walker.bool(item.value, field: item.key)
+            case "referrers": draft.referrers = parseReferrers(item.value)
             default: break
             }
         }
@@ -439,6 +442,7 @@ struct FileParser {
             case "targets": draft.targets = parseTargetNames(item.value)
             case "immutable": draft.immutable = walker.bool(item.value, field: item.key)
             case "verify-upstream": draft.verifyUpstream = walker.bool(item.value, field: item.key)
+            case "referrers": draft.referrers = parseReferrers(item.value)
             default: break
             }
         }

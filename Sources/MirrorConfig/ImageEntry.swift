@@ -107,13 +107,15 @@ public struct ImageEntry: Sendable, Equatable {
     public let immutable: Bool
     /// When a mirror served a tag, HEAD the upstream too and flag divergence.
     public let verifyUpstream: Bool
+    /// Which referrers (signatures, SBOMs, attestations) travel with the image; default all.
+    public let referrers: ReferrerSelection
 
     /// Creates an entry; the loader is the usual way to get one.
     public init(
         source: ImageReference, location: SourceLocation, tags: [String] = [], tagsAreImplied: Bool = false,
         include: [TagPattern] = [], exclude: [TagPattern] = [], semver: SemverRange? = nil, latest: Int? = nil,
         platforms: PlatformSelection = .all, targets: [String] = [], immutable: Bool = false,
-        verifyUpstream: Bool = false
+        verifyUpstream: Bool = false, referrers: ReferrerSelection = .all
     ) {
         self.source = source
         self.location = location
@@ -127,6 +129,7 @@ public struct ImageEntry: Sendable, Equatable {
         self.targets = targets
         self.immutable = immutable
         self.verifyUpstream = verifyUpstream
+        self.referrers = referrers
     }
 
     /// True when the source has a tag or a digest.

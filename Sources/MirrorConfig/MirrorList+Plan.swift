@@ -84,6 +84,7 @@ extension ImageEntry {
         var flags: [String] = []
         if immutable { flags.append("immutable") }
         if verifyUpstream { flags.append("verify-upstream") }
+        if referrers != .all { flags.append("referrers=\(planValue(referrers.description, commasAllowed: true))") }
         if !flags.isEmpty { groups.append(flags.joined(separator: " ")) }
         return groups.joined(separator: "  ")
     }

@@ -306,7 +306,8 @@ struct MirrorListLoader {
                     platforms: draft.platforms ?? defaults?.platforms ?? .all,
                     targets: (draft.targets ?? defaults?.targets ?? []).map(\.0),
                     immutable: draft.immutable ?? defaults?.immutable ?? false,
-                    verifyUpstream: draft.verifyUpstream ?? defaults?.verifyUpstream ?? false))
+                    verifyUpstream: draft.verifyUpstream ?? defaults?.verifyUpstream ?? false,
+                    referrers: draft.referrers ?? defaults?.referrers ?? .all))
         }
 
         if !errors.isEmpty {
