@@ -46,6 +46,29 @@ public actor ReferrersSupport {
 
     /// How many endpoints were probed (tests).
     public var probed: Int { known.count }
+
+    private var tagLists: [String: Task<Result<Set<String>, RegistryError>, Never>] = [:]
+
+    /// The tags of `repository` at the client's endpoint, listed once per run (the first caller lists, the others
+    /// wait for it): the fallback tag and cosign's tags are looked up in it instead of one GET per subject and tag,
+    /// so an image without referrers costs one listing per repository, not four requests per manifest.
+    func tags(_ repository: String, client: RegistryClient) async throws(RegistryError) -> Set<String> {
+        let key = "\(client.endpoint.description) \(repository)"
+        let task: Task<Result<Set<String>, RegistryError>, Never>
+        if let running = tagLists[key] {
+            task = running
+        } else {
+            task = Task {
+                do throws(RegistryError) {
+                    return .success(Set(try await client.listTags(repository)))
+                } catch {
+                    return ReferrerDiscovery.isAbsent(error) ? .success([]) : .failure(error)
+                }
+            }
+            tagLists[key] = task
+        }
+        return try await task.value.get()
+    }
 }
 
 /// Finds the referrers of manifests in one repository of one endpoint and stores them (manifests verified by
@@ -102,9 +125,10 @@ struct ReferrerDiscovery {
     private func candidates(of subject: Digest) async throws(ReferrerError) -> [Candidate] {
         do throws(RegistryError) {
             var listed = try await listed(subject)
+            let tags = try await support.tags(repository, client: client)
             for (suffix, artifactType) in ReferrerTags.cosignSuffixes {
                 let tag = ReferrerTags.cosignTag(for: subject, suffix: suffix)
-                guard let manifest = try await tagged(tag) else { continue }
+                guard tags.contains(tag), let manifest = try await tagged(tag) else { continue }
                 listed.append(Candidate(
                     descriptor: manifest.descriptor, artifactType: artifactType, source: .cosignTag, tag: tag,
                     manifest: manifest))
@@ -132,6 +156,7 @@ struct ReferrerDiscovery {
             }
         }
         let tag = ReferrerTags.fallbackTag(for: subject)
+        guard try await support.tags(repository, client: client).contains(tag) else { return [] }
         let fetched: FetchedManifest
         do throws(RegistryError) {
             fetched = try await client.fetchManifest(repository, tag: tag)

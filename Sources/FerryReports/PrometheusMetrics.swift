@@ -1,5 +1,6 @@
 import Foundation
 import Ledger
+import OCIModel
 
 /// What the metrics need from runs before this one: textfile metrics are rewritten whole after every run, so
 /// values that outlive a run are carried forward from the reference store's run totals.
@@ -62,7 +63,8 @@ public enum PrometheusMetrics {
         out.family(
             "ferry_referrers", .gauge,
             "Referrers (signatures, SBOMs, attestations) carried by the last run, by artifact type.",
-            header.referrerTypes.sorted { $0.key < $1.key }.map { (["artifact_type": $0.key], Double($0.value)) })
+            header.referrerTypes.merging(Self.knownArtifactTypes.map { ($0, 0) }) { count, _ in count }
+                .sorted { $0.key < $1.key }.map { (["artifact_type": $0.key], Double($0.value)) })
         out.family(
             "ferry_fallbacks", .gauge,
             "References the last run could fetch only after skipping at least one endpoint.",
@@ -99,6 +101,15 @@ public enum PrometheusMetrics {
             [([:], lastSuccess?.timeIntervalSince1970 ?? 0)])
         return out.text
     }
+
+    /// Artifact types `ferry_referrers` always has a series for (zero when none was carried), so alerts on a
+    /// missing signature never see a gap: cosign's signature, SBOM and attestation types, SPDX, CycloneDX, in-toto
+    /// and notation.
+    public static let knownArtifactTypes = [
+        ReferrerTags.cosignSignatureType, "application/vnd.dev.cosign.artifact.sbom.v1+json",
+        "application/vnd.dsse.envelope.v1+json", "application/spdx+json", "application/vnd.cyclonedx+json",
+        "application/vnd.in-toto+json", "application/vnd.cncf.notary.signature",
+    ]
 
     /// A label value escaped as the exposition format requires: `\` → `\\`, `"` → `\"`, line feed → `\n`.
     public static func escapeLabelValue(_ value: String) -> String {

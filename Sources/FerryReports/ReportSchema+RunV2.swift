@@ -31,6 +31,7 @@ extension ReportSchema {
                             "signsWholeIndex": {"type": "boolean", "description": "True for an index: its signatures sign every platform it lists; with platforms set the mirror holds only some of them (the index itself is kept byte for byte)."},
                             "items": {
                               "type": "array",
+                              "description": "Each referrer, in discovery order (referrers of referrers after their subject).",
                               "items": {
                                 "type": "object",
                                 "additionalProperties": false,

@@ -195,7 +195,7 @@ private func ferry(_ arguments: [String]) async throws -> CommandRun {
     @Test func printsTheSchemas() async throws {
         let run = try await ferry(["report", "--schema"])
         #expect(run.status == .ok)
-        #expect(run.stdout.all == [ReportSchema.runReportV1])
+        #expect(run.stdout.all == [ReportSchema.runReportV2])
         let inventory = try await ferry(["report", "--schema", "--inventory"])
         #expect(inventory.stdout.all == [ReportSchema.inventoryReportV1])
     }

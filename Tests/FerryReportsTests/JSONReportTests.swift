@@ -8,7 +8,7 @@ import Testing
 
 @Suite struct JSONReportTests {
     private func runSchema() throws -> SchemaValidator {
-        SchemaValidator(root: try JSONValue.parse(ReportSchema.runReportV1))
+        SchemaValidator(root: try JSONValue.parse(ReportSchema.runReportV2))
     }
     private func inventorySchema() throws -> SchemaValidator {
         SchemaValidator(root: try JSONValue.parse(ReportSchema.inventoryReportV1))
@@ -63,21 +63,21 @@ import Testing
         row.removeValue(forKey: "observedAt")
         images[0] = .object(row)
         document["images"] = .array(images)
-        document["schemaVersion"] = .integer(2)
+        document["schemaVersion"] = .integer(3)
         let problems = try schema.validate(.object(document))
         #expect(problems.contains { $0.hasPrefix("$.images[0].outcome:") })
         #expect(problems.contains("$.images[0]: undocumented property surprise"))
         #expect(problems.contains { $0.hasPrefix("$.images[0].digest: \"not a digest\" does not match") })
         #expect(problems.contains("$.images[0].bytesTransferred: -1.0 is below 0.0"))
         #expect(problems.contains("$.images[0]: missing required observedAt"))
-        #expect(problems.contains("$.schemaVersion: 2 is not 1"))
+        #expect(problems.contains("$.schemaVersion: 3 is not 2"))
         #expect(problems.count == 6)
     }
 
     @Test func everySchemaPropertyIsDocumented() throws {
         // A property is documented by its own description or by the definition its $ref names.
         for (name, text) in [
-            ("run", ReportSchema.runReportV1), ("inventory", ReportSchema.inventoryReportV1),
+            ("run", ReportSchema.runReportV2), ("inventory", ReportSchema.inventoryReportV1),
             ("changes", ReportSchema.changesReportV1),
         ] {
             var undocumented: [String] = []
@@ -120,7 +120,7 @@ import Testing
     @Test func writesSortedKeysISODatesAndDigestStrings() async throws {
         let report = try await LedgerFixture.make().secondReport()
         let json = text(try ReportJSON.encode(report))
-        #expect(json.hasPrefix("{\n  \"$schema\" : \"https://ferry.dev/schemas/run-report/v1.json\",\n"))
+        #expect(json.hasPrefix("{\n  \"$schema\" : \"https://ferry.dev/schemas/run-report/v2.json\",\n"))
         #expect(json.contains("\"startedAt\" : \"2026-11-29T11:30:00.000Z\""))
         #expect(json.contains("\"finishedAt\" : \"2026-11-29T11:31:02.500Z\""))
         #expect(json.contains("\"imageID\" : \"\(digest("config X"))\""))
@@ -137,8 +137,8 @@ import Testing
     @Test func refusesAnotherSchemaVersion() async throws {
         let report = try await LedgerFixture.make().secondReport()
         let bumped = text(try ReportJSON.encode(report)).replacing(
-            "\"schemaVersion\" : 1", with: "\"schemaVersion\" : 2")
-        #expect(throws: ReportError.json(what: "run report", reason: "schema version 2 is not 1")) {
+            "\"schemaVersion\" : 2", with: "\"schemaVersion\" : 3")
+        #expect(throws: ReportError.json(what: "run report", reason: "schema version 3 is not 2")) {
             try ReportJSON.decodeRunReport(Array(bumped.utf8))
         }
     }

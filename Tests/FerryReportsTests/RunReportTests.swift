@@ -33,8 +33,8 @@ import Testing
     @Test func carriesRunFactsCountsAndDriftEvents() async throws {
         let fixture = try await LedgerFixture.make()
         let report = try await fixture.secondReport()
-        #expect(report.schema == "https://ferry.dev/schemas/run-report/v1.json")
-        #expect(report.schemaVersion == 1)
+        #expect(report.schema == "https://ferry.dev/schemas/run-report/v2.json")
+        #expect(report.schemaVersion == 2)
         #expect(report.run.id == fixture.secondRun)
         #expect(report.run.command == "sync")
         #expect(report.run.status == .completed)

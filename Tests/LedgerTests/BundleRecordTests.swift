@@ -23,8 +23,8 @@ import Testing
                 """)
         let store = try ReferenceStore.open(at: directory.database)
         defer { try? store.close() }
-        #expect(try await store.storageInfo().migrations == ["v1-reference-store", "v2-pushes", "v3-bundles", "v4-names"])
-        #expect(try await store.storageInfo().schemaVersion == 4)
+        #expect(try await store.storageInfo().migrations == ["v1-reference-store", "v2-pushes", "v3-bundles", "v4-names", "v6-referrers"])
+        #expect(try await store.storageInfo().schemaVersion == 6)
         let tag = try await store.tag(repository: try ref("alpine").repository, tag: "3.20")
         #expect(tag?.manifestDigest == digest("A"))
         #expect(tag?.bundleID == nil)

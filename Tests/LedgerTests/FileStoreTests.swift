@@ -14,7 +14,7 @@ import Testing
             #expect(info.journalMode == "wal")
             #expect(info.foreignKeys)
             #expect(info.schemaVersion == ReferenceStore.schemaVersion)
-            #expect(info.migrations == ["v1-reference-store", "v2-pushes", "v3-bundles", "v4-names"])
+            #expect(info.migrations == ["v1-reference-store", "v2-pushes", "v3-bundles", "v4-names", "v6-referrers"])
             let harness = try await Harness(store: store)
             run = harness.run
             try await harness.record("alpine:3.20", image("A", id: "config A"))
@@ -32,7 +32,7 @@ import Testing
             try await reopened.digest(repository: try ref("alpine").repository, digest: digest("A"))?.imageID
                 == digest("config A"))
         #expect(try await reopened.rawStrings("PRAGMA journal_mode") == [["wal"]])
-        #expect(try await reopened.rawStrings("PRAGMA user_version") == [["4"]])
+        #expect(try await reopened.rawStrings("PRAGMA user_version") == [["6"]])
     }
 
     @Test func closingFoldsTheWALIntoTheMainFile() async throws {
@@ -124,7 +124,7 @@ import Testing
             #expect(try await stores[0].run(second.run)?.counts.pulled == 20)
             #expect(try await stores[1].run(first.run)?.counts.pulled == 20)
             #expect(
-                try await stores[0].storageInfo().migrations == ["v1-reference-store", "v2-pushes", "v3-bundles", "v4-names"])
+                try await stores[0].storageInfo().migrations == ["v1-reference-store", "v2-pushes", "v3-bundles", "v4-names", "v6-referrers"])
         }
     }
 
@@ -136,10 +136,10 @@ import Testing
                 "INSERT INTO grdb_migrations VALUES ('v99-from-the-future'); PRAGMA user_version = 99;")
             try store.close()
         }
-        #expect(throws: LedgerError.schemaTooNew(path: directory.database, found: 99, supported: 4)) {
+        #expect(throws: LedgerError.schemaTooNew(path: directory.database, found: 99, supported: 6)) {
             try ReferenceStore.open(at: directory.database)
         }
-        let error = LedgerError.schemaTooNew(path: directory.database, found: 99, supported: 4)
+        let error = LedgerError.schemaTooNew(path: directory.database, found: 99, supported: 6)
         #expect(error.description.hasPrefix(directory.database + ": schema version 99 was written by a newer ferry"))
         // Still refused the second time: the failed open did not rewrite anything.
         #expect(throws: LedgerError.self) { try ReferenceStore.open(at: directory.database) }
