@@ -120,6 +120,9 @@ extension FerryCommand {
                     + "\(summary.partsChecked) \(summary.partsChecked == 1 ? "part" : "parts") in "
                     + String(format: "%.1fs", SyncConsole.seconds(clock.now - started))
                     + ": bundle \(ExportLines.short(summary.id)), run \(summary.runID.map(\.rawValue) ?? "-")")
+            if !summary.referrers.isEmpty, !env.global.quiet {
+                output.writeLine("with \(Referrer.summary(summary.referrers))")
+            }
             return summary.driftEvents.isEmpty ? .ok : .drift
         }
 

@@ -43,7 +43,7 @@ extension ReportSchema {
                                   "size": {"type": "integer", "minimum": 0, "description": "Its size in bytes."},
                                   "artifactType": {"type": "string", "description": "Its artifact type."},
                                   "kind": {"enum": ["signature", "sbom", "attestation", "other"], "description": "What the artifact type says it is."},
-                                  "foundBy": {"enum": ["api", "fallback-tag", "cosign-tag"], "description": "How it was found: the referrers API, the sha256-<hex> fallback tag, or a cosign sha256-<hex>.sig/.att/.sbom tag."},
+                                  "foundBy": {"enum": ["api", "fallback-tag", "cosign-tag", "bundle"], "description": "How it was found: the referrers API, the sha256-<hex> fallback tag, a cosign sha256-<hex>.sig/.att/.sbom tag, or in an imported bundle."},
                                   "tag": {"type": "string", "description": "The cosign tag it was found under."}
                                 }
                               }

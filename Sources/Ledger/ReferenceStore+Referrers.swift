@@ -22,6 +22,23 @@ public struct RecordedReferrer: Sendable, Hashable {
     }
 }
 
+/// A referrer found among an imported bundle's references.
+public struct ImportedReferrer: Sendable, Hashable {
+    /// The repository's full name.
+    public var repository: String
+    /// The image it belongs to (the subject, or the subject's subject for a referrer of a referrer).
+    public var imageDigest: Digest
+    /// The referrer.
+    public var referrer: Referrer
+
+    /// Creates an imported referrer.
+    public init(repository: String, imageDigest: Digest, referrer: Referrer) {
+        self.repository = repository
+        self.imageDigest = imageDigest
+        self.referrer = referrer
+    }
+}
+
 /// The referrer rows of one observation, inside its transaction.
 struct ReferrerWriter {
     let db: Database
@@ -51,9 +68,10 @@ struct ReferrerWriter {
     }
 
     /// Records what the observation found (and what it found gone).
-    func record(_ found: [Referrer], removed: [Referrer], observationID: Int64) throws {
+    func record(_ found: [Referrer], removed: [Referrer], observationID: Int64?) throws {
         for (position, referrer) in found.enumerated() {
-            try db.cachedStatement(
+            if let observationID {
+                try db.cachedStatement(
                 sql: """
                     INSERT INTO observationReferrer
                         (observationId, position, subjectDigest, referrerDigest, mediaType, size, artifactType,
@@ -65,6 +83,7 @@ struct ReferrerWriter {
                 referrer.mediaType.rawValue, referrer.size, referrer.artifactType, referrer.source.rawValue,
                 referrer.tag,
             ])
+            }
             try db.cachedStatement(
                 sql: """
                     INSERT INTO referrer
@@ -131,6 +150,21 @@ enum ReferrerQueries {
 }
 
 extension ReferenceStore {
+    /// Records the referrers an import brought (run `runID`, the import's): ferry then names, verifies and pushes
+    /// them (fallback tags included) as if it had found them itself.
+    public func recordImportedReferrers(_ referrers: [ImportedReferrer], runID: RunID) async throws {
+        guard !referrers.isEmpty else { return }
+        try await write("record \(referrers.count) imported referrers") { db in
+            let now = Date()
+            for (key, group) in Dictionary(grouping: referrers, by: { "\($0.repository) \($0.imageDigest)" }) {
+                _ = key
+                let writer = ReferrerWriter(
+                    db: db, run: runID.rawValue, now: now, repository: group[0].repository, image: group[0].imageDigest)
+                try writer.record(group.map(\.referrer), removed: [], observationID: nil)
+            }
+        }
+    }
+
     /// What each observation of the run found, by observation ID, in discovery order.
     public func referrers(run: RunID) async throws -> [Int64: [Referrer]] {
         try await read("read referrers of run \(run)") { db in

@@ -35,6 +35,9 @@ public enum ReferrerSource: String, Sendable, Hashable, Codable, CaseIterable {
     case fallbackTag = "fallback-tag"
     /// One of cosign's legacy tags `sha256-<hex>.sig`, `.att` or `.sbom`.
     case cosignTag = "cosign-tag"
+    /// Imported from a bundle: a manifest with `subject` among the bundle's references (how the exporting store
+    /// found it is not carried).
+    case bundle
 }
 
 /// What a referrer is, for reports: derived from its artifact type.
