@@ -10,6 +10,11 @@ public enum BundleReferrers {
     /// The referrers of `references`, with their repository and image, read from `store` (which holds their
     /// manifests). A reference whose manifest is not readable is not a referrer.
     public static func find(_ references: [BundleReference], store: ContentStore) -> [ImportedReferrer] {
+        find(references) { try? store.readBlob($0) }
+    }
+
+    /// ``find(_:store:)`` reading manifests with `read` (nil: not readable).
+    static func find(_ references: [BundleReference], read: (Digest) -> [UInt8]?) -> [ImportedReferrer] {
         var found: [(repository: String, referrer: Referrer)] = []
         for reference in references {
             guard let parsed = try? ImageReference(parsing: reference.name) else { continue }
@@ -19,12 +24,12 @@ public enum BundleReferrers {
             {
                 let suffix = String(tag[tag.index(after: tag.lastIndex(of: ".")!)...])
                 let artifactType =
-                    artifactType(of: reference.digest, store: store)
+                    artifactType(of: reference.digest, read: read)
                     ?? ReferrerTags.cosignSuffixes.first { $0.suffix == suffix }?.artifactType ?? ""
                 found.append((repository, Referrer(
                     subject: subject, digest: reference.digest, mediaType: reference.mediaType, size: reference.size,
                     artifactType: artifactType, source: .cosignTag, tag: tag)))
-            } else if parsed.digest != nil, let (subject, artifactType) = subject(of: reference.digest, store: store) {
+            } else if parsed.digest != nil, let (subject, artifactType) = subject(of: reference.digest, read: read) {
                 found.append((repository, Referrer(
                     subject: subject, digest: reference.digest, mediaType: reference.mediaType, size: reference.size,
                     artifactType: artifactType, source: .bundle)))
@@ -42,20 +47,20 @@ public enum BundleReferrers {
         }
     }
 
-    private static func manifest(_ digest: Digest, store: ContentStore) -> ImageManifest? {
-        guard let bytes = try? store.readBlob(digest) else { return nil }
+    private static func manifest(_ digest: Digest, read: (Digest) -> [UInt8]?) -> ImageManifest? {
+        guard let bytes = read(digest) else { return nil }
         return try? JSONDecoder().decode(ImageManifest.self, from: Data(bytes))
     }
 
-    private static func artifactType(of digest: Digest, store: ContentStore) -> String? {
-        manifest(digest, store: store)?.artifactType
+    private static func artifactType(of digest: Digest, read: (Digest) -> [UInt8]?) -> String? {
+        manifest(digest, read: read)?.artifactType
     }
 
-    private static func subject(of digest: Digest, store: ContentStore) -> (Digest, String)? {
-        if let image = manifest(digest, store: store), let subject = image.subject {
+    private static func subject(of digest: Digest, read: (Digest) -> [UInt8]?) -> (Digest, String)? {
+        if let image = manifest(digest, read: read), let subject = image.subject {
             return (subject.digest, image.effectiveArtifactType)
         }
-        guard let bytes = try? store.readBlob(digest),
+        guard let bytes = read(digest),
             let index = try? JSONDecoder().decode(ImageIndex.self, from: Data(bytes)), let subject = index.subject
         else { return nil }
         return (subject.digest, index.artifactType ?? "")

@@ -158,6 +158,15 @@ extension FerryCommand {
                 for name in summary.relyingOnBase {
                     output.writeLine("partly checked  \(name): its manifest is among the left-out blobs")
                 }
+                for item in summary.referrers {
+                    let referrer = item.referrer
+                    output.writeLine(
+                        "referrer        \(item.repository)@\(referrer.digest): \(referrer.kind.word) "
+                            + "(\(referrer.artifactType)) of \(referrer.subject)")
+                }
+                if !summary.referrers.isEmpty {
+                    output.writeLine("with \(Referrer.summary(summary.referrers.map(\.referrer)))")
+                }
             }
             let partly = summary.relyingOnBase.count
             let walked =

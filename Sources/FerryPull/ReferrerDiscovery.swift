@@ -33,19 +33,53 @@ public enum ReferrerError: Error, Sendable, Hashable, CustomStringConvertible {
 
 /// Remembers, per registry endpoint, whether it has the referrers API: one probe per run.
 public actor ReferrersSupport {
-    private var known: [String: Bool] = [:]
+    private enum Probe {
+        /// One caller is probing; these wait for its answer (nil: it failed, and they probe themselves).
+        case running([CheckedContinuation<Bool?, Never>])
+        case answered(Bool)
+    }
+
+    private var probes: [String: Probe] = [:]
 
     /// Creates an empty memory.
     public init() {}
 
-    /// True, false, or nil when not probed yet.
-    public func hasAPI(_ endpoint: String) -> Bool? { known[endpoint] }
+    /// Whether `endpoint` has the API: true or false once known; nil tells the caller to probe (and then to call
+    /// ``record(_:hasAPI:)`` or ``abandon(_:)``). While a probe runs, other callers wait for its answer, so pulls
+    /// running in parallel cost one probe, not one each.
+    public func hasAPI(_ endpoint: String) async -> Bool? {
+        switch probes[endpoint] {
+        case .answered(let answer)?:
+            return answer
+        case .running?:
+            return await withCheckedContinuation { continuation in
+                if case .running(var waiting)? = probes[endpoint] {
+                    waiting.append(continuation)
+                    probes[endpoint] = .running(waiting)
+                } else if case .answered(let answer)? = probes[endpoint] {
+                    continuation.resume(returning: answer)
+                } else {
+                    continuation.resume(returning: nil)
+                }
+            }
+        case nil:
+            probes[endpoint] = .running([])
+            return nil
+        }
+    }
 
-    /// Records the probe's answer.
-    public func record(_ endpoint: String, hasAPI: Bool) { known[endpoint] = hasAPI }
+    /// Records the probe's answer and hands it to those waiting.
+    public func record(_ endpoint: String, hasAPI: Bool) {
+        if case .running(let waiting)? = probes[endpoint] { waiting.forEach { $0.resume(returning: hasAPI) } }
+        probes[endpoint] = .answered(hasAPI)
+    }
 
-    /// How many endpoints were probed (tests).
-    public var probed: Int { known.count }
+    /// The probe failed: those waiting probe themselves.
+    public func abandon(_ endpoint: String) {
+        guard case .running(let waiting)? = probes[endpoint] else { return }
+        probes[endpoint] = nil
+        waiting.forEach { $0.resume(returning: nil) }
+    }
 
     private var tagLists: [String: Task<Result<Set<String>, RegistryError>, Never>] = [:]
 
@@ -143,15 +177,23 @@ struct ReferrerDiscovery {
     /// The API's listing, or the fallback tag's on a registry without the API.
     private func listed(_ subject: Digest) async throws(RegistryError) -> [Candidate] {
         let key = client.endpoint.description
-        if await support.hasAPI(key) != false {
+        let known = await support.hasAPI(key)
+        if known != false {
             var filter: String?
             if case .only(let types) = selection, types.count == 1 { filter = types[0] }
-            switch try await client.listReferrers(repository, digest: subject, artifactType: filter) {
+            let answer: ReferrersAnswer
+            do throws(RegistryError) {
+                answer = try await client.listReferrers(repository, digest: subject, artifactType: filter)
+            } catch {
+                if known == nil { await support.abandon(key) }
+                throw error
+            }
+            switch answer {
             case .listed(let descriptors, _):
-                await support.record(key, hasAPI: true)
+                if known == nil { await support.record(key, hasAPI: true) }
                 return descriptors.map { Candidate(descriptor: $0, artifactType: $0.artifactType ?? "", source: .api) }
             case .unsupported:
-                await support.record(key, hasAPI: false)
+                if known == nil { await support.record(key, hasAPI: false) }
                 logger.debug("No referrers API; using the fallback tag", metadata: ["endpoint": "\(key)"])
             }
         }
