@@ -166,4 +166,18 @@ final class ReferrersAPIRegistry: Sendable {
         #expect(observation?.error == expected)
         #expect(!TestFiles.exists(workspace.store + "/blobs/sha256/" + sbom.hex))
     }
+
+    @Test func verifyNamesTheImageWhoseRecordedReferrerIsMissing() async throws {
+        let directory = try TemporaryDirectory()
+        let registry = try ReferrersAPIRegistry(appliesFilters: true, directory: directory.path)
+        let (result, workspace) = try await run(registry, referrers: "all")
+        #expect(result.status == 0, "\(result)")
+        let sbom = registry.artifacts[1].digest
+        try FileManager.default.removeItem(atPath: workspace.store + "/blobs/sha256/" + sbom.hex)
+        let verified = try await workspace.run(["verify"])
+        #expect(verified.status == 1, "\(verified)")
+        #expect(verified.stdoutLines.contains(
+            "missing     \(registry.host)/team/app:1.0: referrer SBOM \(sbom) (application/spdx+json)"), "\(verified)")
+        #expect(verified.stdoutLines.last?.contains("1 referrers missing") == true, "\(verified)")
+    }
 }

@@ -118,10 +118,22 @@ import Testing
         let exported = try await ferry(["export", "--store", workspace.store, "--to", bundle])
         #expect(exported.status == .ok, "\(exported.lines)")
         let far = try FerryWorkspace()
+        #expect(exported.lines.contains("with 4 referrers: 3 signatures, 1 SBOM"), "\(exported.lines)")
         let checked = try await ferry(["import", "--check", bundle, "--store", far.store])
         #expect(checked.status == .ok, "\(checked.lines)")
+        #expect(checked.lines.contains("with 4 referrers: 3 signatures, 1 SBOM"), "\(checked.lines)")
+        #expect(checked.lines.contains(
+            "referrer        \(source)/team/app@\(signed.sbom.digest): SBOM (application/spdx+json) of \(signed.image.manifestDigest)"),
+            "\(checked.lines)")
+        #expect(checked.lines.filter { $0.hasPrefix("referrer ") }.count == 4)
         let imported = try await ferry(["import", bundle, "--store", far.store])
         #expect(imported.status == .ok, "\(imported.lines)")
+        #expect(imported.lines.contains("with 4 referrers: 3 signatures, 1 SBOM"), "\(imported.lines)")
+        let farReferrers = try await far.withLedger { ledger in try await ledger.recordedReferrers() }
+        #expect(Set(farReferrers.map(\.referrer.digest)) == Set(signed.all.map(\.digest)))
+        #expect(farReferrers.allSatisfy { $0.imageDigest == signed.image.manifestDigest })
+        let farVerified = try await far.run(["verify"])
+        #expect(farVerified.status == 0, "\(farVerified)")
         let farRegistry = try await RegistryServer.start()
         try far.writeConfig(plainHTTPList([farRegistry.host]))
         let pushed = try await far.run(["push", "--config", far.config, "--to", "\(farRegistry.host)/far"])
