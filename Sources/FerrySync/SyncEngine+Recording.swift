@@ -167,6 +167,7 @@ extension SyncEngine {
                         + batch.flatMap { record in
                             (record.referrers?.newNames ?? []).map { ($0.name, $0.descriptor) }
                         })
+                try Self.unnameRemovedReferrers(results.flatMap(\.driftEvents), store: puller.store)
             } catch {
                 throw SyncAbort(message: "cannot update the store's index: \(error)", runID: runID, cause: error)
             }
@@ -187,6 +188,21 @@ extension SyncEngine {
                 try pusher?.flushLayouts()
             } catch {
                 throw SyncAbort(message: "cannot write the store's index: \(error)", runID: runID, cause: error)
+            }
+        }
+    }
+
+    /// A referrer found gone upstream (a revoked signature) loses its `index.json` name, so it is neither pushed
+    /// on nor kept by prune; the reference store keeps its record.
+    static func unnameRemovedReferrers(_ events: [DriftEventRecord], store: ContentStore) throws(ContentStoreError) {
+        for event in events where event.kind == .referrerRemoved && !event.dryRun {
+            let names =
+                ["\(event.repository)@\(event.oldValue)"]
+                + ReferrerTags.cosignSuffixes.map {
+                    "\(event.repository):\(ReferrerTags.cosignTag(for: event.digest, suffix: $0.suffix))"
+                }
+            for name in names where try store.digest(named: name) == event.oldValue {
+                try store.removeReference(name)
             }
         }
     }

@@ -157,5 +157,11 @@ import Testing
         }
         #expect(events.map(\.kind) == [.referrerRemoved, .referrerRemoved])
         #expect(Set(events.map(\.oldValue)) == [signed.sbom.digest, signed.sbomSignature.digest])
+        // Their names leave index.json (they are pushed no further); the store stays healthy.
+        let indexAfter = try String(contentsOfFile: workspace.store + "/index.json", encoding: .utf8)
+        #expect(!indexAfter.contains(signed.sbom.digest.description))
+        #expect(indexAfter.contains(signed.signature.digest.description))
+        let verifiedAfter = try await workspace.run(["verify"])
+        #expect(verifiedAfter.status == 0, "\(verifiedAfter)")
     }
 }
