@@ -51,7 +51,8 @@ final class HTMLRunRenderer: RunRowRenderer {
             if found.signsWholeIndex {
                 note =
                     "<br><small>Signatures of this index sign every platform it lists; the index is kept byte for "
-                    + "byte, and with platforms set the mirror holds only \(row.platforms.count) of them.</small>"
+                    + "byte and the mirror holds \(row.platforms.count) of its platforms (fewer when platforms is "
+                    + "set).</small>"
             }
             try referrers.write(
                 "<tr class=\"row \(row.outcome.rawValue)\">" + H.referenceCell(row.reference)

@@ -52,8 +52,8 @@ final class MarkdownRunRenderer: RunRowRenderer {
             referrerCount += 1
             var text = "- \(M.code(row.reference)): \(found.summary)\n"
             if found.signsWholeIndex {
-                text += "  - signatures of this index sign every platform it lists; the index is kept byte for byte, "
-                    + "and with `platforms:` set the mirror holds only \(row.platforms.count) of them\n"
+                text += "  - signatures of this index sign every platform it lists; the index is kept byte for byte and "
+                    + "the mirror holds \(row.platforms.count) of its platforms (fewer when `platforms:` is set)\n"
             }
             for item in found.items {
                 text += "  - \(item.kind.rawValue) \(M.shortCode(item.digest)) \(M.code(item.artifactType)) "

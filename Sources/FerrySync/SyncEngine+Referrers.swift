@@ -1,4 +1,6 @@
 import FerryPull
+import Foundation
+import LayoutStore
 import Ledger
 import OCIModel
 
@@ -38,8 +40,26 @@ extension SyncEngine {
                 name: referrer.tag.map { "\(repository):\($0)" } ?? "\(repository)@\(referrer.digest)",
                 descriptor: Descriptor(mediaType: referrer.mediaType, digest: referrer.digest, size: referrer.size))
         }
+        if let note = Self.partialIndexNote(success, referrers: result.referrers, store: puller.store) {
+            observer.handle(.warning(item.reference, note))
+        }
         var types: [String]?
         if case .only(let list) = item.referrers { types = list }
         return FoundReferrers(all: result.referrers, bytes: result.bytes, newNames: names, types: types)
+    }
+
+    /// For a platform-filtered index that has referrers: its signatures sign every platform it lists, and the mirror
+    /// holds only some (the index itself is kept byte for byte, so they still verify against its digest).
+    static func partialIndexNote(_ success: FallbackPuller.Success, referrers: [Referrer], store: ContentStore)
+        -> String?
+    {
+        let image = success.image
+        guard image.mediaType.isIndex, referrers.contains(where: { $0.subject == image.manifestDigest }),
+            let bytes = try? store.readBlob(image.manifestDigest),
+            let index = try? JSONDecoder().decode(ImageIndex.self, from: Data(bytes)),
+            image.children.count < index.manifests.count
+        else { return nil }
+        return "signatures of index \(image.manifestDigest) sign all \(index.manifests.count) platforms it lists; "
+            + "the mirror holds \(image.children.count) (platforms: is set)"
     }
 }

@@ -164,4 +164,35 @@ import Testing
         let verifiedAfter = try await workspace.run(["verify"])
         #expect(verifiedAfter.status == 0, "\(verifiedAfter)")
     }
+
+    @Test func aPlatformFilteredIndexKeepsItsDigestAndSaysItsSignaturesCoverMore() async throws {
+        let registry = try await RegistryServer.start()
+        let directory = try TemporaryDirectory()
+        let layout = try OCILayoutBuilder(path: directory.appending("layout"))
+        let index = try layout.index(IndexSpec(images: [
+            ImageSpec(platform: Platform(os: "linux", architecture: "amd64"), layers: [.generated(seed: 9101)]),
+            ImageSpec(platform: Platform(os: "linux", architecture: "arm64", variant: "v8"), layers: [.generated(seed: 9102)]),
+        ]))
+        let seeder = RegistrySeeder(registry)
+        try await seeder.push(index, from: layout, to: "team/multi", tag: "1")
+        let signature = try TestArtifact.make(
+            artifactType: TestArtifact.signatureType, payload: "signature of the index", subject: index.index,
+            in: try directory.makeSubdirectory("artifacts"))
+        try await seeder.push(signature, to: "team/multi")
+        try await seeder.pushFallbackTag(for: index.digest, listing: [signature], repository: "team/multi")
+        let workspace = try FerryWorkspace()
+        try workspace.writeConfig(plainHTTPList([registry.host], images: [
+            "- source: \(registry.host)/team/multi:1", "  platforms: [linux/amd64]",
+        ]))
+        let result = try await workspace.sync()
+        #expect(result.status == 0, "\(result)")
+        #expect(result.stdoutLines.contains(
+            "warning     \(registry.host)/team/multi:1: signatures of index \(index.digest) sign all 2 platforms it "
+                + "lists; the mirror holds 1 (platforms: is set)"), "\(result)")
+        let recorded = try await workspace.withLedger { ledger in try await ledger.recordedReferrers() }
+        #expect(recorded.map(\.referrer.digest) == [signature.digest])
+        #expect(recorded.first?.imageDigest == index.digest)
+        let markdown = try String(contentsOfFile: workspace.store + "/reports/latest.md", encoding: .utf8)
+        #expect(markdown.contains("signatures of this index sign every platform it lists"), "\(markdown)")
+    }
 }
