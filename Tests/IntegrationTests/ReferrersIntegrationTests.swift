@@ -87,6 +87,13 @@ import Testing
         for artifact in signed.all { #expect(index.contains(artifact.digest.description)) }
         let skopeo = try ProcessRunner.requireTool("skopeo")
         _ = try await ProcessRunner.runChecked(skopeo, ["inspect", "--raw", "oci:\(workspace.store):\(source)/team/app:1.0"])
+        _ = try ProcessRunner.requireTool("umoci")
+        let listed = try await ProcessRunner.runChecked("umoci", ["ls", "--layout", workspace.store])
+        let names = String(decoding: listed.stdout, as: UTF8.self)
+        #expect(names.contains("\(source)/team/app:1.0"), "\(names)")
+        #expect(names.contains("\(source)/team/app:\(signed.cosignTag)"), "\(names)")
+        _ = try await ProcessRunner.runChecked(
+            "umoci", ["stat", "--json", "--image", "\(workspace.store):\(source)/team/app:1.0"])
 
         // The report says what travelled.
         let markdown = try String(contentsOfFile: workspace.store + "/reports/latest.md", encoding: .utf8)
