@@ -413,7 +413,7 @@ public enum ReportSchema {
               "required": ["kind", "reference", "repository", "digest", "oldValue", "newValue", "endpoint", "runID", "dryRun", "occurredAt"],
               "description": "One drift event.",
               "properties": {
-                "kind": {"enum": ["image-id-drift", "tag-moved", "mirror-divergence"], "description": "image-id-drift: a known digest now resolves to another image ID (the old mapping is kept); tag-moved: an immutable tag points to a new digest; mirror-divergence: a mirror served another digest than the upstream's HEAD."},
+                "kind": {"enum": ["image-id-drift", "tag-moved", "mirror-divergence", "referrer-removed"], "description": "image-id-drift: a known digest now resolves to another image ID (the old mapping is kept); tag-moved: an immutable tag points to a new digest; mirror-divergence: a mirror served another digest than the upstream's HEAD; referrer-removed: a recorded referrer (signature, SBOM, attestation) is no longer found upstream (oldValue: the referrer; digest and newValue: its subject)."},
                 "reference": {"type": "string", "description": "The normalized reference being synced."},
                 "repository": {"type": "string", "description": "The repository's full name."},
                 "digest": {"$ref": "#/$defs/digest", "description": "The manifest digest concerned: the drifting digest, the tag's new digest, or the mirror's digest."},

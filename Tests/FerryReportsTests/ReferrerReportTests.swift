@@ -81,6 +81,11 @@ import Testing
         #expect(report.images.first?.referrers?.count == 2)
         let schema = SchemaValidator(root: try JSONValue.parse(ReportSchema.runReportV2))
         #expect(try schema.validate(try JSONValue.parse(try ReportJSON.encode(report))) == [])
+        // The audit view lists it in the drift history, and its schema knows the kind.
+        let inventory = try await InventoryReport.load(from: store, now: at(1000))
+        let inventorySchema = SchemaValidator(root: try JSONValue.parse(ReportSchema.inventoryReportV1))
+        #expect(try inventorySchema.validate(try JSONValue.parse(try ReportJSON.encode(inventory))) == [])
+        #expect(MarkdownReport.render(inventory).contains("referrer-removed"))
     }
 
     @Test func theStreamedReportsFromTheLedgerCarryThemToo() async throws {
