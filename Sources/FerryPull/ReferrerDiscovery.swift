@@ -83,6 +83,14 @@ public actor ReferrersSupport {
 
     private var tagLists: [String: Task<Result<Set<String>, RegistryError>, Never>] = [:]
 
+    /// Takes a tag listing the run already made (a tag selector's) as the one to look referrer tags up in.
+    public func seedTags(_ tags: [String], repository: String, endpoint: String) {
+        let key = "\(endpoint) \(repository)"
+        guard tagLists[key] == nil else { return }
+        let listed = Set(tags)
+        tagLists[key] = Task { .success(listed) }
+    }
+
     /// The tags of `repository` at the client's endpoint, listed once per run (the first caller lists, the others
     /// wait for it): the fallback tag and cosign's tags are looked up in it instead of one GET per subject and tag,
     /// so an image without referrers costs one listing per repository, not four requests per manifest.

@@ -229,7 +229,12 @@ public struct SyncEngine: Sendable {
     // closure returned garbage positions (a Swift 6.3 optimizer fault, reproduced with `swift build -c release`).
     private static func listing(_ puller: FallbackPuller, _ source: ImageReference, position: Int) async -> ListingResult {
         do {
-            return ListingResult(position: position, result: .success(try await puller.listTags(source).0))
+            let (tags, provenance) = try await puller.listTags(source)
+            // Referrer discovery looks for fallback and cosign tags in this same listing instead of a second one.
+            if let endpoint = provenance.servedBy {
+                await puller.referrersSupport.seedTags(tags, repository: source.path, endpoint: endpoint)
+            }
+            return ListingResult(position: position, result: .success(tags))
         } catch {
             return ListingResult(position: position, result: error.kind == .cancelled ? nil : .failure(error))
         }
