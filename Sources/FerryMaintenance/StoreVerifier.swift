@@ -226,7 +226,14 @@ public struct StoreVerifier: Sendable {
         for entry in report.corrupt { try? store.removeBlob(entry.digest) }
         var failures: [String] = []
         let roots = Dictionary(((try? StoreWalk.roots(store)) ?? []).map { ($0.0, $0.1) }, uniquingKeysWith: { a, _ in a })
+        // A referrer is not an image the puller can fetch by digest (its config is an artifact's); discovery in the
+        // next sync finds it again and fetches what is missing.
+        let referrerNames = Set(((try? await ledger?.recordedReferrers()) ?? []).map(\.name))
         for name in report.affectedReferences {
+            if referrerNames.contains(name) {
+                failures.append("\(name): a referrer; the next ferry sync fetches it again")
+                continue
+            }
             guard let top = roots[name], let reference = try? ImageReference(parsing: name) else {
                 failures.append("\(name): not a reference ferry can fetch")
                 continue

@@ -179,5 +179,11 @@ final class ReferrersAPIRegistry: Sendable {
         #expect(verified.stdoutLines.contains(
             "missing     \(registry.host)/team/app:1.0: referrer SBOM \(sbom) (application/spdx+json)"), "\(verified)")
         #expect(verified.stdoutLines.last?.contains("1 referrers missing") == true, "\(verified)")
+        // The next sync finds the referrer again and fetches what is missing.
+        let again = try await workspace.sync()
+        #expect(again.status == 0, "\(again)")
+        #expect(TestFiles.exists(workspace.store + "/blobs/sha256/" + sbom.hex))
+        let healthy = try await workspace.run(["verify"])
+        #expect(healthy.status == 0, "\(healthy)")
     }
 }
