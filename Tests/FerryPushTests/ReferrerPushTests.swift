@@ -86,4 +86,26 @@ import Testing
         #expect(!harness.transport.requests(to: "dest.test").contains { $0.url.path.hasSuffix("/manifests/\(tag)") })
         #expect(harness.destination.storedManifest(Self.repository, referrer.digest.description) != nil)
     }
+
+    @Test func aLayoutTargetGetsTheReferrersNamedAsInTheStore() async throws {
+        let harness = try await PushHarness()
+        harness.source.addImage(repository: "team/app", tag: "1.0", seed: "app")
+        let subject = try await harness.pull("source.test/team/app:1.0")
+        let layout = PushTarget(name: "usb", destination: .layout(path: harness.directory + "/usb"))
+        let pusher = harness.pusher()
+        _ = await pusher.push(
+            try ImageReference(parsing: "source.test/team/app:1.0"), descriptor: subject, to: layout,
+            runID: harness.runID)
+        var referrer = try Self.storeReferrer("signature", subject: subject, in: harness.store)
+        referrer.source = .cosignTag
+        referrer.tag = ReferrerTags.cosignTag(for: subject.digest, suffix: "sig")
+        let results = await pusher.pushReferrers(
+            [referrer], repository: "source.test/team/app", to: layout, runID: harness.runID)
+        try pusher.flushLayouts()
+        #expect(results.map(\.record.outcome) == [.pushed])
+        let copy = ContentStore(root: harness.directory + "/usb")
+        #expect(try copy.digest(named: "source.test/team/app:\(referrer.tag!)") == referrer.digest)
+        #expect(copy.hasBlob(referrer.digest))
+        #expect(!harness.transport.requests(to: "dest.test").contains { $0.url.path.contains("sha256-") })
+    }
 }
