@@ -47,6 +47,11 @@ public enum BundleReferrers {
         }
     }
 
+    /// Counts by kind, as the description carries them; nil for none.
+    public static func counts(_ referrers: [ImportedReferrer]) -> [String: Int]? {
+        referrers.isEmpty ? nil : Dictionary(grouping: referrers, by: \.referrer.kind.rawValue).mapValues(\.count)
+    }
+
     private static func manifest(_ digest: Digest, read: (Digest) -> [UInt8]?) -> ImageManifest? {
         guard let bytes = read(digest) else { return nil }
         return try? JSONDecoder().decode(ImageManifest.self, from: Data(bytes))

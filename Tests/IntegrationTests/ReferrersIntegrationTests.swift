@@ -1,3 +1,4 @@
+import FerryBundle
 import FerryTestSupport
 import Foundation
 import Ledger
@@ -126,6 +127,8 @@ import Testing
         #expect(exported.status == .ok, "\(exported.lines)")
         let far = try FerryWorkspace()
         #expect(exported.lines.contains("with 4 referrers: 3 signatures, 1 SBOM"), "\(exported.lines)")
+        let sidecar = try BundleSidecar.decode(try TestFiles.read(bundle + ".ferry-bundle.json"), path: bundle)
+        #expect(sidecar.description.referrers == ["signature": 3, "sbom": 1])
         let checked = try await ferry(["import", "--check", bundle, "--store", far.store])
         #expect(checked.status == .ok, "\(checked.lines)")
         #expect(checked.lines.contains("with 4 referrers: 3 signatures, 1 SBOM"), "\(checked.lines)")
