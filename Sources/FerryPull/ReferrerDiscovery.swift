@@ -81,22 +81,24 @@ public actor ReferrersSupport {
         waiting.forEach { $0.resume(returning: nil) }
     }
 
-    private var tagLists: [String: Task<Result<Set<String>, RegistryError>, Never>] = [:]
+    private var tagLists: [String: Task<Result<Set<String>?, RegistryError>, Never>] = [:]
 
     /// Takes a tag listing the run already made (a tag selector's) as the one to look referrer tags up in.
     public func seedTags(_ tags: [String], repository: String, endpoint: String) {
         let key = "\(endpoint) \(repository)"
         guard tagLists[key] == nil else { return }
-        let listed = Set(tags)
+        let listed: Set<String>? = Set(tags)
         tagLists[key] = Task { .success(listed) }
     }
 
     /// The tags of `repository` at the client's endpoint, listed once per run (the first caller lists, the others
     /// wait for it): the fallback tag and cosign's tags are looked up in it instead of one GET per subject and tag,
     /// so an image without referrers costs one listing per repository, not four requests per manifest.
-    func tags(_ repository: String, client: RegistryClient) async throws(RegistryError) -> Set<String> {
+    /// Nil when the registry refuses to list tags (401, 403, 405: a pull-only credential, a registry without the
+    /// endpoint): the tags are then asked for one by one.
+    func tags(_ repository: String, client: RegistryClient) async throws(RegistryError) -> Set<String>? {
         let key = "\(client.endpoint.description) \(repository)"
-        let task: Task<Result<Set<String>, RegistryError>, Never>
+        let task: Task<Result<Set<String>?, RegistryError>, Never>
         if let running = tagLists[key] {
             task = running
         } else {
@@ -104,7 +106,9 @@ public actor ReferrersSupport {
                 do throws(RegistryError) {
                     return .success(Set(try await client.listTags(repository)))
                 } catch {
-                    return ReferrerDiscovery.isAbsent(error) ? .success([]) : .failure(error)
+                    if ReferrerDiscovery.isAbsent(error) { return .success([]) }
+                    if ReferrerDiscovery.isRefused(error) { return .success(nil) }
+                    return .failure(error)
                 }
             }
             tagLists[key] = task
@@ -170,7 +174,7 @@ struct ReferrerDiscovery {
             let tags = try await support.tags(repository, client: client)
             for (suffix, artifactType) in ReferrerTags.cosignSuffixes {
                 let tag = ReferrerTags.cosignTag(for: subject, suffix: suffix)
-                guard tags.contains(tag), let manifest = try await tagged(tag) else { continue }
+                guard tags?.contains(tag) ?? true, let manifest = try await tagged(tag) else { continue }
                 listed.append(Candidate(
                     descriptor: manifest.descriptor, artifactType: artifactType, source: .cosignTag, tag: tag,
                     manifest: manifest))
@@ -206,7 +210,7 @@ struct ReferrerDiscovery {
             }
         }
         let tag = ReferrerTags.fallbackTag(for: subject)
-        guard try await support.tags(repository, client: client).contains(tag) else { return [] }
+        guard try await support.tags(repository, client: client)?.contains(tag) ?? true else { return [] }
         let fetched: FetchedManifest
         do throws(RegistryError) {
             fetched = try await client.fetchManifest(repository, tag: tag)
@@ -227,6 +231,14 @@ struct ReferrerDiscovery {
         } catch {
             if Self.isAbsent(error) { return nil }
             throw error
+        }
+    }
+
+    /// 401, 403 or 405: the registry will not list (or has no such endpoint).
+    static func isRefused(_ error: RegistryError) -> Bool {
+        switch error {
+        case .registry(_, let status), .unexpectedResponse(let status, _, _): [401, 403, 405].contains(status)
+        default: false
         }
     }
 

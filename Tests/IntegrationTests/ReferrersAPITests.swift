@@ -20,7 +20,15 @@ final class ReferrersAPIRegistry: Sendable {
     private let blobs: [Digest: [UInt8]]
     let server: TestHTTPServer
 
-    init(appliesFilters: Bool, tamper: Bool = false, directory: String) throws {
+    /// The registry refuses `tags/list` (403), as one whose credential may only pull does.
+    let refusesTagList: Bool
+    /// A legacy cosign signature under `sha256-<hex>.sig`, when made with `cosign: true`.
+    let cosign: TestArtifact?
+
+    init(
+        appliesFilters: Bool, tamper: Bool = false, refusesTagList: Bool = false, cosign: Bool = false,
+        directory: String
+    ) throws {
         let subject = Descriptor(
             mediaType: .ociManifest, digest: Digest.sha256(of: image.manifest), size: Int64(image.manifest.count))
         let signature = try TestArtifact.make(
@@ -33,10 +41,16 @@ final class ReferrersAPIRegistry: Sendable {
         artifacts = [signature, sbom, sbomSignature]
         subjects = [signature.digest: subject.digest, sbom.digest: subject.digest, sbomSignature.digest: sbom.digest]
         self.appliesFilters = appliesFilters
+        self.refusesTagList = refusesTagList
+        self.cosign = cosign
+            ? try TestArtifact.make(
+                artifactType: TestArtifact.signatureType, payload: "legacy signature", subject: nil, in: directory,
+                legacyCosign: true)
+            : nil
         tampered = tamper ? [sbom.digest] : []
         var blobs: [Digest: [UInt8]] = [:]
         for bytes in image.blobs { blobs[Digest.sha256(of: bytes)] = bytes }
-        for artifact in artifacts {
+        for artifact in artifacts + (self.cosign.map { [$0] } ?? []) {
             for (descriptor, path) in artifact.blobs {
                 blobs[descriptor.digest] = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
             }
@@ -73,7 +87,16 @@ final class ReferrersAPIRegistry: Sendable {
         let prefix = "/v2/team/app/"
         guard path.hasPrefix(prefix) else { return .text("{\"errors\":[{\"code\":\"NAME_UNKNOWN\"}]}", status: 404) }
         let rest = String(path.dropFirst(prefix.count))
-        if rest == "tags/list" { return .text(#"{"name":"team/app","tags":["1.0"]}"#) }
+        if rest == "tags/list" {
+            if refusesTagList {
+                return .text(#"{"errors":[{"code":"DENIED","message":"requested access to the resource is denied"}]}"#, status: 403)
+            }
+            let cosignTag = cosign.map { _ in ",\"\(ReferrerTags.cosignTag(for: subjectDigest, suffix: "sig"))\"" } ?? ""
+            return .text(#"{"name":"team/app","tags":["1.0"\#(cosignTag)]}"#)
+        }
+        if let cosign, rest == "manifests/\(ReferrerTags.cosignTag(for: subjectDigest, suffix: "sig"))" {
+            return manifest(cosign.manifestBytes, head: head)
+        }
         if rest == "manifests/1.0" || rest == "manifests/\(subjectDigest)" { return manifest(image.manifest, head: head) }
         if rest.hasPrefix("manifests/"), let digest = try? Digest(parsing: rest.dropFirst("manifests/".count)),
             let artifact = artifacts.first(where: { $0.digest == digest })
@@ -185,5 +208,22 @@ final class ReferrersAPIRegistry: Sendable {
         #expect(TestFiles.exists(workspace.store + "/blobs/sha256/" + sbom.hex))
         let healthy = try await workspace.run(["verify"])
         #expect(healthy.status == 0, "\(healthy)")
+    }
+
+    @Test(arguments: [false, true]) func cosignTagsAreFoundWithTheTagListOrTagByTagWhenListingIsRefused(refused: Bool)
+        async throws
+    {
+        let directory = try TemporaryDirectory()
+        let registry = try ReferrersAPIRegistry(
+            appliesFilters: true, refusesTagList: refused, cosign: true, directory: directory.path)
+        let (result, workspace) = try await run(registry, referrers: "all")
+        #expect(result.status == 0, "\(result)")
+        let found = try await recorded(workspace)
+        let cosign = try #require(registry.cosign)
+        #expect(found.first { $0.digest == cosign.digest }?.source == .cosignTag)
+        #expect(found.count == 4)
+        // With a listing, only the tag that exists is fetched; without one, each of the three is asked for.
+        let asked = registry.server.requests.filter { $0.method == "GET" && $0.path.contains("/manifests/sha256-") }
+        #expect(asked.count == (refused ? 3 * registry.referrerRequests.count : 1), "\(asked.map(\.path))")
     }
 }
