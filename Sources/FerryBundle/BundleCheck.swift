@@ -1,4 +1,5 @@
 import LayoutStore
+import Ledger
 import OCIModel
 
 /// What `ferry import --check` found: a bundle that checks out completely.
@@ -20,6 +21,8 @@ public struct BundleCheckSummary: Sendable, Hashable {
     /// References whose manifests could not all be walked because a manifest is among the left-out blobs and
     /// no store holding it was given: the importing store must hold it (import checks that).
     public var relyingOnBase: [String]
+    /// The referrers (signatures, SBOMs, attestations) among the references, as import will record them.
+    public var referrers: [ImportedReferrer] = []
 }
 
 extension BundleImporter {
@@ -75,6 +78,10 @@ extension BundleImporter {
         return BundleCheckSummary(
             id: description.id, references: description.references.count, blobs: description.blobs.count,
             bytesRead: verified.bytesRead, partsChecked: verified.partsChecked, excludedBlobs: excluded.count,
-            excludedInStore: excluded.filter(inStore).count, relyingOnBase: relying)
+            excludedInStore: excluded.filter(inStore).count, relyingOnBase: relying,
+            referrers: BundleReferrers.find(description.references) { digest in
+                if verified.isStaged(digest) { return try? readStaged(digest, in: scratch) }
+                return try? store?.readBlob(digest)
+            })
     }
 }

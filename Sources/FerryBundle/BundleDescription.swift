@@ -84,6 +84,10 @@ public struct BundleDescription: Sendable, Hashable, Codable {
     public var excludedBlobs: [ExcludedBlob]
     /// The exporting store's history of the references, with the runs it names (the source runs).
     public var history: LedgerHistory
+    /// How many of the references are referrers (signatures, SBOMs, attestations), by kind (`signature`,
+    /// `sbom`, `attestation`, `other`); absent when there are none. Not part of the ID: it follows from the
+    /// references and their manifests.
+    public var referrers: [String: Int]? = nil
 
     /// Creates a description.
     public init(
@@ -163,13 +167,16 @@ public struct BundleOutline: Sendable, Hashable {
     public var blobs: [BundleBlob]
     /// Every blob the references need that the tar leaves out.
     public var excludedBlobs: [BundleDescription.ExcludedBlob]
+    /// The referrers among the references, by kind; nil when there are none.
+    public var referrers: [String: Int]? = nil
 
     /// Creates an outline.
     public init(
         formatVersion: Int = BundleDescription.formatVersion, id: Digest, createdAt: Date, toolVersion: String,
         sourceStore: BundleDescription.SourceStore, since: BundleDescription.Base?, references: [BundleReference],
-        blobs: [BundleBlob], excludedBlobs: [BundleDescription.ExcludedBlob]
+        blobs: [BundleBlob], excludedBlobs: [BundleDescription.ExcludedBlob], referrers: [String: Int]? = nil
     ) {
+        self.referrers = referrers
         self.formatVersion = formatVersion
         self.id = id
         self.createdAt = createdAt
@@ -187,7 +194,8 @@ extension BundleDescription {
     public var outline: BundleOutline {
         BundleOutline(
             formatVersion: formatVersion, id: id, createdAt: createdAt, toolVersion: toolVersion,
-            sourceStore: sourceStore, since: since, references: references, blobs: blobs, excludedBlobs: excludedBlobs)
+            sourceStore: sourceStore, since: since, references: references, blobs: blobs, excludedBlobs: excludedBlobs,
+            referrers: referrers)
     }
 
     /// The description of `outline` with `history`.
@@ -197,6 +205,7 @@ extension BundleDescription {
             toolVersion: outline.toolVersion, sourceStore: outline.sourceStore, since: outline.since,
             references: outline.references, blobs: outline.blobs, excludedBlobs: outline.excludedBlobs,
             history: history)
+        referrers = outline.referrers
     }
 }
 

@@ -169,7 +169,8 @@ public struct BundleExporter: Sendable {
             toolVersion: options.toolVersion,
             sourceStore: BundleDescription.SourceStore(
                 id: storeID, host: Self.hostName(), path: FileSystemPaths.absolute(store.root)),
-            since: base?.description, references: references, blobs: included, excludedBlobs: excluded)
+            since: base?.description, references: references, blobs: included, excludedBlobs: excluded,
+            referrers: BundleReferrers.counts(BundleReferrers.find(references, store: store)))
 
         let description = try writeDescription(outline, manifests: manifests, scratch: scratch)
         let plan = StreamPlan(

@@ -100,6 +100,9 @@ public struct BundleImporter: Sendable {
                 history: prepared.embedded.history, blobCount: description.blobs.count,
                 blobsAdded: prepared.staged.count, bytesAdded: prepared.stagedBytes, importedAt: now)
             let result = try await ledgerCall { try await ledger.recordImport(request) }
+            // The referrers among the references (signatures, SBOMs, attestations), known again on this side.
+            let referrers = BundleReferrers.find(description.references, store: store)
+            try await ledgerCall { try await ledger.recordImportedReferrers(referrers, runID: result.runID) }
             FailPoint.hit(FailPoint.afterImportRecord)
             try nameReferences(description.references, decided: decided)
             let stamp = store.indexStamp
@@ -112,7 +115,7 @@ public struct BundleImporter: Sendable {
                 id: description.id, alreadyImported: nil, references: description.references.count,
                 blobs: description.blobs.count, blobsAdded: prepared.staged.count, bytesAdded: prepared.stagedBytes,
                 partsChecked: prepared.partsChecked, bytesRead: prepared.bytesRead, runID: result.runID,
-                rows: result.rows, driftEvents: result.driftEvents)
+                rows: result.rows, driftEvents: result.driftEvents, referrers: referrers.map(\.referrer))
         } catch {
             try? FileSystem.removeTree(staging)
             if createdTmp { try? FileSystem.removeTree(tmp) }
@@ -471,4 +474,6 @@ public struct ImportSummary: Sendable, Hashable {
     public var rows: [BundleImportResult.Row]
     /// Drift the import raised.
     public var driftEvents: [DriftEventRecord]
+    /// The referrers (signatures, SBOMs, attestations) among the references.
+    public var referrers: [Referrer] = []
 }

@@ -90,6 +90,9 @@ extension FerryCommand {
                         "wrote \(part.path)  \(SyncConsole.formatBytes(part.part.size))  \(part.part.sha256)")
                 }
                 output.writeLine("wrote \(summary.sidecarPath)")
+                let referrers = BundleReferrers.find(
+                    description.references, store: ContentStore(root: env.global.store))
+                if !referrers.isEmpty { output.writeLine("with \(Referrer.summary(referrers.map(\.referrer)))") }
             }
             output.writeLine(
                 "exported \(SyncConsole.count(description.references.count, "reference")), "

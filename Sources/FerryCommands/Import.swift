@@ -120,6 +120,9 @@ extension FerryCommand {
                     + "\(summary.partsChecked) \(summary.partsChecked == 1 ? "part" : "parts") in "
                     + String(format: "%.1fs", SyncConsole.seconds(clock.now - started))
                     + ": bundle \(ExportLines.short(summary.id)), run \(summary.runID.map(\.rawValue) ?? "-")")
+            if !summary.referrers.isEmpty, !env.global.quiet {
+                output.writeLine("with \(Referrer.summary(summary.referrers))")
+            }
             return summary.driftEvents.isEmpty ? .ok : .drift
         }
 
@@ -154,6 +157,15 @@ extension FerryCommand {
                 }
                 for name in summary.relyingOnBase {
                     output.writeLine("partly checked  \(name): its manifest is among the left-out blobs")
+                }
+                for item in summary.referrers {
+                    let referrer = item.referrer
+                    output.writeLine(
+                        "referrer        \(item.repository)@\(referrer.digest): \(referrer.kind.word) "
+                            + "(\(referrer.artifactType)) of \(referrer.subject)")
+                }
+                if !summary.referrers.isEmpty {
+                    output.writeLine("with \(Referrer.summary(summary.referrers.map(\.referrer)))")
                 }
             }
             let partly = summary.relyingOnBase.count

@@ -92,13 +92,17 @@ extension FerryCommand {
             for entry in report.missing {
                 output.writeLine("missing     \(entry.reference): \(entry.kind) \(entry.digest)")
             }
+            for entry in report.missingReferrers {
+                output.writeLine(
+                    "missing     \(entry.image): referrer \(entry.kind.word) \(entry.digest) (\(entry.artifactType))")
+            }
             for text in report.inconsistent { output.writeLine("inconsistent \(text)") }
             for entry in report.lagging {
                 let indexed = entry.indexed.map { "index.json still has \($0)" } ?? "not in index.json yet"
                 output.writeLine("lagging     \(entry.name): recorded at \(entry.recorded), \(indexed)")
             }
             for file in report.strayFiles { output.writeLine("stray       \(file)") }
-            let verdict = report.isHealthy ? "healthy" : "\(report.corrupt.count) corrupt, \(report.missing.count) missing, \(report.inconsistent.count) inconsistent, \(report.strayFiles.count) stray"
+            let verdict = report.isHealthy ? "healthy" : "\(report.corrupt.count) corrupt, \(report.missing.count) missing, \(report.missingReferrers.isEmpty ? "" : "\(report.missingReferrers.count) referrers missing, ")\(report.inconsistent.count) inconsistent, \(report.strayFiles.count) stray"
             output.writeLine(
                 "verified \(SyncConsole.count(report.blobsChecked, "blob")) (\(SyncConsole.formatBytes(report.bytesChecked))) and "
                     + "\(SyncConsole.count(report.referencesChecked, "reference")): \(verdict)"

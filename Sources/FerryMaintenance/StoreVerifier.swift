@@ -26,6 +26,18 @@ public struct VerifyReport: Sendable {
         public var kind: String
     }
 
+    /// A referrer (signature, SBOM, attestation) the reference store recorded for an image, not in the store.
+    public struct MissingReferrer: Sendable, Hashable {
+        /// The image: a name `index.json` gives its manifest, else `repository@digest`.
+        public var image: String
+        /// The referrer's digest.
+        public var digest: Digest
+        /// Signature, SBOM, attestation or other.
+        public var kind: ReferrerKind
+        /// Its artifact type.
+        public var artifactType: String
+    }
+
     /// Blobs re-hashed.
     public var blobsChecked = 0
     /// Bytes re-hashed.
@@ -36,6 +48,8 @@ public struct VerifyReport: Sendable {
     public var corrupt: [Corrupt] = []
     /// Missing content.
     public var missing: [Missing] = []
+    /// Recorded referrers whose manifest or blobs are not in the store.
+    public var missingReferrers: [MissingReferrer] = []
     /// Disagreements between the reference store and `index.json`.
     public var inconsistent: [String] = []
     /// Names `index.json` has not caught up with yet (a run stopped between its reference-store commit and its
@@ -53,7 +67,9 @@ public struct VerifyReport: Sendable {
 
     /// True when nothing is missing, corrupt or inconsistent, and `blobs/` holds nothing but blobs (a foreign file
     /// there breaks the OCI layout for other readers, and ferry cannot tell what put it there).
-    public var isHealthy: Bool { corrupt.isEmpty && missing.isEmpty && inconsistent.isEmpty && strayFiles.isEmpty }
+    public var isHealthy: Bool {
+        corrupt.isEmpty && missing.isEmpty && missingReferrers.isEmpty && inconsistent.isEmpty && strayFiles.isEmpty
+    }
 }
 
 /// Checks a store: re-hashes every blob (in parallel), checks every reference's manifest, config and layers are
@@ -106,6 +122,7 @@ public struct StoreVerifier: Sendable {
             }
         }
         if let ledger {
+            report.missingReferrers = try await missingReferrers(ledger: ledger, roots: roots, corrupt: corrupt)
             report.inconsistent += try await ledger.integrityProblems().map { "\(ledger.path): \($0)" }
             let findings = try await IndexReconciler(store: store, ledger: ledger).check()
             report.lagging = findings.lagging
@@ -113,6 +130,26 @@ public struct StoreVerifier: Sendable {
         }
         report.affectedReferences = affected.sorted()
         return report
+    }
+
+    /// Current referrers whose manifest, config or layers are missing or corrupt, named by their image.
+    private func missingReferrers(ledger: ReferenceStore, roots: [(String, Descriptor)], corrupt: Set<Digest>)
+        async throws -> [VerifyReport.MissingReferrer]
+    {
+        var result: [VerifyReport.MissingReferrer] = []
+        for recorded in try await ledger.recordedReferrers() where recorded.removedRunID == nil {
+            let referrer = recorded.referrer
+            let tree = StoreWalk.tree(name: recorded.name, top: referrer.descriptor, store: store)
+            guard tree.needed.contains(where: { !store.hasBlob($0.digest) || corrupt.contains($0.digest) }) else {
+                continue
+            }
+            let image =
+                roots.first { name, top in
+                    top.digest == recorded.imageDigest && name.hasPrefix(recorded.repository + ":")
+                }?.0 ?? "\(recorded.repository)@\(recorded.imageDigest)"
+            result.append(.init(image: image, digest: referrer.digest, kind: referrer.kind, artifactType: referrer.artifactType))
+        }
+        return result
     }
 
     struct Hashed: Sendable {
@@ -189,7 +226,14 @@ public struct StoreVerifier: Sendable {
         for entry in report.corrupt { try? store.removeBlob(entry.digest) }
         var failures: [String] = []
         let roots = Dictionary(((try? StoreWalk.roots(store)) ?? []).map { ($0.0, $0.1) }, uniquingKeysWith: { a, _ in a })
+        // A referrer is not an image the puller can fetch by digest (its config is an artifact's); discovery in the
+        // next sync finds it again and fetches what is missing.
+        let referrerNames = Set(((try? await ledger?.recordedReferrers()) ?? []).map(\.name))
         for name in report.affectedReferences {
+            if referrerNames.contains(name) {
+                failures.append("\(name): a referrer; the next ferry sync fetches it again")
+                continue
+            }
             guard let top = roots[name], let reference = try? ImageReference(parsing: name) else {
                 failures.append("\(name): not a reference ferry can fetch")
                 continue

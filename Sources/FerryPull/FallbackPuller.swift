@@ -16,6 +16,8 @@ public struct FallbackPuller: Sendable {
     public let blobs: BlobFetcher
     /// Endpoint lists per registry.
     public let resolver: EndpointResolver
+    /// Which endpoints have the referrers API, probed once per endpoint for the puller's lifetime (a run).
+    public let referrersSupport = ReferrersSupport()
 
     /// Creates a puller.
     public init(session: RegistrySession, store: ContentStore, blobs: BlobFetcher, resolver: EndpointResolver) {

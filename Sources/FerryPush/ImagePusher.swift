@@ -110,6 +110,9 @@ public struct PushResult: Sendable {
     public var repository: String
     /// Blobs now known to be in that repository (for later mounts).
     public var knownBlobs: [Digest]
+    /// For a manifest with `subject` that was written: whether the registry answered with `OCI-Subject` (it
+    /// indexed the referrer itself); nil when nothing was written or the target is a layout.
+    public var subjectIndexed: Bool? = nil
 }
 
 /// Pushes stored references to registry and layout targets, byte for byte (digests preserved).
@@ -224,7 +227,9 @@ public struct ImagePusher: Sendable {
         record.blobsUploaded = counts.uploaded
         record.blobsMounted = counts.mounted
         record.blobsPresent = counts.present
-        return PushResult(record: record, repository: destination.path, knownBlobs: counts.knownBlobs)
+        var result = PushResult(record: record, repository: destination.path, knownBlobs: counts.knownBlobs)
+        result.subjectIndexed = counts.subjectIndexed
+        return result
     }
 
     struct Counts: Sendable {
@@ -234,6 +239,7 @@ public struct ImagePusher: Sendable {
         var present = 0
         var manifestsWritten = 0
         var knownBlobs: [Digest] = []
+        var subjectIndexed: Bool?
 
         var wroteSomething: Bool { uploaded + mounted + manifestsWritten > 0 }
     }
@@ -381,8 +387,9 @@ public struct ImagePusher: Sendable {
         placed.add(counts.knownBlobs, registry: registryHost, repository: repository)
         do {
             for manifest in tree.manifests {
-                _ = try await client.putManifest(
+                let answer = try await client.putManifestAnswer(
                     repository, reference: manifest.digest.description, bytes: manifest.bytes, mediaType: manifest.mediaType)
+                counts.subjectIndexed = answer.subject != nil
                 counts.manifestsWritten += 1
             }
             if let tag = destination.tag, let top = tree.manifests.last {

@@ -9,6 +9,8 @@ final class HTMLRunRenderer: RunRowRenderer {
     private let output: any ReportOutput
     private let failures: SpooledText
     private let fallbacks: SpooledText
+    private let referrers: SpooledText
+    private var referrerCount = 0
     private let images: SpooledText
     private var failureCount = 0
     private(set) var fallbackCount = 0
@@ -19,6 +21,7 @@ final class HTMLRunRenderer: RunRowRenderer {
         self.output = output
         failures = SpooledText(scratchPath: scratch.path("html-failures"))
         fallbacks = SpooledText(scratchPath: scratch.path("html-fallbacks"))
+        referrers = SpooledText(scratchPath: scratch.path("html-referrers"))
         images = SpooledText(scratchPath: scratch.path("html-images"))
     }
 
@@ -41,6 +44,23 @@ final class HTMLRunRenderer: RunRowRenderer {
             try fallbacks.write(
                 "<tr class=\"row \(row.outcome.rawValue)\">" + H.referenceCell(row.reference)
                     + "<td>\(row.servedBy.map(H.endpointMarkup) ?? "")</td><td>\(H.attemptList(row.attempts))</td></tr>\n")
+        }
+        if let found = row.referrers {
+            referrerCount += 1
+            var note = ""
+            if found.signsWholeIndex {
+                note =
+                    "<br><small>Signatures of this index sign every platform it lists; the index is kept byte for "
+                    + "byte and the mirror holds \(row.platforms.count) of its platforms (fewer when platforms is "
+                    + "set).</small>"
+            }
+            try referrers.write(
+                "<tr class=\"row \(row.outcome.rawValue)\">" + H.referenceCell(row.reference)
+                    + "<td>\(H.escape(found.summary))\(note)</td><td><ul class=\"plain\">"
+                    + found.items.map { item in
+                        "<li>\(H.escape(item.kind.rawValue)) \(H.digestMarkup(item.digest)) "
+                            + "<code>\(H.escape(item.artifactType))</code> (\(H.escape(item.foundBy.rawValue)))</li>"
+                    }.joined() + "</ul></td></tr>\n")
         }
         try images.write(imageRow(row))
     }
@@ -148,6 +168,15 @@ final class HTMLRunRenderer: RunRowRenderer {
             try fallbacks.copy(into: output)
             body = "</tbody></table></div>\n</section>\n"
         }
+        if referrerCount > 0 {
+            body += "<section id=\"referrers\">\n<h2>Referrers (\(referrerCount) images)</h2>\n"
+            body +=
+                "<div class=\"scroll\"><table class=\"events\">\n<thead><tr><th>Reference</th><th>Referrers</th>"
+                + "<th>Each</th></tr></thead>\n<tbody>\n"
+            try output.write(body)
+            try referrers.copy(into: output)
+            body = "</tbody></table></div>\n</section>\n"
+        }
         body += H.pushSection(header.pushes)
         body += "<section id=\"images\">\n<h2>Images (\(imageCount))</h2>\n"
         if imageCount == 0 {
@@ -173,6 +202,7 @@ final class HTMLRunRenderer: RunRowRenderer {
     func cleanUp() {
         failures.remove()
         fallbacks.remove()
+        referrers.remove()
         images.remove()
     }
 }

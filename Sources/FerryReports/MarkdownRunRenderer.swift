@@ -9,6 +9,8 @@ final class MarkdownRunRenderer: RunRowRenderer {
     private let output: any ReportOutput
     private let failures: SpooledText
     private let fallbacks: SpooledText
+    private let referrers: SpooledText
+    private var referrerCount = 0
     private let images: SpooledText
     private var failureCount = 0
     private(set) var fallbackCount = 0
@@ -19,6 +21,7 @@ final class MarkdownRunRenderer: RunRowRenderer {
         self.output = output
         failures = SpooledText(scratchPath: scratch.path("md-failures"))
         fallbacks = SpooledText(scratchPath: scratch.path("md-fallbacks"))
+        referrers = SpooledText(scratchPath: scratch.path("md-referrers"))
         images = SpooledText(scratchPath: scratch.path("md-images"))
     }
 
@@ -44,6 +47,19 @@ final class MarkdownRunRenderer: RunRowRenderer {
             var text = "- \(M.code(row.reference))\(served) after:\n"
             for attempt in row.attempts { text += "  - " + M.attemptLine(attempt) + "\n" }
             try fallbacks.write(text)
+        }
+        if let found = row.referrers {
+            referrerCount += 1
+            var text = "- \(M.code(row.reference)): \(found.summary)\n"
+            if found.signsWholeIndex {
+                text += "  - signatures of this index sign every platform it lists; the index is kept byte for byte and "
+                    + "the mirror holds \(row.platforms.count) of its platforms (fewer when `platforms:` is set)\n"
+            }
+            for item in found.items {
+                text += "  - \(item.kind.rawValue) \(M.shortCode(item.digest)) \(M.code(item.artifactType)) "
+                    + "(\(item.foundBy.rawValue)) of \(M.shortCode(item.subject))\n"
+            }
+            try referrers.write(text)
         }
         var cells = [
             M.outcomeText(row), M.code(row.reference), M.shortCode(row.digest),
@@ -110,6 +126,13 @@ final class MarkdownRunRenderer: RunRowRenderer {
             try output.write(out.take())
             try fallbacks.copy(into: output)
         }
+        if referrerCount > 0 {
+            out.blank()
+            out.line("## Referrers (\(referrerCount) images)")
+            out.blank()
+            try output.write(out.take())
+            try referrers.copy(into: output)
+        }
         if !header.pushes.isEmpty {
             out.blank()
             out.line("## Pushes (\(header.pushes.count))")
@@ -146,6 +169,7 @@ final class MarkdownRunRenderer: RunRowRenderer {
     func cleanUp() {
         failures.remove()
         fallbacks.remove()
+        referrers.remove()
         images.remove()
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Ledger
+import OCIModel
 
 /// What the metrics need from runs before this one: textfile metrics are rewritten whole after every run, so
 /// values that outlive a run are carried forward from the reference store's run totals.
@@ -60,6 +61,11 @@ public enum PrometheusMetrics {
                 (["kind": kind.rawValue], Double(header.driftEvents.filter { $0.kind == kind }.count))
             })
         out.family(
+            "ferry_referrers", .gauge,
+            "Referrers (signatures, SBOMs, attestations) carried by the last run, by artifact type.",
+            header.referrerTypes.merging(Self.knownArtifactTypes.map { ($0, 0) }) { count, _ in count }
+                .sorted { $0.key < $1.key }.map { (["artifact_type": $0.key], Double($0.value)) })
+        out.family(
             "ferry_deferred", .gauge, "References the last run deferred because of a registry's rate limit.",
             [([:], Double(counts.deferred))])
         out.family(
@@ -68,14 +74,14 @@ public enum PrometheusMetrics {
         // Per run: the file is rewritten after every run, so increase() over it sees each run's requests. These
         // families are per host and so present only when the run asked one.
         if !header.hosts.isEmpty {
-        out.family(
-            "ferry_requests_total", .counter, "HTTP requests of the last run, by host and kind.",
-            header.hosts.flatMap { host in
-                host.requests.map { (["host": host.host, "kind": $0.kind], Double($0.count)) }
-            })
-        out.family(
-            "ferry_rate_limited_total", .counter, "429 responses in the last run, by host.",
-            header.hosts.map { (["host": $0.host], Double($0.throttled)) })
+            out.family(
+                "ferry_requests_total", .counter, "HTTP requests of the last run, by host and kind.",
+                header.hosts.flatMap { host in
+                    host.requests.map { (["host": host.host, "kind": $0.kind], Double($0.count)) }
+                })
+            out.family(
+                "ferry_rate_limited_total", .counter, "429 responses in the last run, by host.",
+                header.hosts.map { (["host": $0.host], Double($0.throttled)) })
         }
         let quotas = header.hosts.compactMap { host in host.remaining.map { (["host": host.host], Double($0)) } }
         if !quotas.isEmpty {
@@ -119,6 +125,15 @@ public enum PrometheusMetrics {
             [([:], lastSuccess?.timeIntervalSince1970 ?? 0)])
         return out.text
     }
+
+    /// Artifact types `ferry_referrers` always has a series for (zero when none was carried), so alerts on a
+    /// missing signature never see a gap: cosign's signature, SBOM and attestation types, SPDX, CycloneDX, in-toto
+    /// and notation.
+    public static let knownArtifactTypes = [
+        ReferrerTags.cosignSignatureType, "application/vnd.dev.cosign.artifact.sbom.v1+json",
+        "application/vnd.dsse.envelope.v1+json", "application/spdx+json", "application/vnd.cyclonedx+json",
+        "application/vnd.in-toto+json", "application/vnd.cncf.notary.signature",
+    ]
 
     /// A label value escaped as the exposition format requires: `\` → `\\`, `"` → `\"`, line feed → `\n`.
     public static func escapeLabelValue(_ value: String) -> String {

@@ -5,9 +5,10 @@
 
 /// The JSON Schema documents of the report formats, one per schema version.
 public enum ReportSchema {
-    /// JSON Schema (2020-12) of ``RunReport`` v2, with a description of every field. Version 2 added the per-host
-    /// requests (`hosts`), the `deferred` outcome and count, `notAsked`, and each row's `checked` and `retryAt`.
-    public static let runReportV2 = #"""
+    /// The run report schema v2 before the referrer additions of ``runReportV2`` (see ReportSchema+RunV2.swift):
+    /// version 2 added the per-host requests (`hosts`), the `deferred` outcome and count, `notAsked`, each row's
+    /// `checked` and `retryAt`, and its `referrers` with the drift kind `referrer-removed`.
+    static let runReportV2Base = #"""
         {
           "$schema": "https://json-schema.org/draft/2020-12/schema",
           "$id": "https://ferry.dev/schemas/run-report/v2.json",
@@ -452,7 +453,7 @@ public enum ReportSchema {
               "required": ["kind", "reference", "repository", "digest", "oldValue", "newValue", "endpoint", "runID", "dryRun", "occurredAt"],
               "description": "One drift event.",
               "properties": {
-                "kind": {"enum": ["image-id-drift", "tag-moved", "mirror-divergence"], "description": "image-id-drift: a known digest now resolves to another image ID (the old mapping is kept); tag-moved: an immutable tag points to a new digest; mirror-divergence: a mirror served another digest than the upstream's HEAD."},
+                "kind": {"enum": ["image-id-drift", "tag-moved", "mirror-divergence", "referrer-removed"], "description": "image-id-drift: a known digest now resolves to another image ID (the old mapping is kept); tag-moved: an immutable tag points to a new digest; mirror-divergence: a mirror served another digest than the upstream's HEAD; referrer-removed: a recorded referrer (signature, SBOM, attestation) is no longer found upstream (oldValue: the referrer; digest and newValue: its subject)."},
                 "reference": {"type": "string", "description": "The normalized reference being synced."},
                 "repository": {"type": "string", "description": "The repository's full name."},
                 "digest": {"$ref": "#/$defs/digest", "description": "The manifest digest concerned: the drifting digest, the tag's new digest, or the mirror's digest."},

@@ -1,6 +1,7 @@
 import Foundation
 import FerrySystem
 import Ledger
+import OCIModel
 
 #if canImport(Glibc)
     import Glibc
@@ -63,8 +64,11 @@ public struct ReportWriter: Sendable {
         -> WrittenReports?
     {
         guard let basis = try await ledger.reportBasis(run: id) else { return nil }
-        let (header, driftKinds) = RunReport.header(basis)
-        return try write(header, rows: .ledger(ledger, id, driftKinds: driftKinds), metrics: history)
+        var (header, driftKinds) = RunReport.header(basis)
+        let referrers = try await ledger.referrers(run: id)
+        header.referrerTypes = RunReport.referrerTypes(referrers.values.flatMap { $0.map(\.artifactType) })
+        return try write(
+            header, rows: .ledger(ledger, id, driftKinds: driftKinds, referrers: referrers), metrics: history)
     }
 
     /// Renders every format into temporary files in one pass over the rows, and only then puts them in place:
@@ -172,15 +176,19 @@ enum RunReportRows {
     /// Rows already in memory (tests, small reports).
     case memory([ImageRow])
     /// Rows read from the ledger one at a time, with the run's drift kinds per observation.
-    case ledger(ReferenceStore, RunID, driftKinds: [Int64: [DriftKind]])
+    case ledger(ReferenceStore, RunID, driftKinds: [Int64: [DriftKind]], referrers: [Int64: [Referrer]] = [:])
 
     func forEach(_ body: (ImageRow) throws -> Void) throws {
         switch self {
         case .memory(let rows):
             for row in rows { try body(row) }
-        case .ledger(let ledger, let run, let kinds):
+        case .ledger(let ledger, let run, let kinds, let referrers):
             try ledger.forEachReportRow(run: run) { record, pushes in
-                try body(ImageRow(record, driftKinds: kinds[record.id] ?? [], targets: pushes.map(TargetResult.init)))
+                var row = ImageRow(record, driftKinds: kinds[record.id] ?? [], targets: pushes.map(TargetResult.init))
+                if let found = referrers[record.id] {
+                    row.referrers = ReferrersEntry(found, platformFiltered: row.mediaType?.isIndex == true)
+                }
+                try body(row)
             }
         }
     }

@@ -180,6 +180,8 @@ public struct ImageRow: Codable, Sendable, Hashable {
     public var dryRun: Bool
     /// When it was observed.
     public var observedAt: Date
+    /// The referrers (signatures, SBOMs, attestations) found and stored with it; absent when none were found.
+    public var referrers: ReferrersEntry? = nil
 
     /// Builds a row from a stored observation.
     public init(_ observation: ObservationRecord, driftKinds: [DriftKind] = [], targets: [TargetResult] = []) {
@@ -259,6 +261,7 @@ public struct DriftEntry: Codable, Sendable, Hashable {
         case .imageIDDrift: "image ID"
         case .tagMoved: "digest"
         case .mirrorDivergence: "mirror → upstream digest"
+        case .referrerRemoved: "referrer → subject"
         }
     }
 }

@@ -41,7 +41,7 @@ public struct RunReport: Codable, Sendable, Hashable {
     /// did not observe that reference.
     public init(
         run: RunRecord, observations: [ObservationRecord], driftEvents: [DriftEventRecord],
-        targets: [TargetResult] = [], hosts: [RunHostRecord] = []
+        targets: [TargetResult] = [], hosts: [RunHostRecord] = [], referrers: [Int64: [Referrer]] = [:]
     ) {
         self.hosts = hosts.map(HostEntry.init)
         schema = Self.schemaID
@@ -62,10 +62,14 @@ public struct RunReport: Codable, Sendable, Hashable {
                 return left < right
             }
             .map { observation in
-                ImageRow(
+                var row = ImageRow(
                     observation, driftKinds: kinds[observation.id] ?? [],
                     targets: lastObservation[observation.reference] == observation.id
                         ? byReference[observation.reference] ?? [] : [])
+                if let found = referrers[observation.id] {
+                    row.referrers = ReferrersEntry(found, platformFiltered: row.mediaType?.isIndex == true)
+                }
+                return row
             }
         counts = Counts(run.counts, targets: targets)
     }
@@ -76,7 +80,8 @@ public struct RunReport: Codable, Sendable, Hashable {
         return RunReport(
             run: run, observations: try await store.observations(run: id),
             driftEvents: try await store.driftEvents(run: id),
-            targets: try await store.pushes(run: id).map(TargetResult.init), hosts: try await store.runHosts(id))
+            targets: try await store.pushes(run: id).map(TargetResult.init), hosts: try await store.runHosts(id),
+            referrers: try await store.referrers(run: id))
     }
 
     /// Where an outcome sorts in reports: what needs attention first.

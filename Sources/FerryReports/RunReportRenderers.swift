@@ -16,6 +16,8 @@ public struct RunReportHeader: Sendable, Hashable {
     public var hasTargets: Bool
     /// Requests per host.
     public var hosts: [HostEntry]
+    /// Referrers carried by the run's rows, by artifact type (for `ferry_referrers`).
+    public var referrerTypes: [String: Int] = [:]
 
     /// Creates a header.
     public init(
@@ -34,8 +36,10 @@ public struct RunReportHeader: Sendable, Hashable {
 extension RunReport {
     /// The report's header.
     public var header: RunReportHeader {
-        RunReportHeader(
+        var header = RunReportHeader(
             run: run, counts: counts, driftEvents: driftEvents, pushes: pushes, hasTargets: hasTargets, hosts: hosts)
+        header.referrerTypes = Self.referrerTypes(images.flatMap { $0.referrers?.items.map(\.artifactType) ?? [] })
+        return header
     }
 
     /// True for a row that the failures section lists: it failed, or one of its pushes did.
@@ -151,5 +155,12 @@ extension RunReport {
         try RunReportRows.ledger(ledger, id, driftKinds: kinds).forEach { try renderer.add($0) }
         try renderer.finish()
         return true
+    }
+}
+
+extension RunReport {
+    /// Counts of each artifact type.
+    static func referrerTypes(_ types: [String]) -> [String: Int] {
+        Dictionary(grouping: types, by: { $0 }).mapValues(\.count)
     }
 }

@@ -63,7 +63,7 @@ public struct PushRunner: Sendable {
     public func run(
         filter: @Sendable (ImageReference) -> Bool = { _ in true }, onPush: @Sendable (PushRecord) -> Void = { _ in }
     ) async throws(SyncAbort) -> Summary {
-        let entries: [(ImageReference, Descriptor)]
+        var entries: [(ImageReference, Descriptor)]
         do {
             entries = try pusher.store.namedReferences().compactMap { name, descriptor in
                 guard let reference = try? ImageReference(parsing: name), filter(reference) else { return nil }
@@ -73,6 +73,13 @@ public struct PushRunner: Sendable {
             }
         } catch {
             throw SyncAbort(message: error.description, runID: nil, cause: error)
+        }
+        // Referrers go after every subject, in a second phase that also keeps the fallback tags.
+        let referrers: [(repository: String, referrers: [Referrer])]
+        do {
+            referrers = try await Self.referrerPhase(ledger: ledger, entries: &entries)
+        } catch {
+            throw SyncAbort(message: "cannot read the recorded referrers: \(error)", runID: nil, cause: error)
         }
         let runID: RunID
         do {
@@ -145,6 +152,26 @@ public struct PushRunner: Sendable {
             }
             await commit()
         }
+        if failure == nil, stop.firedSignal == nil {
+            var position = entries.count
+            for (repository, list) in referrers {
+                let results = await pusher.pushReferrers(list, repository: repository, to: target, runID: runID)
+                for result in results {
+                    records[position] = result.record
+                    position += 1
+                    onPush(result.record)
+                }
+                do {
+                    _ = try await ledger.record([], pushes: results.map {
+                        PushRecording(record: $0.record, repository: $0.repository, blobs: $0.knownBlobs)
+                    })
+                    try pusher.flushLayouts()
+                } catch {
+                    failure = SyncAbort(message: "cannot record pushes of run \(runID): \(error)", runID: runID, cause: error)
+                    break
+                }
+            }
+        }
         if let failure {
             _ = try? await ledger.finishRun(runID, RunFinish(finishedAt: Date(), status: .failed, exitStatus: 74))
             throw failure
@@ -159,5 +186,27 @@ public struct PushRunner: Sendable {
             throw SyncAbort(message: "cannot record the end of run \(runID): \(error)", runID: runID, cause: error)
         }
         return Summary(runID: runID, pushes: pushes, exitStatus: exitStatus, signal: signal)
+    }
+
+    /// Takes the referrers' names out of `entries` and returns the referrers to push after them, by repository in
+    /// discovery order (only those whose name was selected).
+    static func referrerPhase(ledger: ReferenceStore, entries: inout [(ImageReference, Descriptor)]) async throws
+        -> [(repository: String, referrers: [Referrer])]
+    {
+        let recorded = try await ledger.recordedReferrers().filter { $0.removedRunID == nil }
+        guard !recorded.isEmpty else { return [] }
+        let selected = Set(entries.map { $0.0.string })
+        let names = Set(recorded.map(\.name))
+        entries.removeAll { names.contains($0.0.string) }
+        var result: [(repository: String, referrers: [Referrer])] = []
+        var seen = Set<String>()
+        for item in recorded where selected.contains(item.name) && seen.insert("\(item.repository) \(item.referrer.digest)").inserted {
+            if result.last?.repository == item.repository {
+                result[result.count - 1].referrers.append(item.referrer)
+            } else {
+                result.append((item.repository, [item.referrer]))
+            }
+        }
+        return result
     }
 }

@@ -45,6 +45,8 @@ struct PendingRecord: Sendable {
     var servedBy: String?
     /// The `index.json` entry to point the reference at once recorded: a pull that stored content.
     var stored: Descriptor?
+    /// Referrers found with it, and their names to add to `index.json` once recorded.
+    var referrers: FoundReferrers? = nil
 }
 
 /// The records of a run not committed yet, and when the last commits happened.
@@ -119,16 +121,13 @@ extension SyncEngine {
             return PendingRecord(
                 reference: item.reference, observation: observation, pushes: [], bytes: 0, duration: result.duration,
                 servedBy: provenance.servedBy)
-        case .pulled(let success, let upstream, let pushResults):
+        case .pulled(let success, let upstream, let pushResults, let referrers):
             let image = success.image
             // A digest already stored was served by the store itself: no endpoint saw a request.
             let fromStore = item.reference.digest != nil && image.manifestFromCache && image.blobsDownloaded == 0
             let servedBy = fromStore ? Self.storeEndpoint : success.provenance.servedBy
-            let observation = Observation(
-                runID: runID, reference: item.reference, immutable: item.immutable, dryRun: false,
-                attempts: Self.attempts(success.provenance), bytesTransferred: image.bytesDownloaded,
-                duration: result.duration,
-                result: .resolved(ResolvedManifest(
+            let bytes = image.bytesDownloaded + (referrers?.bytes ?? 0)
+            var resolved = ResolvedManifest(
                     digest: image.manifestDigest, mediaType: image.mediaType,
                     imageID: image.children.isEmpty ? image.imageID : nil,
                     platforms: image.children.map {
@@ -136,11 +135,18 @@ extension SyncEngine {
                             platform: $0.platform ?? Platform(os: "unknown", architecture: "unknown"),
                             digest: $0.digest, mediaType: $0.mediaType, imageID: $0.imageID)
                     },
-                    servedBy: servedBy ?? Self.storeEndpoint, upstream: upstream)))
+                    servedBy: servedBy ?? Self.storeEndpoint, upstream: upstream)
+            resolved.referrers = referrers?.all
+            resolved.referrerTypes = referrers?.types
+            let observation = Observation(
+                runID: runID, reference: item.reference, immutable: item.immutable, dryRun: false,
+                attempts: Self.attempts(success.provenance), bytesTransferred: bytes,
+                duration: result.duration, result: .resolved(resolved))
             return PendingRecord(
-                reference: item.reference, observation: observation, pushes: pushResults, bytes: image.bytesDownloaded,
+                reference: item.reference, observation: observation, pushes: pushResults, bytes: bytes,
                 duration: result.duration, servedBy: servedBy,
-                stored: Descriptor(mediaType: image.mediaType, digest: image.manifestDigest, size: image.size))
+                stored: Descriptor(mediaType: image.mediaType, digest: image.manifestDigest, size: image.size),
+                referrers: referrers)
         }
     }
 
@@ -172,9 +178,12 @@ extension SyncEngine {
                 let changed = zip(batch, results).filter { record, recorded in
                     recorded.outcome != .upToDate || record.reference.digest != nil
                 }
-                try puller.store.setReferences(changed.compactMap { record, _ in
-                    record.stored.map { (record.reference.string, $0) }
-                })
+                try puller.store.setReferences(
+                    changed.compactMap { record, _ in record.stored.map { (record.reference.string, $0) } }
+                        + batch.flatMap { record in
+                            (record.referrers?.newNames ?? []).map { ($0.name, $0.descriptor) }
+                        })
+                try Self.unnameRemovedReferrers(results.flatMap(\.driftEvents), store: puller.store)
             } catch {
                 throw SyncAbort(message: "cannot update the store's index: \(error)", runID: runID, cause: error)
             }
@@ -200,6 +209,21 @@ extension SyncEngine {
         }
     }
 
+    /// A referrer found gone upstream (a revoked signature) loses its `index.json` name, so it is neither pushed
+    /// on nor kept by prune; the reference store keeps its record.
+    static func unnameRemovedReferrers(_ events: [DriftEventRecord], store: ContentStore) throws(ContentStoreError) {
+        for event in events where event.kind == .referrerRemoved && !event.dryRun {
+            let names =
+                ["\(event.repository)@\(event.oldValue)"]
+                + ReferrerTags.cosignSuffixes.map {
+                    "\(event.repository):\(ReferrerTags.cosignTag(for: event.digest, suffix: $0.suffix))"
+                }
+            for name in names where try store.digest(named: name) == event.oldValue {
+                try store.removeReference(name)
+            }
+        }
+    }
+
     static func row(_ record: PendingRecord, _ recorded: RecordResult) -> SyncRow {
         var digest: Digest?
         var failure: String?
@@ -214,6 +238,7 @@ extension SyncEngine {
             digest: digest, servedBy: record.servedBy, error: failure, driftEvents: recorded.driftEvents,
             bytes: record.bytes, duration: record.duration)
         row.pushes = record.pushes.map(\.record)
+        row.referrers = record.referrers?.all
         return row
     }
 

@@ -277,7 +277,11 @@ public struct SyncEngine: Sendable {
             return ListingResult(position: position, result: .success(cached.tags))
         }
         do {
-            let tags = try await puller.listTags(entry.source).0
+            let (tags, provenance) = try await puller.listTags(entry.source)
+            // Referrer discovery looks for fallback and cosign tags in this same listing instead of a second one.
+            if let endpoint = provenance.servedBy {
+                await puller.referrersSupport.seedTags(tags, repository: entry.source.path, endpoint: endpoint)
+            }
             if !options.dryRun, entry.trust?.revalidate != nil {
                 // Only a cache: a failed write costs the next run one listing, nothing else.
                 try? await ledger.recordTagListing(repository, tags: tags, fetchedAt: options.now())
@@ -298,7 +302,7 @@ public struct SyncEngine: Sendable {
     // MARK: Work
 
     enum ItemOutcome: Sendable {
-        case pulled(FallbackPuller.Success, UpstreamCheck?, [PushResult])
+        case pulled(FallbackPuller.Success, UpstreamCheck?, [PushResult], FoundReferrers?)
         case resolved(Descriptor, Provenance)
         case failed(PullFailure)
         /// A trusted tag that is recorded and was not asked for.
@@ -436,8 +440,10 @@ public struct SyncEngine: Sendable {
                 let success = try await puller.pull(
                     PullRequest(reference: item.reference, platforms: item.platforms),
                     observer: ItemPullObserver(reference: item.reference, sink: observer), updateIndex: false)
+                let found = try await referrers(item, success: success, observer: observer)
                 let upstream = await upstreamCheck(item, success: success, observer: observer)
-                outcome = .pulled(success, upstream, await pushes(item, success: success, runID: runID))
+                outcome = .pulled(
+                    success, upstream, await pushes(item, success: success, referrers: found, runID: runID), found)
             } catch {
                 outcome = error.kind == .cancelled ? .cancelled : error.kind == .deferred ? .deferred(error) : .failed(error)
             }
@@ -446,7 +452,10 @@ public struct SyncEngine: Sendable {
     }
 
     /// Pushes a pulled item to each of its targets (recorded later by the parent task).
-    private func pushes(_ item: SyncItem, success: FallbackPuller.Success, runID: RunID) async -> [PushResult] {
+    /// Referrers go to each target after their subject, and only when the subject's push succeeded.
+    private func pushes(
+        _ item: SyncItem, success: FallbackPuller.Success, referrers: FoundReferrers?, runID: RunID
+    ) async -> [PushResult] {
         guard let pusher, !item.targets.isEmpty else { return [] }
         let image = success.image
         let descriptor = Descriptor(mediaType: image.mediaType, digest: image.manifestDigest, size: image.size)
@@ -454,7 +463,12 @@ public struct SyncEngine: Sendable {
         for name in item.targets {
             guard let target = targets[name] else { continue }
             if Task.isCancelled { break }
-            results.append(await pusher.attempt(item.reference, descriptor: descriptor, to: target, runID: runID))
+            let subject = await pusher.attempt(item.reference, descriptor: descriptor, to: target, runID: runID)
+            results.append(subject)
+            if let referrers, !referrers.all.isEmpty, subject.record.outcome != .failed {
+                results += await pusher.pushReferrers(
+                    referrers.all, repository: item.reference.repository.name, to: target, runID: runID)
+            }
         }
         return results
     }

@@ -99,7 +99,7 @@ struct SyncPlan: Sequence {
         return SyncItem(
             reference: reference, source: entry.source, platforms: SyncEngine.selection(entry.platforms),
             immutable: entry.immutable || trust != nil, verifyUpstream: entry.verifyUpstream, targets: entry.targets,
-            trust: trust)
+            trust: trust, referrers: entry.referrers)
     }
 
     /// The item of the first entry that lists `key` (only for references that occur twice).
@@ -129,6 +129,11 @@ struct SyncPlan: Sequence {
         switch (first.platforms, second.platforms) {
         case (.list(let a), .list(let b)): merged.platforms = .list(a + b.filter { !a.contains($0) })
         default: merged.platforms = .all
+        }
+        switch (first.referrers, second.referrers) {
+        case (.none, let other), (let other, .none): merged.referrers = other
+        case (.only(let a), .only(let b)): merged.referrers = .only(a + b.filter { !a.contains($0) })
+        default: merged.referrers = .all
         }
         return merged
     }

@@ -11,7 +11,8 @@ public struct SyncItem: Sendable, Hashable {
     /// Creates an item.
     public init(
         reference: ImageReference, source: ImageReference? = nil, platforms: FerryPull.PlatformSelection,
-        immutable: Bool = false, verifyUpstream: Bool = false, targets: [String] = [], trust: Trust? = nil
+        immutable: Bool = false, verifyUpstream: Bool = false, targets: [String] = [], trust: Trust? = nil,
+        referrers: ReferrerSelection = .none
     ) {
         self.trust = trust
         self.reference = reference
@@ -20,6 +21,7 @@ public struct SyncItem: Sendable, Hashable {
         self.immutable = immutable
         self.verifyUpstream = verifyUpstream
         self.targets = targets
+        self.referrers = referrers
     }
 
     /// The reference: always with a tag or a digest.
@@ -34,6 +36,8 @@ public struct SyncItem: Sendable, Hashable {
     public var verifyUpstream: Bool
     /// Target names to push to (after the pull).
     public var targets: [String]
+    /// Which referrers to carry with it (the mirror list's `referrers:`, default all; `ferry pull`: none).
+    public var referrers: ReferrerSelection
     /// Set when the tag matches the entry's `immutable-tags`: once recorded it is not asked for again, except
     /// every `revalidate`.
     public var trust: Trust?
@@ -66,6 +70,8 @@ public struct SyncRow: Sendable, Hashable {
     public var driftEvents: [DriftEventRecord]
     /// Pushes to the item's targets, in target order.
     public var pushes: [PushRecord] = []
+    /// The referrers found and stored with it; nil when none were looked for.
+    public var referrers: [Referrer]? = nil
     /// Bytes received.
     public var bytes: Int64
     /// Wall time.

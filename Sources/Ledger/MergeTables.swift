@@ -91,6 +91,13 @@ struct MergeTable: Sendable {
         MergeTable(name: "runRequest", key: ["runId", "host", "kind"], mapped: ["runId": .run]),
         MergeTable(name: "rateLimit", key: ["host"], onConflict: .newer("observedAt")),
         MergeTable(name: "tagListing", key: ["repository"], onConflict: .newer("fetchedAt")),
+        // Referrers (v6): the current set by (repository, subject, referrer), the later sighting winning (it carries
+        // a removal), and what each observation found.
+        MergeTable(
+            name: "referrer", renumbered: "id", key: ["repository", "subjectDigest", "referrerDigest"],
+            mapped: ["firstRunId": .run, "lastRunId": .run, "removedRunId": .run], onConflict: .newer("lastSeen")),
+        MergeTable(
+            name: "observationReferrer", key: ["observationId", "position"], mapped: ["observationId": .observation]),
     ]
 
     /// Tables deliberately not merged, and why; a test checks that every table of the schema is in one list.

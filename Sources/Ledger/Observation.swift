@@ -80,6 +80,11 @@ public struct ResolvedManifest: Sendable, Hashable {
     public var servedBy: String
     /// With `verify-upstream`, what the upstream registry's HEAD said when a mirror served the tag.
     public var upstream: UpstreamCheck?
+    /// The referrers found for the manifest, its children and each other; nil when none were looked for.
+    public var referrers: [Referrer]? = nil
+    /// The artifact types looked for (`referrers: [types]`); nil for all. A recorded referrer of another type
+    /// that is not found again is not taken as removed.
+    public var referrerTypes: [String]? = nil
 
     /// Creates a resolved manifest.
     public init(

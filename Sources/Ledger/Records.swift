@@ -32,6 +32,9 @@ public enum DriftKind: String, Sendable, Hashable, Codable, CaseIterable {
     case tagMoved = "tag-moved"
     /// A mirror served a different digest for a tag than the upstream registry's HEAD.
     case mirrorDivergence = "mirror-divergence"
+    /// A referrer (signature, SBOM, attestation) recorded before is no longer found upstream: a revoked
+    /// signature is news. `digest` and `newValue` are its subject, `oldValue` the referrer.
+    case referrerRemoved = "referrer-removed"
 }
 
 /// What ``ReferenceStore/record(_:)`` decided.

@@ -57,6 +57,8 @@ extension ReferenceStore {
                         name: try stored.string("reference"), digest: try stored.digest("manifestDigest"),
                         mediaType: try stored.mediaType("mediaType"), isTag: false))
             }
+            // Referrers are named too (their cosign tag, else repository@digest), so they stay in the store.
+            try ReferrerQueries.forEachName(db, body)
         }
     }
 

@@ -181,10 +181,25 @@ private struct Recorder {
         } else {
             outcome = digestWasKnown ? .upToDate : .pulled
         }
+        // A referrer recorded for this manifest and not found again was removed upstream (a revoked signature).
+        let referrers = ReferrerWriter(db: db, run: run, now: now, repository: repository, image: manifest.digest)
+        var removedReferrers: [Referrer] = []
+        if let found = manifest.referrers, !observation.dryRun {
+            removedReferrers = try referrers.removed(found, types: manifest.referrerTypes)
+            for gone in removedReferrers {
+                drifts.append(
+                    PendingDrift(
+                        kind: .referrerRemoved, digest: gone.subject, oldValue: gone.digest, newValue: gone.subject,
+                        endpoint: servedBy))
+            }
+        }
         if !drifts.isEmpty { outcome = .drift }
 
         let observationID = try insertObservation(
             outcome: outcome, previous: current?.digest, manifest: manifest, error: nil)
+        if let found = manifest.referrers, !observation.dryRun {
+            try referrers.record(found, removed: removedReferrers, observationID: observationID)
+        }
         let events = try drifts.map { try insert($0, observationID: observationID) }
         return RecordResult(
             observationID: observationID, outcome: outcome, previousDigest: current?.digest, driftEvents: events)

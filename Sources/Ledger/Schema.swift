@@ -18,7 +18,7 @@ enum Schema {
         migrator.registerMigration("v3-bundles") { db in try db.execute(sql: v3Bundles) }
         migrator.registerMigration("v4-names") { db in try db.execute(sql: v4Names) }
         migrator.registerMigration("v5-request-economy") { db in try db.execute(sql: v5Economy) }
-        // v6 (referrers) is taken by work in progress on another branch.
+        migrator.registerMigration("v6-referrers") { db in try db.execute(sql: v6Referrers) }
         migrator.registerMigration("v7-shards") { db in try db.execute(sql: v7Shards) }
         return migrator
     }()

@@ -27,6 +27,7 @@ struct DefaultsDraft {
     var verifyUpstream: Bool?
     var immutableTags: [TagPattern]?
     var revalidate: RevalidateInterval?
+    var referrers: ReferrerSelection?
 }
 
 struct ImageDraft {
@@ -45,13 +46,14 @@ struct ImageDraft {
     var verifyUpstream: Bool?
     var immutableTags: [TagPattern]?
     var revalidate: RevalidateInterval?
+    var referrers: ReferrerSelection?
 }
 
 /// Turns one file's YAML tree into a ``FileContribution``, collecting every problem.
 struct FileParser {
     static let topLevelKeys = ["version", "defaults", "registries", "targets", "images"]
     static let defaultsKeys = [
-        "platforms", "targets", "immutable", "verify-upstream", "immutable-tags", "revalidate",
+        "platforms", "targets", "immutable", "verify-upstream", "immutable-tags", "revalidate", "referrers",
     ]
     static let registryKeys = [
         "mirrors", "tls", "ca-file", "client-cert", "client-key", "credentials", "requests-per-second",
@@ -65,7 +67,7 @@ struct FileParser {
     static let targetKeys = ["registry", "prefix", "tls", "ca-file", "layout"]
     static let imageKeys = [
         "source", "tags", "include", "exclude", "semver", "latest", "platforms", "targets", "immutable",
-        "verify-upstream", "immutable-tags", "revalidate",
+        "verify-upstream", "immutable-tags", "revalidate", "referrers",
     ]
     static let selectorKeys = ["tags", "include", "exclude", "semver", "latest"]
     static let supportedVersion = "1"
@@ -129,6 +131,7 @@ struct FileParser {
             case "verify-upstream": draft.verifyUpstream = walker.bool(item.value, field: item.key)
             case "immutable-tags": draft.immutableTags = parsePatterns(item.value, field: item.key)
             case "revalidate": draft.revalidate = parseRevalidate(item.value)
+            case "referrers": draft.referrers = parseReferrers(item.value)
             default: break
             }
         }
@@ -285,6 +288,7 @@ struct FileParser {
             case "verify-upstream": draft.verifyUpstream = walker.bool(item.value, field: item.key)
             case "immutable-tags": draft.immutableTags = parsePatterns(item.value, field: item.key)
             case "revalidate": draft.revalidate = parseRevalidate(item.value)
+            case "referrers": draft.referrers = parseReferrers(item.value)
             default: break
             }
         }

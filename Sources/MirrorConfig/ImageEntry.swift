@@ -109,13 +109,15 @@ public struct ImageEntry: Sendable, Equatable {
     public let verifyUpstream: Bool
     /// Recorded tags not asked for again (`immutable-tags`, `revalidate`); nil: every tag is checked every run.
     public let trust: TagTrust?
+    /// Which referrers (signatures, SBOMs, attestations) travel with the image; default all.
+    public let referrers: ReferrerSelection
 
     /// Creates an entry; the loader is the usual way to get one.
     public init(
         source: ImageReference, location: SourceLocation, tags: [String] = [], tagsAreImplied: Bool = false,
         include: [TagPattern] = [], exclude: [TagPattern] = [], semver: SemverRange? = nil, latest: Int? = nil,
         platforms: PlatformSelection = .all, targets: [String] = [], immutable: Bool = false,
-        verifyUpstream: Bool = false, trust: TagTrust? = nil
+        verifyUpstream: Bool = false, trust: TagTrust? = nil, referrers: ReferrerSelection = .all
     ) {
         self.source = source
         self.location = location
@@ -130,6 +132,7 @@ public struct ImageEntry: Sendable, Equatable {
         self.immutable = immutable
         self.verifyUpstream = verifyUpstream
         self.trust = trust
+        self.referrers = referrers
     }
 
     /// True when the source has a tag or a digest.

@@ -92,6 +92,7 @@ extension ImageEntry {
             }
             if let revalidate = trust.revalidate { flags.append("revalidate=\(revalidate)") }
         }
+        if referrers != .all { flags.append("referrers=\(planValue(referrers.description, commasAllowed: true))") }
         if !flags.isEmpty { groups.append(flags.joined(separator: " ")) }
         return groups.joined(separator: "  ")
     }

@@ -307,7 +307,8 @@ struct MirrorListLoader {
                     targets: (draft.targets ?? defaults?.targets ?? []).map(\.0),
                     immutable: draft.immutable ?? defaults?.immutable ?? false,
                     verifyUpstream: draft.verifyUpstream ?? defaults?.verifyUpstream ?? false,
-                    trust: Self.trust(draft, defaults: defaults)))
+                    trust: Self.trust(draft, defaults: defaults),
+                    referrers: draft.referrers ?? defaults?.referrers ?? .all))
         }
 
         if !errors.isEmpty {

@@ -103,7 +103,7 @@ private func validate(_ arguments: [String], environment: [String: String] = [:]
         #expect(
             run.standardError == [
                 "\(path)/a.yaml:4:5: unknown key \"tagz\" in image entry; allowed: source, tags, include, exclude, semver, "
-                    + "latest, platforms, targets, immutable, verify-upstream, immutable-tags, revalidate",
+                    + "latest, platforms, targets, immutable, verify-upstream, immutable-tags, revalidate, referrers",
                 "\(path)/a.yaml:5:13: bad reference \"a b\": invalid reference format",
                 "\(path)/b.yaml:1:1: missing version; write \"version: 1\" at the top of every mirror list file",
                 "\(path)/b.yaml:2:5: duplicate image docker.io/library/alpine; first listed at \(path)/a.yaml:3:5; "

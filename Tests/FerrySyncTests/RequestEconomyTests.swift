@@ -43,9 +43,11 @@ import Testing
         let second = try await harness.run(yaml)
         #expect(second.exitStatus == 0)
         #expect(second.rows.allSatisfy { $0.outcome == .upToDate })
-        // Only latest was asked for, with one HEAD; the two versions cost nothing.
+        // Only latest was asked for: its HEAD, then its referrer lookup (the registry's referrers API, once per
+        // registry, and the repository's tag list for fallback and cosign tags). The two versions cost nothing.
+        let latest = try #require(first.rows.first { $0.reference.tag == "latest" }?.digest)
         #expect(harness.transport.requests.map { "\($0.method.rawValue) \($0.url.path)" } == [
-            "HEAD /v2/team/app/manifests/latest"
+            "HEAD /v2/team/app/manifests/latest", "GET /v2/team/app/referrers/\(latest)", "GET /v2/team/app/tags/list",
         ])
         let run = try #require(try await harness.ledger.run(second.runID))
         #expect(run.counts.notAsked == 2)
@@ -98,6 +100,7 @@ import Testing
         #expect(harness.transport.requests.isEmpty)
     }
 
+    /// Without referrers: their lookup lists a repository's tags for cosign tags itself, whatever the selector did.
     @Test func aTagListIsReusedWithinRevalidate() async throws {
         let registry = Self.registry(tags: ["1.0.0", "1.1.0"])
         let harness = try SyncHarness { registry.handle($0) }
@@ -107,6 +110,7 @@ import Testing
               - source: registry.test/team/app
                 include: ['\\d+\\.\\d+\\.\\d+']
                 revalidate: 1h
+                referrers: none
             """
         _ = try await harness.run(yaml)
         harness.transport.resetLog()

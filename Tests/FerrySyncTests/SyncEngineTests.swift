@@ -124,8 +124,12 @@ final class TemporaryDirectoryPath: Sendable {
         let requests = harness.transport.requests
         #expect(requests.filter { $0.url.path.contains("/blobs/") }.isEmpty)
         #expect(requests.filter { $0.method == .head }.count == 4)
-        #expect(requests.filter { $0.url.path.hasSuffix("/tags/list") }.count == 1)
-        #expect(requests.count == 5)
+        // Referrers (default all): one referrers-API probe for the registry (404 here), then one tag listing per
+        // repository in which to look for the fallback and cosign tags (team/app's is the selector's, reused);
+        // none exists, so nothing more.
+        #expect(requests.filter { $0.url.path.contains("/referrers/") }.count == 1)
+        #expect(requests.filter { $0.url.path.hasSuffix("/tags/list") }.count == 1 + 2)
+        #expect(requests.count == 5 + 1 + 2)
     }
 
     @Test func movedTagIsUpdatedWithOldAndNewDigests() async throws {

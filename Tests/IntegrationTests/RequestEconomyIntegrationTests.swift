@@ -19,7 +19,7 @@ import Testing
                 [proxy.host],
                 images: [
                     "- source: \(proxy.host)/demo/app\n    tags: [\"1.0.0\", \"1.1.0\", \"1.2.0\", latest]\n"
-                        + "    immutable-tags: ['\\d+\\.\\d+\\.\\d+']"
+                        + "    immutable-tags: ['\\d+\\.\\d+\\.\\d+']\n    referrers: none"
                 ]))
         let first = try await workspace.sync()
         #expect(first.status == 0, "\(first)")
@@ -27,7 +27,8 @@ import Testing
         let before = proxy.requests.count
         let second = try await workspace.sync()
         #expect(second.status == 0, "\(second)")
-        // The registry saw exactly one request: the HEAD of the mutable tag.
+        // The registry saw exactly one request: the HEAD of the mutable tag (its referrers are not asked for here;
+        // RequestEconomyTests counts that lookup).
         #expect(proxy.requests.dropFirst(before).map { "\($0.method) \($0.path)" } == [
             "HEAD /v2/demo/app/manifests/latest"
         ])

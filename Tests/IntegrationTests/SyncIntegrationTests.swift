@@ -80,9 +80,14 @@ import Testing
         #expect(secondObservations.keys.sorted() == expected.sorted())
         #expect(secondObservations.values.allSatisfy { $0.outcome == .upToDate })
         for reference in expected { #expect(Self.line(second, "up-to-date", reference) != nil) }
-        // One tag listing per selector entry, one HEAD per tag, nothing for the pinned digest, no blob.
-        #expect(Self.requests(proxy, from: before) == [
-            "GET /v2/demo/app/tags/list", "GET /v2/demo/tool/tags/list",
+        // One tag listing per selector entry, one HEAD per tag, nothing for the pinned digest, no blob; for the
+        // referrers (default all): one referrers-API probe (distribution 2.8 has none: 404) and one tag listing
+        // per repository to look for fallback and cosign tags (the selector's listing where there is one).
+        let requests = Self.requests(proxy, from: before)
+        #expect(requests.filter { $0.contains("/referrers/") }.count == 1)
+        #expect(requests.filter { !$0.contains("/referrers/") } == [
+            "GET /v2/demo/app/tags/list", "GET /v2/demo/multi-docker/tags/list",
+            "GET /v2/demo/multi/tags/list", "GET /v2/demo/tool/tags/list",
             "HEAD /v2/demo/app/manifests/1.1.0", "HEAD /v2/demo/app/manifests/1.2.0",
             "HEAD /v2/demo/multi-docker/manifests/latest", "HEAD /v2/demo/multi/manifests/1.0.0",
             "HEAD /v2/demo/tool/manifests/1.1.0",

@@ -23,7 +23,7 @@ import Testing
                 """)
         let store = try ReferenceStore.open(at: directory.database)
         defer { try? store.close() }
-        #expect(try await store.storageInfo().migrations == ["v1-reference-store", "v2-pushes", "v3-bundles", "v4-names", "v5-request-economy", "v7-shards"])
+        #expect(try await store.storageInfo().migrations == ["v1-reference-store", "v2-pushes", "v3-bundles", "v4-names", "v5-request-economy", "v6-referrers", "v7-shards"])
         #expect(try await store.storageInfo().schemaVersion == 7)
         let tag = try await store.tag(repository: try ref("alpine").repository, tag: "3.20")
         #expect(tag?.manifestDigest == digest("A"))

@@ -14,7 +14,7 @@ import Testing
             #expect(info.journalMode == "wal")
             #expect(info.foreignKeys)
             #expect(info.schemaVersion == ReferenceStore.schemaVersion)
-            #expect(info.migrations == ["v1-reference-store", "v2-pushes", "v3-bundles", "v4-names", "v5-request-economy", "v7-shards"])
+            #expect(info.migrations == ["v1-reference-store", "v2-pushes", "v3-bundles", "v4-names", "v5-request-economy", "v6-referrers", "v7-shards"])
             let harness = try await Harness(store: store)
             run = harness.run
             try await harness.record("alpine:3.20", image("A", id: "config A"))
@@ -124,7 +124,7 @@ import Testing
             #expect(try await stores[0].run(second.run)?.counts.pulled == 20)
             #expect(try await stores[1].run(first.run)?.counts.pulled == 20)
             #expect(
-                try await stores[0].storageInfo().migrations == ["v1-reference-store", "v2-pushes", "v3-bundles", "v4-names", "v5-request-economy", "v7-shards"])
+                try await stores[0].storageInfo().migrations == ["v1-reference-store", "v2-pushes", "v3-bundles", "v4-names", "v5-request-economy", "v6-referrers", "v7-shards"])
         }
     }
 

@@ -13,7 +13,7 @@ struct ErrorCase: Sendable, CustomTestStringConvertible {
 }
 
 private let allowedImageKeys =
-    "allowed: source, tags, include, exclude, semver, latest, platforms, targets, immutable, verify-upstream, immutable-tags, revalidate"
+    "allowed: source, tags, include, exclude, semver, latest, platforms, targets, immutable, verify-upstream, immutable-tags, revalidate, referrers"
 private let rangeHelp =
     "a range is comparators (=, >, >=, <, <=, ~, ^ and a version such as 3, 3.20, 3.20.1, 3.x or *) "
     + "separated by spaces (all must hold) or || (either)"
@@ -55,7 +55,7 @@ private let credentialsExpected =
             name: "unknown key in defaults",
             yaml: "version: 1\ndefaults:\n  platform: all\n",
             expected: [
-                "a.yaml:3:3: unknown key \"platform\" in defaults; allowed: platforms, targets, immutable, verify-upstream, immutable-tags, revalidate"
+                "a.yaml:3:3: unknown key \"platform\" in defaults; allowed: platforms, targets, immutable, verify-upstream, immutable-tags, revalidate, referrers"
             ]),
         ErrorCase(
             name: "unknown key in target",

@@ -28,6 +28,7 @@ public final class InMemoryRegistry: Sendable {
         var uploadCounter = 0
         var mountsHonoured = true
         var seeded: Set<String> = []  // repositories filled by addManifest: their blobs are served from the pool
+        var indexesSubjects = false
     }
 
     private let state = Mutex(State())
@@ -41,6 +42,10 @@ public final class InMemoryRegistry: Sendable {
         self.host = host
         self.auth = auth
     }
+
+    /// Whether a manifest with `subject` is answered with `OCI-Subject` (a registry with the referrers API indexes
+    /// it itself); off by default, as distribution 2.8.
+    public func setIndexesSubjects(_ indexes: Bool) { state.withLock { $0.indexesSubjects = indexes } }
 
     /// Whether blob GETs honour `Range` (false makes them answer 200 with the whole blob).
     public func setRangeSupported(_ supported: Bool) { state.withLock { $0.rangeSupported = supported } }
@@ -263,7 +268,13 @@ public final class InMemoryRegistry: Sendable {
             $0.manifests[repository, default: [:]][digest.description] = (bytes, mediaType)
             if (try? Digest(parsing: reference)) == nil { $0.manifests[repository, default: [:]][reference] = (bytes, mediaType) }
         }
-        return HTTPResponse(status: 201, reason: "Created", headers: ["Docker-Content-Digest": digest.description])
+        var headers: HTTPHeaders = ["Docker-Content-Digest": digest.description]
+        if state.withLock({ $0.indexesSubjects }),
+            let subject = (try? JSONDecoder().decode(ImageManifest.self, from: Data(bytes)))?.subject
+        {
+            headers.set("OCI-Subject", subject.digest.description)
+        }
+        return HTTPResponse(status: 201, reason: "Created", headers: headers)
     }
 
     private func manifest(repository: String, reference: String, head: Bool) -> HTTPResponse {

@@ -225,7 +225,7 @@ public struct RegistrySeeder: Sendable {
         return [:]
     }
 
-    private func uploadBlob(
+    func uploadBlob(
         _ blob: Descriptor, path: String, repository: String, _ client: HTTPProbe, _ auth: [String: String]
     ) async throws {
         let blobURL = "\(endpoint.baseURL)/v2/\(repository)/blobs/\(blob.digest)"
@@ -247,7 +247,7 @@ public struct RegistrySeeder: Sendable {
         }
     }
 
-    private func putManifest(
+    func putManifest(
         _ bytes: [UInt8], mediaType: MediaType, repository: String, reference: String, _ client: HTTPProbe,
         _ auth: [String: String]
     ) async throws {
