@@ -34,8 +34,9 @@ public struct SyncEngine: Sendable {
         /// The clock `revalidate` is measured with (the reference store's times are compared to it).
         public var now: @Sendable () -> Date
         /// The part of a split mirror list this run covers (`--shard K/N`; the list is already filtered to it), or
-        /// nil for the whole list. Per-registry request budgets (issue 10) are meant per mirror list: a shard
-        /// spends `1/shard.count` of each, so that N shards together stay within what one machine would send.
+        /// nil for the whole list. Per-registry pacing and quotas are meant per mirror list: a shard spends
+        /// `1/shard.count` of each (the session's `RateGovernor` is made with that share), so that N shards together
+        /// stay within what one machine would send.
         public var shard: Shard?
         /// The group a shard's run belongs with (`--shard-group`; a Kubernetes Job's name): `ferry merge` makes the
         /// runs of one group one run.
@@ -59,8 +60,8 @@ public struct SyncEngine: Sendable {
             self.shardGroup = shardGroup
         }
 
-        /// The share of a per-mirror-list budget (requests per second, requests per run) one process may spend:
-        /// 1 for a whole list, 1/N for a shard of N. The seam for issue 10's per-registry budgets.
+        /// The share of a per-mirror-list budget (requests per second, quota) one process may spend: 1 for a whole
+        /// list, 1/N for a shard of N.
         public var budgetShare: Double { 1 / Double(shard?.count ?? 1) }
     }
 
