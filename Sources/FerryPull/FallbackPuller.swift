@@ -94,6 +94,8 @@ public struct FallbackPuller: Sendable {
     /// Set when every endpoint of `reference` is blocked by a 429 for now: the reference is deferred without a
     /// request. The failure names the last endpoint's host and when it may be asked again.
     public func deferral(for reference: ImageReference) -> PullFailure? {
+        // The common case, every reference of a run that met no 429: no endpoint list to build.
+        guard session.governor.hasBlockedHost else { return nil }
         let endpoints = resolver.endpoints(for: reference.domain)
         var last: (String, Date?)?
         for endpoint in endpoints {

@@ -160,22 +160,14 @@ final class HTMLRunRenderer: RunRowRenderer {
             body += "</tbody></table></div>\n</section>\n"
         }
         if fallbackCount > 0 {
-            body += "<section id=\"fallbacks\">\n<h2>Fallbacks (\(fallbackCount))</h2>\n"
-            body +=
-                "<div class=\"scroll\"><table class=\"events\">\n<thead><tr><th>Reference</th><th>Served by</th>"
-                + "<th>Skipped first</th></tr></thead>\n<tbody>\n"
-            try output.write(body)
-            try fallbacks.copy(into: output)
-            body = "</tbody></table></div>\n</section>\n"
+            try spooledSection(
+                "fallbacks", "Fallbacks (\(fallbackCount))", ["Reference", "Served by", "Skipped first"], fallbacks,
+                after: &body)
         }
         if referrerCount > 0 {
-            body += "<section id=\"referrers\">\n<h2>Referrers (\(referrerCount) images)</h2>\n"
-            body +=
-                "<div class=\"scroll\"><table class=\"events\">\n<thead><tr><th>Reference</th><th>Referrers</th>"
-                + "<th>Each</th></tr></thead>\n<tbody>\n"
-            try output.write(body)
-            try referrers.copy(into: output)
-            body = "</tbody></table></div>\n</section>\n"
+            try spooledSection(
+                "referrers", "Referrers (\(referrerCount) images)", ["Reference", "Referrers", "Each"], referrers,
+                after: &body)
         }
         body += H.pushSection(header.pushes)
         body += "<section id=\"images\">\n<h2>Images (\(imageCount))</h2>\n"
@@ -197,6 +189,20 @@ final class HTMLRunRenderer: RunRowRenderer {
         }
         body += "</main>\n" + pageSuffix
         try output.write(body)
+    }
+
+    /// Writes `body`, then a section whose table rows were spooled while the rows streamed by; `body` is left with
+    /// the section's end, for what follows.
+    private func spooledSection(
+        _ id: String, _ title: String, _ columns: [String], _ rows: SpooledText, after body: inout String
+    ) throws(ReportError) {
+        body += "<section id=\"\(id)\">\n<h2>\(title)</h2>\n"
+        body +=
+            "<div class=\"scroll\"><table class=\"events\">\n<thead><tr>"
+            + columns.map { "<th>\(H.escape($0))</th>" }.joined() + "</tr></thead>\n<tbody>\n"
+        try output.write(body)
+        try rows.copy(into: output)
+        body = "</tbody></table></div>\n</section>\n"
     }
 
     func cleanUp() {

@@ -287,10 +287,13 @@ public final class RateGovernor: Sendable {
     func waiting(_ host: String) -> Int { state.withLock { $0[host]?.waiters.count ?? 0 } }
 
     /// True when `host` advertised a quota and it is spent.
-    public func isExhausted(_ host: String) -> Bool {
-        state.withLock { hosts in
-            guard let entry = hosts[host], let remaining = entry.remaining else { return false }
-            return remaining <= 0
+    public func isExhausted(_ host: String) -> Bool { spentQuota(host) != nil }
+
+    /// When `host`'s spent quota comes back (nil inside: not known); nil when it is not spent or never advertised.
+    public func spentQuota(_ host: String) -> Date?? {
+        state.withLock { hosts -> Date?? in
+            guard let entry = hosts[host], let remaining = entry.remaining, remaining <= 0 else { return nil }
+            return .some(entry.resetAt)
         }
     }
 
@@ -304,6 +307,9 @@ public final class RateGovernor: Sendable {
             return .some(entry.blockedUntil)
         }
     }
+
+    /// True when a 429 blocked some host in this run: until then no reference needs a per-host look.
+    public var hasBlockedHost: Bool { state.withLock { $0.values.contains { $0.blocked } } }
 
     /// Every host asked in this run (or known from earlier runs), sorted by host.
     public var hosts: [HostRequests] {

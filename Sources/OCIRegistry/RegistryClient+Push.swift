@@ -164,18 +164,7 @@ extension RegistryClient {
     public func putManifest(
         _ repository: String, reference: String, bytes: [UInt8], mediaType: MediaType
     ) async throws(RegistryError) -> Digest {
-        let digest = Digest.sha256(of: bytes)
-        let url = endpoint.url("/v2/\(repository)/manifests/\(reference)")
-        let response = try await perform(
-            Call(method: .put, url: url, headers: ["Content-Type": mediaType.rawValue], body: .bytes(bytes),
-                 scopes: [Self.pushScope(repository)], followRedirects: false, retryable: true))
-        guard response.status == 201 || response.isSuccess else { throw RegistryError.fromResponse(response) }
-        if let text = response.headers["Docker-Content-Digest"], let echoed = try? Digest(parsing: text),
-            echoed != digest
-        {
-            throw .invalidResponse(url: redacted(url), message: "registry stored manifest \(echoed), expected \(digest)")
-        }
-        return digest
+        try await putManifestAnswer(repository, reference: reference, bytes: bytes, mediaType: mediaType).digest
     }
 
     static func isRetryableStatusError(_ error: RegistryError) -> Bool {

@@ -162,10 +162,10 @@ public struct RegistryClient: Sendable {
     func rateLimited(_ response: HTTPResponse, retriesLeft: Bool) -> RequestFailure? {
         let host = RateGovernor.hostKey(endpoint.baseURL)
         let after = RetryPolicy.retryAfter(response.headers)
-        if session.governor.isExhausted(host) {
+        if let reset = session.governor.spentQuota(host) {
             let until = after.map { Date().addingTimeInterval(Double($0.components.seconds)) }
             if let until { session.governor.block(host, until: until) }
-            return .rateLimited(host: host, until: until ?? session.governor.hosts.first { $0.host == host }?.rateLimit?.resetAt)
+            return .rateLimited(host: host, until: until ?? reset)
         }
         if retriesLeft, (after ?? .zero) <= session.retry.maxRetryAfter { return nil }
         let until = after.map { Date().addingTimeInterval(Double($0.components.seconds)) }
